@@ -1,0 +1,114 @@
+package bootstrap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/shoalops/shoal/bootstrap/inventory"
+	"github.com/shoalops/shoal/bootstrap/remote"
+	"github.com/shoalops/shoal/bootstrap/swarm"
+)
+
+// Fleet is the open connections to the nodes of an inventory.
+type Fleet struct {
+	Conns       map[string]*remote.Conn
+	Engines     map[string]swarm.Engine
+	Unreachable map[string]string // node name -> why
+	// Fatal holds errors that must stop the run whatever else happened
+	// (a changed host key, an auth failure): retrying will not help.
+	Fatal []error
+
+	closers []io.Closer
+}
+
+// Close closes every connection.
+func (f *Fleet) Close() {
+	for _, c := range f.closers {
+		_ = c.Close()
+	}
+	for _, c := range f.Conns {
+		_ = c.Close()
+	}
+}
+
+// Target is the SSH target of an inventory node.
+func Target(inv *inventory.Inventory, n inventory.Node) remote.Target {
+	return remote.Target{Name: n.Name, Hoster: n.Hoster, Region: n.Region, Host: n.Address, Port: inv.PortFor(n), User: inv.UserFor(n)}
+}
+
+// DialOptions builds SSH options from the inventory's ssh section. The
+// returned closer releases an ssh-agent connection.
+func DialOptions(inv *inventory.Inventory) (remote.DialOptions, io.Closer, error) {
+	auth, closer, err := remote.Auth(inv.SSH.IdentityFile)
+	if err != nil {
+		return remote.DialOptions{}, nil, err
+	}
+	if inv.SSH.KnownHosts == "" {
+		closer.Close()
+		return remote.DialOptions{}, nil, errors.New("ssh.known_hosts is not set: shoal pins host keys and needs a file to keep them in")
+	}
+	return remote.DialOptions{Auth: []ssh.AuthMethod{auth}, HostKeys: remote.NewHostKeys(inv.SSH.KnownHosts)}, closer, nil
+}
+
+// Connect dials the named nodes (all when names is empty) in parallel and
+// opens each one's Docker API over its SSH connection. A node that cannot be
+// reached is recorded in Unreachable; a host key or auth failure in Fatal.
+func Connect(ctx context.Context, inv *inventory.Inventory, names []string, o remote.DialOptions, parallel int, prog Progress) *Fleet {
+	f := &Fleet{Conns: map[string]*remote.Conn{}, Engines: map[string]swarm.Engine{}, Unreachable: map[string]string{}}
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	if parallel <= 0 {
+		parallel = 16
+	}
+	g.SetLimit(parallel)
+	for _, n := range inv.Nodes {
+		if len(want) > 0 && !want[n.Name] {
+			continue
+		}
+		g.Go(func() error {
+			c, err := remote.Dial(gctx, Target(inv, n), o)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				var hk *remote.HostKeyChangedError
+				var ae *remote.AuthError
+				if errors.As(err, &hk) || errors.As(err, &ae) {
+					f.Fatal = append(f.Fatal, err)
+				}
+				f.Unreachable[n.Name] = err.Error()
+				prog.Node(n.Name, "unreachable: "+err.Error())
+				return nil
+			}
+			f.Conns[n.Name] = c
+			return nil
+		})
+	}
+	_ = g.Wait()
+	return f
+}
+
+// OpenEngines opens the Docker API of every connected node.
+func (f *Fleet) OpenEngines(ctx context.Context) {
+	for name, c := range f.Conns {
+		if _, ok := f.Engines[name]; ok {
+			continue
+		}
+		cli, err := c.Docker(ctx)
+		if err != nil {
+			f.Unreachable[name] = fmt.Sprintf("docker api: %v", err)
+			continue
+		}
+		f.Engines[name] = cli
+		f.closers = append(f.closers, cli)
+	}
+}

@@ -1,0 +1,340 @@
+package swarm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/shoalops/shoal/bootstrap/inventory"
+)
+
+// Progress receives one line per node per step.
+type Progress interface {
+	Node(name, msg string)
+}
+
+// StepError says which step of a plan failed on which node.
+type StepError struct {
+	N, Total int
+	Step     Step
+	Err      error
+}
+
+func (e *StepError) Error() string {
+	return fmt.Sprintf("step %d/%d %q failed on %s: %v", e.N, e.Total, string(e.Step.Action), e.Step.Node, e.Err)
+}
+
+func (e *StepError) Unwrap() error { return e.Err }
+
+// ExecOptions tune Execute.
+type ExecOptions struct {
+	// Parallel bounds how many nodes are worked on at once (default 8).
+	Parallel int
+	// ReadyTimeout bounds the wait for joined nodes to report Ready
+	// (default 90s); ReadyPoll is the poll interval (default 500ms).
+	ReadyTimeout time.Duration
+	ReadyPoll    time.Duration
+}
+
+// Result is what Execute did.
+type Result struct {
+	Done []Step
+	// UnlockKey is set when this run turned autolock on (or created an
+	// autolocked swarm). It is a secret: never log it.
+	UnlockKey string
+}
+
+// Execute carries out a plan. Managers join one at a time; workers and
+// label changes run in parallel, bounded by opts.Parallel. Every
+// manager-side call goes through the plan's leader. It stops at the first
+// failed step; a re-run plans only what is left.
+func Execute(ctx context.Context, inv *inventory.Inventory, plan Plan, engines map[string]Engine, prog Progress, opts ExecOptions) (Result, error) {
+	if opts.Parallel <= 0 {
+		opts.Parallel = 8
+	}
+	if opts.ReadyTimeout <= 0 {
+		opts.ReadyTimeout = 90 * time.Second
+	}
+	if opts.ReadyPoll <= 0 {
+		opts.ReadyPoll = 500 * time.Millisecond
+	}
+	x := &executor{inv: inv, plan: plan, engines: engines, prog: prog, ids: map[string]string{}}
+	leader, ok := engines[plan.Leader]
+	if !ok && !plan.Empty() {
+		return Result{}, fmt.Errorf("no connection to leader %s", plan.Leader)
+	}
+	x.leader = leader
+
+	var res Result
+	steps := plan.Steps
+	for i := 0; i < len(steps); {
+		// Group consecutive steps that may run side by side.
+		j := i + 1
+		if steps[i].Action == JoinWorker || steps[i].Action == Label {
+			for j < len(steps) && steps[j].Action == steps[i].Action {
+				j++
+			}
+		}
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(opts.Parallel)
+		var mu sync.Mutex
+		for k := i; k < j; k++ {
+			st := steps[k]
+			g.Go(func() error {
+				start := time.Now()
+				prog.Node(st.Node, string(st.Action)+" ...")
+				err := x.run(gctx, st, &res)
+				if err != nil {
+					prog.Node(st.Node, fmt.Sprintf("%s failed after %s", st.Action, time.Since(start).Round(100*time.Millisecond)))
+					return &StepError{N: k + 1, Total: len(steps), Step: st, Err: err}
+				}
+				prog.Node(st.Node, fmt.Sprintf("%s done (%s)", st.Action, time.Since(start).Round(100*time.Millisecond)))
+				mu.Lock()
+				res.Done = append(res.Done, st)
+				mu.Unlock()
+				return nil
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return res, err
+		}
+		i = j
+	}
+	if !plan.Empty() {
+		if err := x.waitReady(ctx, opts); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+type executor struct {
+	inv     *inventory.Inventory
+	plan    Plan
+	engines map[string]Engine
+	prog    Progress
+	leader  Engine
+
+	mu     sync.Mutex
+	ids    map[string]string // node name -> swarm node ID, learnt during the run
+	tokens *swarm.JoinTokens
+	addrs  []string
+}
+
+func (x *executor) run(ctx context.Context, st Step, res *Result) error {
+	n, _ := x.inv.Node(st.Node)
+	switch st.Action {
+	case Init:
+		r, err := x.leader.SwarmInit(ctx, client.SwarmInitOptions{
+			ListenAddr:       "0.0.0.0:2377",
+			AdvertiseAddr:    AdvertiseAddr(x.inv, n),
+			DataPathPort:     x.inv.Cluster.DataPathPort,
+			AutoLockManagers: x.inv.Cluster.Autolock,
+		})
+		if err != nil {
+			return fmt.Errorf("swarm init: %w", err)
+		}
+		x.setID(st.Node, r.NodeID)
+		if x.inv.Cluster.Autolock {
+			k, err := x.leader.SwarmGetUnlockKey(ctx)
+			if err != nil {
+				return fmt.Errorf("read unlock key: %w", err)
+			}
+			res.UnlockKey = k.Key
+		}
+		return nil
+	case JoinManager, JoinWorker:
+		tok, addrs, err := x.joinInfo(ctx)
+		if err != nil {
+			return err
+		}
+		token := tok.Worker
+		if st.Action == JoinManager {
+			token = tok.Manager
+		}
+		e := x.engines[st.Node]
+		if _, err := e.SwarmJoin(ctx, client.SwarmJoinOptions{
+			ListenAddr:    "0.0.0.0:2377",
+			AdvertiseAddr: AdvertiseAddr(x.inv, n),
+			RemoteAddrs:   addrs,
+			JoinToken:     token,
+		}); err != nil {
+			return fmt.Errorf("swarm join %v: %w", addrs, err)
+		}
+		info, err := e.Info(ctx, client.InfoOptions{})
+		if err != nil {
+			return fmt.Errorf("docker info after join: %w", err)
+		}
+		x.setID(st.Node, info.Info.Swarm.NodeID)
+		return nil
+	case Promote, Demote:
+		role := swarm.NodeRoleManager
+		if st.Action == Demote {
+			role = swarm.NodeRoleWorker
+		}
+		return x.updateNode(ctx, st.NodeID, func(s *swarm.NodeSpec) { s.Role = role })
+	case RemoveStale:
+		if st.Demote {
+			if err := x.updateNode(ctx, st.NodeID, func(s *swarm.NodeSpec) { s.Role = swarm.NodeRoleWorker }); err != nil {
+				return fmt.Errorf("demote stale entry: %w", err)
+			}
+		}
+		if _, err := x.leader.NodeRemove(ctx, st.NodeID, client.NodeRemoveOptions{Force: true}); err != nil {
+			return fmt.Errorf("node rm: %w", err)
+		}
+		return nil
+	case Label:
+		id := st.NodeID
+		if id == "" {
+			id = x.id(st.Node)
+		}
+		if id == "" {
+			return fmt.Errorf("node id of %s unknown: it did not join", st.Node)
+		}
+		return x.updateNode(ctx, id, func(s *swarm.NodeSpec) {
+			if s.Labels == nil {
+				s.Labels = map[string]string{}
+			}
+			for k, v := range st.Labels {
+				s.Labels[k] = v
+			}
+			for _, k := range st.Remove {
+				delete(s.Labels, k)
+			}
+		})
+	case Autolock:
+		sw, err := x.leader.SwarmInspect(ctx, client.SwarmInspectOptions{})
+		if err != nil {
+			return fmt.Errorf("swarm inspect: %w", err)
+		}
+		spec := sw.Swarm.Spec
+		spec.EncryptionConfig.AutoLockManagers = st.Autolock
+		if _, err := x.leader.SwarmUpdate(ctx, client.SwarmUpdateOptions{Version: sw.Swarm.Version, Spec: spec}); err != nil {
+			return fmt.Errorf("swarm update: %w", err)
+		}
+		if st.Autolock {
+			k, err := x.leader.SwarmGetUnlockKey(ctx)
+			if err != nil {
+				return fmt.Errorf("read unlock key: %w", err)
+			}
+			res.UnlockKey = k.Key
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown step action %q", st.Action)
+}
+
+// updateNode applies a change to a node's spec, retrying once on a version
+// conflict (another writer updated the node in between).
+func (x *executor) updateNode(ctx context.Context, id string, change func(*swarm.NodeSpec)) error {
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		var ni client.NodeInspectResult
+		ni, err = x.leader.NodeInspect(ctx, id, client.NodeInspectOptions{})
+		if err != nil {
+			return fmt.Errorf("node inspect %s: %w", short(id), err)
+		}
+		spec := ni.Node.Spec
+		change(&spec)
+		_, err = x.leader.NodeUpdate(ctx, id, client.NodeUpdateOptions{Version: ni.Node.Version, Spec: spec})
+		if err == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("node update %s: %w", short(id), err)
+}
+
+// joinInfo reads the join tokens and manager addresses once per run.
+func (x *executor) joinInfo(ctx context.Context) (*swarm.JoinTokens, []string, error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.tokens != nil {
+		return x.tokens, x.addrs, nil
+	}
+	sw, err := x.leader.SwarmInspect(ctx, client.SwarmInspectOptions{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("read join tokens: %w", err)
+	}
+	list, err := x.leader.NodeList(ctx, client.NodeListOptions{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("list managers: %w", err)
+	}
+	var addrs []string
+	for _, n := range list.Items {
+		if n.ManagerStatus != nil && n.ManagerStatus.Reachability == swarm.ReachabilityReachable {
+			addrs = append(addrs, n.ManagerStatus.Addr)
+		}
+	}
+	if len(addrs) == 0 {
+		ln, _ := x.inv.Node(x.plan.Leader)
+		addrs = []string{net.JoinHostPort(AdvertiseAddr(x.inv, ln), "2377")}
+	}
+	x.tokens, x.addrs = &sw.Swarm.JoinTokens, addrs
+	return x.tokens, x.addrs, nil
+}
+
+func (x *executor) setID(name, id string) {
+	x.mu.Lock()
+	x.ids[name] = id
+	x.mu.Unlock()
+}
+
+func (x *executor) id(name string) string {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.ids[name]
+}
+
+// errNotReady is returned when nodes never reported Ready in time.
+var errNotReady = errors.New("nodes not ready")
+
+// waitReady waits until every inventory node that is a member reports Ready
+// and every manager is reachable.
+func (x *executor) waitReady(ctx context.Context, opts ExecOptions) error {
+	deadline := time.Now().Add(opts.ReadyTimeout)
+	for {
+		list, err := x.leader.NodeList(ctx, client.NodeListOptions{})
+		if err != nil {
+			return fmt.Errorf("wait for ready nodes: %w", err)
+		}
+		var pending []string
+		byLabel := map[string]swarm.Node{}
+		for _, n := range list.Items {
+			if name := n.Spec.Labels[LabelNode]; name != "" && n.Status.State != swarm.NodeStateDown {
+				byLabel[name] = n
+			}
+		}
+		for _, in := range x.inv.Nodes {
+			if _, ok := x.engines[in.Name]; !ok {
+				continue // unreachable, reported as blocked
+			}
+			n, ok := byLabel[in.Name]
+			switch {
+			case !ok:
+				pending = append(pending, in.Name+" (not listed)")
+			case n.Status.State != swarm.NodeStateReady:
+				pending = append(pending, fmt.Sprintf("%s (%s)", in.Name, n.Status.State))
+			case in.Role == inventory.RoleManager && (n.ManagerStatus == nil || n.ManagerStatus.Reachability != swarm.ReachabilityReachable):
+				pending = append(pending, in.Name+" (manager not reachable yet)")
+			}
+		}
+		if len(pending) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w after %s: %v", errNotReady, opts.ReadyTimeout, pending)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(opts.ReadyPoll):
+		}
+	}
+}

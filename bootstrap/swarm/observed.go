@@ -1,0 +1,62 @@
+package swarm
+
+// Local node states as docker info reports them.
+const (
+	LocalInactive = "inactive"
+	LocalPending  = "pending"
+	LocalActive   = "active"
+	LocalError    = "error"
+	LocalLocked   = "locked"
+)
+
+// Labels shoal keeps on swarm nodes.
+const (
+	LabelNode    = "shoal.node"    // the inventory name of the node
+	LabelHoster  = "shoal.hoster"  // the hoster the node runs at
+	LabelRegion  = "shoal.region"  // the hoster's region
+	LabelManaged = "shoal.managed" // comma-separated keys of inventory labels shoal set
+)
+
+// HostState is what one inventory node's own daemon says about itself.
+type HostState struct {
+	Reachable bool
+	Err       string // why the host could not be read
+	Local     string // LocalInactive, LocalActive, ...
+	NodeID    string // swarm node ID when Local is active
+	ClusterID string // swarm ID; only managers report it
+	Manager   bool   // the node runs a manager (control available)
+	Advertise string // the address (or interface) the node advertises
+	Engine    string // Docker Engine version
+}
+
+// Member is one entry of the swarm's node list.
+type Member struct {
+	ID           string
+	Hostname     string
+	Role         string // "manager" or "worker"
+	State        string // "ready", "down", "unknown", "disconnected"
+	Availability string // "active", "pause", "drain"
+	Reachability string // managers: "reachable", "unreachable", "unknown"
+	Leader       bool
+	Addr         string
+	Engine       string
+	Labels       map[string]string
+}
+
+// Reachable tells whether a manager member takes part in raft right now.
+func (m Member) Reachable() bool { return m.Role == "manager" && m.Reachability == "reachable" }
+
+// SwarmInfo is the swarm-wide state read from a manager.
+type SwarmInfo struct {
+	ID           string
+	Autolock     bool
+	DataPathPort uint32
+}
+
+// Observed is everything Plan needs to know about the world.
+type Observed struct {
+	Hosts   map[string]HostState // by inventory node name
+	Swarm   *SwarmInfo           // nil when no inventory manager is in a swarm
+	Members []Member             // the node list, read through Via
+	Via     string               // the inventory manager that answered
+}
