@@ -3,6 +3,7 @@ package remote
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -10,7 +11,9 @@ import (
 // function, print it with String (secrets redacted), run it with a Runner.
 type Cmd struct {
 	// Script is passed to `sh -c` on the host. It never contains a secret
-	// literally; secrets travel in Stdin or Env.
+	// literally (Conn.Run refuses a Script that contains one of Secrets):
+	// the command line is visible in the host's process list and logs.
+	// Secrets travel in Stdin.
 	Script string
 	// Stdin is fed to the command. It may carry secrets.
 	Stdin []byte
@@ -25,7 +28,13 @@ type Cmd struct {
 func (c Cmd) String() string { return Redact(c.Script, c.Secrets) }
 
 // Redact replaces every occurrence of each non-empty secret in s with <redacted>.
+// Longer secrets are replaced first, so a secret that contains another one
+// never leaves a visible remainder.
 func Redact(s string, secrets []string) string {
+	if len(secrets) > 1 {
+		secrets = slices.Clone(secrets)
+		slices.SortFunc(secrets, func(a, b string) int { return len(b) - len(a) })
+	}
 	for _, sec := range secrets {
 		if sec != "" {
 			s = strings.ReplaceAll(s, sec, "<redacted>")
@@ -51,7 +60,7 @@ type Runner interface {
 // CommandError reports a command that ran and exited non-zero. Its text
 // carries the redacted command, the exit code and the last lines of stderr.
 type CommandError struct {
-	Host   string
+	Host   string // the target, as Target.String renders it
 	Cmd    string // already redacted
 	Exit   int
 	Stderr string // last lines, already redacted
