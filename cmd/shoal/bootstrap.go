@@ -1,0 +1,177 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/shoalops/shoal/bootstrap"
+	"github.com/shoalops/shoal/bootstrap/inventory"
+	"github.com/shoalops/shoal/bootstrap/swarm"
+)
+
+type bootstrapFlags struct {
+	dryRun   bool
+	yes      bool
+	parallel int
+}
+
+func newBootstrapCmd(a *app) *cobra.Command {
+	var fl bootstrapFlags
+	cmd := &cobra.Command{
+		Use:   "bootstrap",
+		Short: "Turn the inventory's hosts into a Docker Swarm (idempotent)",
+		Long: `bootstrap connects to every host of the inventory over SSH (host keys pinned in
+the inventory's known_hosts file, trusted on first use), prepares it (installs
+Docker Engine from the distribution if missing, log rotation on, live-restore
+off), then computes a plan from what each node reports and carries it out:
+init the swarm on the first manager, join managers one at a time and workers in
+parallel, set node labels (shoal.hoster, shoal.region and the inventory's), and
+promote or demote to match roles without ever dropping below quorum.
+
+On a converged cluster the plan is empty and nothing is touched. A node that
+already belongs to another swarm is an error, never re-joined. Plans that demote
+or remove a node ask first (--yes skips the question).`,
+		Example: `  shoal bootstrap --inventory inventory.yaml
+  shoal bootstrap --dry-run          # show the plan, exit 4 if there is work
+  shoal bootstrap -o json --yes`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			inv, err := a.loadInventory()
+			if err != nil {
+				return err
+			}
+			return runBootstrap(cmd, a, inv, fl)
+		},
+	}
+	cmd.Flags().BoolVar(&fl.dryRun, "dry-run", false, "observe and print the plan; change nothing (exit 4 if there is work)")
+	cmd.Flags().BoolVarP(&fl.yes, "yes", "y", false, "do not ask before demoting or removing nodes")
+	cmd.Flags().IntVar(&fl.parallel, "parallel", 16, "how many hosts to work on at once")
+	return cmd
+}
+
+// bootstrapJSON is the --output json document of bootstrap.
+type bootstrapJSON struct {
+	Changed  bool                `json:"changed"`
+	DryRun   bool                `json:"dry_run"`
+	Hosts    map[string][]string `json:"hosts"`
+	Steps    []string            `json:"steps"`
+	Blocked  []swarm.Blocked     `json:"blocked"`
+	Warnings []string            `json:"warnings"`
+	Seconds  float64             `json:"seconds"`
+	Error    string              `json:"error,omitempty"`
+}
+
+func runBootstrap(cmd *cobra.Command, a *app, inv *inventory.Inventory, fl bootstrapFlags) error {
+	start := time.Now()
+	dial, closer, err := bootstrap.DialOptions(inv)
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	defer closer.Close()
+	dial.Logger = a.log
+	prog := newNodePrinter(a.stderr, inv)
+	opts := bootstrap.Options{
+		DryRun:   fl.dryRun,
+		Parallel: fl.parallel,
+		Dial:     dial,
+		Log:      a.log,
+		Confirm: func(p swarm.Plan) bool {
+			if fl.yes {
+				return true
+			}
+			var targets []string
+			for _, s := range p.Steps {
+				if s.Action == swarm.Demote || s.Action == swarm.RemoveStale {
+					targets = append(targets, fmt.Sprintf("%s %s", s.Action, s.Node))
+				}
+			}
+			return a.confirm("bootstrap will " + strings.Join(targets, ", ") + ". Go on?")
+		},
+	}
+	rep, runErr := bootstrap.Run(cmd.Context(), inv, opts, prog)
+
+	if rep.Result.UnlockKey != "" {
+		path, err := saveUnlockKey(a, inv, rep.Result.UnlockKey)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stderr, "autolock is on: the unlock key is in %s (mode 0600); keep a copy somewhere safe\n", path)
+	}
+	if a.json() {
+		doc := bootstrapJSON{Changed: rep.Changed(), DryRun: fl.dryRun, Hosts: rep.HostActions(), Steps: []string{},
+			Blocked: rep.Plan.Blocked, Warnings: rep.Plan.Warnings, Seconds: time.Since(start).Seconds()}
+		for _, s := range rep.Plan.Steps {
+			doc.Steps = append(doc.Steps, s.String())
+		}
+		if doc.Blocked == nil {
+			doc.Blocked = []swarm.Blocked{}
+		}
+		if doc.Warnings == nil {
+			doc.Warnings = []string{}
+		}
+		if runErr != nil {
+			doc.Error = runErr.Error()
+		}
+		if err := json.NewEncoder(a.stdout).Encode(doc); err != nil {
+			return err
+		}
+		if runErr != nil {
+			return withCode(codeOf(runErr), errors.New("")) // already reported in the document
+		}
+	} else {
+		printBootstrapText(a.stdout, rep, fl.dryRun, time.Since(start))
+		if runErr != nil {
+			return runErr
+		}
+	}
+	if fl.dryRun && rep.Changed() {
+		return withCode(exitWork, errors.New(""))
+	}
+	return nil
+}
+
+func printBootstrapText(w io.Writer, rep bootstrap.Report, dry bool, took time.Duration) {
+	if !rep.Changed() {
+		fmt.Fprintf(w, "no changes: the swarm already matches the inventory (%s)\n", took.Round(100*time.Millisecond))
+		return
+	}
+	title := "done"
+	if dry {
+		title = "plan (dry run, nothing changed)"
+	}
+	fmt.Fprintf(w, "%s:\n", title)
+	for _, n := range sortedKeys(rep.HostActions()) {
+		fmt.Fprintf(w, "  host %s: %s\n", n, strings.Join(rep.HostActions()[n], ", "))
+	}
+	for i, s := range rep.Plan.Steps {
+		fmt.Fprintf(w, "  %d/%d %s\n", i+1, len(rep.Plan.Steps), s)
+	}
+	for _, warn := range rep.Plan.Warnings {
+		fmt.Fprintf(w, "  warning: %s\n", warn)
+	}
+	if !dry {
+		fmt.Fprintf(w, "took %s\n", took.Round(100*time.Millisecond))
+	}
+}
+
+// saveUnlockKey keeps the autolock key in a 0600 file under the cluster's
+// state directory. It is never printed.
+func saveUnlockKey(a *app, inv *inventory.Inventory, key string) (string, error) {
+	dir := filepath.Join(a.home, "clusters", inv.Cluster.Name)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("save unlock key: %w", err)
+	}
+	path := filepath.Join(dir, "unlock-key")
+	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("save unlock key: %w", err)
+	}
+	return path, nil
+}

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# README command 2: every test, lab ones included, on this machine.
+# The lab tests need Docker Engine, which ensure-engine installs and starts.
+# `go test -short ./...` alone runs the pure tests in seconds, with no Docker.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="/usr/local/go/bin:$PATH"
+scripts/ensure-engine.sh
+go vet ./...
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then echo "gofmt needed:"; echo "$unformatted"; exit 1; fi
+# -p 1: lab tests of several packages would otherwise share 2 cores at once.
+go test -p 1 -count=1 -timeout 45m ./... "$@"
