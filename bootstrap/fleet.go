@@ -86,7 +86,7 @@ func Connect(ctx context.Context, inv *inventory.Inventory, names []string, o re
 					f.Fatal = append(f.Fatal, err)
 				}
 				f.Unreachable[n.Name] = err.Error()
-				prog.Node(n.Name, "unreachable: "+err.Error())
+				prog.Node(n.Name, "connect failed (details at the end)")
 				return nil
 			}
 			f.Conns[n.Name] = c

@@ -127,10 +127,13 @@ func runBootstrap(cmd *cobra.Command, a *app, inv *inventory.Inventory, fl boots
 			return withCode(codeOf(runErr), errors.New("")) // already reported in the document
 		}
 	} else {
-		printBootstrapText(a.stdout, rep, fl.dryRun, time.Since(start))
 		if runErr != nil {
+			if rep.Changed() {
+				printBootstrapText(a.stdout, rep, fl.dryRun, time.Since(start))
+			}
 			return runErr
 		}
+		printBootstrapText(a.stdout, rep, fl.dryRun, time.Since(start))
 	}
 	if fl.dryRun && rep.Changed() {
 		return withCode(exitWork, errors.New(""))

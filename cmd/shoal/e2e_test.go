@@ -16,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shoalops/shoal/bootstrap"
+	"github.com/shoalops/shoal/bootstrap/inventory"
+	"github.com/shoalops/shoal/bootstrap/remote"
 	"github.com/shoalops/shoal/bootstrap/swarm"
 	"github.com/shoalops/shoal/lab"
 )
@@ -140,23 +143,22 @@ func TestLabClusterConvergesAndStaysConverged(t *testing.T) {
 	}
 
 	// A VPS whose host key changed (rebuilt, or someone in the middle) is refused.
-	docker, err := localDocker()
+	inv, err := inventory.Load(filepath.Join(c.home, "lab", name, "inventory.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer docker.Close()
-	l, ok, err := lab.Find(context.Background(), docker, name)
-	if err != nil || !ok {
-		t.Fatalf("find lab: %v %v", ok, err)
+	w1, _ := inv.Node("w1")
+	dial, closer, err := bootstrap.DialOptions(inv)
+	if err != nil {
+		t.Fatal(err)
 	}
-	var w1 lab.Node
-	for _, n := range l.Nodes {
-		if n.Name == "w1" {
-			w1 = n
-		}
+	defer closer.Close()
+	conn, err := remote.Dial(context.Background(), bootstrap.Target(inv, w1), dial)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := lab.Exec(context.Background(), docker, w1.Container, "sh", "-c",
-		"rm -f /etc/ssh/ssh_host_* && ssh-keygen -A >/dev/null && kill -HUP $(cat /run/sshd.pid)"); err != nil {
+	defer conn.Close()
+	if _, err := conn.Run(context.Background(), remote.Cmd{Script: "rm -f /etc/ssh/ssh_host_* && ssh-keygen -A >/dev/null && kill -HUP $(cat /run/sshd.pid)"}); err != nil {
 		t.Fatalf("change w1's host key: %v", err)
 	}
 	code, out, errs = c.run("bootstrap")

@@ -5,6 +5,7 @@ import (
 
 	"github.com/shoalops/shoal/bootstrap"
 	"github.com/shoalops/shoal/bootstrap/inventory"
+	"github.com/shoalops/shoal/bootstrap/remote"
 	"github.com/shoalops/shoal/bootstrap/swarm"
 )
 
@@ -13,7 +14,7 @@ const (
 	exitOK      = 0 // done, or nothing to do
 	exitFailed  = 1 // failed after starting; the message says what is left
 	exitUsage   = 2 // bad usage or invalid input; nothing was touched
-	exitRefused = 3 // refused by a safety rule or the operator; nothing was touched
+	exitRefused = 3 // refused by a safety rule (quorum, foreign swarm, changed host key) or the operator; nothing was touched
 	exitWork    = 4 // --dry-run found work to do
 )
 
@@ -46,7 +47,8 @@ func codeOf(err error) int {
 	var qe *swarm.QuorumError
 	var re *bootstrap.RefusedError
 	var fs *swarm.ForeignSwarmError
-	if errors.As(err, &qe) || errors.As(err, &re) || errors.As(err, &fs) {
+	var hk *remote.HostKeyChangedError
+	if errors.As(err, &qe) || errors.As(err, &re) || errors.As(err, &fs) || errors.As(err, &hk) {
 		return exitRefused
 	}
 	return exitFailed
