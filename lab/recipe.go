@@ -1,0 +1,267 @@
+package lab
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"slices"
+	"strings"
+)
+
+// Variant is the kind of VPS a node image stands for.
+type Variant string
+
+const (
+	// VariantDocker is a VPS with Debian's docker.io installed and dockerd running.
+	VariantDocker Variant = "docker"
+	// VariantFresh is a freshly installed VPS without Docker: shoal's bootstrap
+	// has to install it with apt.
+	VariantFresh Variant = "fresh"
+)
+
+func (v Variant) valid() bool { return v == VariantDocker || v == VariantFresh }
+
+const (
+	suite         = "bookworm"
+	defaultMirror = "http://deb.debian.org/debian"
+	imageRepo     = "shoal-lab/vps"
+	initPath      = "/usr/local/sbin/shoal-vps-init"
+)
+
+// basePackages are installed in every node image on top of debootstrap's minbase.
+var basePackages = []string{
+	"openssh-server", "iproute2", "ca-certificates", "iptables", "procps", "tini", "curl", "gnupg",
+}
+
+// initScript runs under tini as the container's main process. It plays the
+// part systemd plays on a real VPS: it keeps sshd running and starts dockerd
+// once Docker is installed (also when bootstrap installs it later with apt).
+const initScript = `#!/bin/sh
+# shoal-vps-init: the init of a shoal lab VPS container (runs under tini).
+# Keeps sshd running, and dockerd once it is installed, as systemd would.
+set -u
+mkdir -p /run/sshd /var/log
+ssh-keygen -A
+
+alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+start_sshd() {
+	alive /run/sshd.pid && return
+	echo "shoal-vps-init: starting sshd"
+	/usr/sbin/sshd -E /var/log/sshd.log
+}
+
+# dockerd starts once its package is configured (the docker group exists),
+# not while dpkg is still unpacking it.
+start_dockerd() {
+	command -v dockerd >/dev/null 2>&1 || return
+	getent group docker >/dev/null 2>&1 || return
+	alive /var/run/docker.pid && return
+	echo "shoal-vps-init: starting dockerd"
+	dockerd >>/var/log/dockerd.log 2>&1 &
+	sleep 1
+}
+
+trap 'echo "shoal-vps-init: stopping"; wait; exit 0' TERM INT
+while :; do
+	start_sshd
+	start_dockerd
+	sleep 2
+done
+`
+
+// daemonJSON is dockerd's configuration: vfs is the storage driver that works
+// for Docker inside these containers.
+const daemonJSON = `{"storage-driver": "vfs"}
+`
+
+const sshdConfig = `# shoal lab: root logs in with its key only.
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UseDNS no
+`
+
+// recipeFile is one file or directory the recipe writes into the root fs.
+type recipeFile struct {
+	Path    string // absolute inside the image
+	Mode    fs.FileMode
+	Content string // empty for a directory
+	Dir     bool
+}
+
+// recipe is everything that decides a node image. Its hash names the image, so
+// a changed recipe builds a new image and an unchanged one reuses the cache.
+type recipe struct {
+	Variant  Variant
+	Suite    string
+	Mirror   string
+	Packages []string
+	Files    []recipeFile
+	Changes  []string // docker import --change lines
+}
+
+// newRecipe is the node image recipe for variant. mirror is where debootstrap
+// and apt fetch packages from; aptSources is the image's /etc/apt/sources.list.
+func newRecipe(variant Variant, mirror, aptSources string) recipe {
+	pkgs := slices.Clone(basePackages)
+	if variant == VariantDocker {
+		pkgs = append(pkgs, "docker.io")
+	}
+	slices.Sort(pkgs)
+	return recipe{
+		Variant:  variant,
+		Suite:    suite,
+		Mirror:   mirror,
+		Packages: pkgs,
+		Files: []recipeFile{
+			{Path: initPath, Mode: 0o755, Content: initScript},
+			{Path: "/etc/docker/daemon.json", Mode: 0o644, Content: daemonJSON},
+			{Path: "/etc/ssh/sshd_config.d/shoal-lab.conf", Mode: 0o644, Content: sshdConfig},
+			{Path: "/etc/apt/sources.list", Mode: 0o644, Content: aptSources},
+			{Path: "/root/.ssh", Mode: 0o700, Dir: true},
+		},
+		Changes: []string{
+			`ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
+			`CMD ["/usr/bin/tini", "-g", "--", "` + initPath + `"]`,
+			`LABEL shoal.lab.image=vps shoal.lab.variant=` + string(variant),
+		},
+	}
+}
+
+// Hash is a hex digest over every input of the recipe.
+func (r recipe) Hash() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "variant=%s\nsuite=%s\nmirror=%s\n", r.Variant, r.Suite, r.Mirror)
+	fmt.Fprintf(h, "packages=%s\n", strings.Join(r.Packages, ","))
+	for _, f := range r.Files {
+		fmt.Fprintf(h, "file=%s mode=%o dir=%t len=%d\n%s\n", f.Path, f.Mode, f.Dir, len(f.Content), f.Content)
+	}
+	for _, c := range r.Changes {
+		fmt.Fprintf(h, "change=%s\n", c)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Tag is the image reference: shoal-lab/vps:<variant>-<10 hex of the hash>.
+func (r recipe) Tag() string {
+	return fmt.Sprintf("%s:%s-%s", imageRepo, r.Variant, r.Hash()[:10])
+}
+
+// DebootstrapArgs is the debootstrap command line that makes the root fs in root.
+func (r recipe) DebootstrapArgs(root string) []string {
+	return []string{"debootstrap", "--variant=minbase", "--include=" + strings.Join(r.Packages, ","), r.Suite, root, r.Mirror}
+}
+
+// aptConfig is the host's apt configuration, as read from disk.
+type aptConfig struct {
+	DebianSources string // /etc/apt/sources.list.d/debian.sources (deb822)
+	SourcesList   string // /etc/apt/sources.list (one-line style)
+}
+
+// mirror is the Debian mirror to build from: the first URIs of debian.sources,
+// else the first deb line of sources.list, else deb.debian.org.
+func (c aptConfig) mirror() string {
+	for _, st := range deb822Stanzas(c.DebianSources) {
+		if uris := strings.Fields(st["uris"]); len(uris) > 0 {
+			return uris[0]
+		}
+	}
+	for _, l := range debLines(c.SourcesList) {
+		if f := strings.Fields(l); len(f) >= 2 {
+			return f[1]
+		}
+	}
+	return defaultMirror
+}
+
+// sourcesList is the image's /etc/apt/sources.list: the host's deb sources for
+// the suite (which work from this machine), else mirror with the suite and its
+// updates.
+func (c aptConfig) sourcesList(mirror string) string {
+	var b strings.Builder
+	for _, st := range deb822Stanzas(c.DebianSources) {
+		if !slices.Contains(strings.Fields(st["types"]), "deb") {
+			continue
+		}
+		comps := strings.Join(strings.Fields(st["components"]), " ")
+		if comps == "" {
+			comps = "main"
+		}
+		for _, uri := range strings.Fields(st["uris"]) {
+			for _, s := range strings.Fields(st["suites"]) {
+				if strings.HasPrefix(s, suite) {
+					fmt.Fprintf(&b, "deb %s %s %s\n", uri, s, comps)
+				}
+			}
+		}
+	}
+	if b.Len() == 0 {
+		for _, l := range debLines(c.SourcesList) {
+			if f := strings.Fields(l); len(f) >= 4 && strings.HasPrefix(f[2], suite) {
+				b.WriteString(strings.Join(f, " ") + "\n")
+			}
+		}
+	}
+	if b.Len() == 0 {
+		fmt.Fprintf(&b, "deb %s %s main\ndeb %s %s-updates main\n", mirror, suite, mirror, suite)
+	}
+	return b.String()
+}
+
+// deb822Stanzas parses deb822 text into stanzas with lower-case keys.
+// Comments are skipped; continuation lines are joined with spaces.
+func deb822Stanzas(text string) []map[string]string {
+	var out []map[string]string
+	cur := map[string]string{}
+	last := ""
+	flush := func() {
+		if len(cur) > 0 {
+			out = append(out, cur)
+		}
+		cur, last = map[string]string{}, ""
+	}
+	sc := bufio.NewScanner(strings.NewReader(text))
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.TrimSpace(line) == "":
+			flush()
+		case strings.HasPrefix(line, "#"):
+		case line[0] == ' ' || line[0] == '\t':
+			if last != "" {
+				cur[last] += " " + strings.TrimSpace(line)
+			}
+		default:
+			k, v, ok := strings.Cut(line, ":")
+			if !ok {
+				continue
+			}
+			last = strings.ToLower(strings.TrimSpace(k))
+			cur[last] = strings.TrimSpace(v)
+		}
+	}
+	flush()
+	return out
+}
+
+// debLines are the "deb ..." lines of a one-line-style sources.list, with
+// options in brackets dropped.
+func debLines(text string) []string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		l = strings.TrimSpace(l)
+		if !strings.HasPrefix(l, "deb ") {
+			continue
+		}
+		if i := strings.Index(l, "["); i >= 0 {
+			if j := strings.Index(l, "]"); j > i {
+				l = l[:i] + l[j+1:]
+			}
+		}
+		out = append(out, strings.Join(strings.Fields(l), " "))
+	}
+	return out
+}
