@@ -23,6 +23,9 @@ type Conn struct {
 
 var _ Runner = (*Conn)(nil)
 
+// keepaliveCountMax is how many keepalive intervals a reply may take.
+const keepaliveCountMax = 3
+
 func newConn(client *ssh.Client, t Target, o DialOptions) *Conn {
 	c := &Conn{client: client, target: t, log: o.Logger, done: make(chan struct{})}
 	if o.Keepalive > 0 {
@@ -44,8 +47,9 @@ func (c *Conn) Close() error {
 }
 
 // keepalive asks the host for a reply every interval and closes the
-// connection when none comes within another interval, so that commands on a
-// dead connection fail instead of hanging.
+// connection when none comes within keepaliveCountMax intervals (OpenSSH's
+// ServerAliveCountMax), so that commands on a dead connection fail instead of
+// hanging, while a busy host or a loaded machine does not lose its session.
 func (c *Conn) keepalive(interval time.Duration) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
@@ -60,7 +64,7 @@ func (c *Conn) keepalive(interval time.Duration) {
 			_, _, err := c.client.SendRequest("keepalive@openssh.com", true, nil)
 			reply <- err
 		}()
-		timeout := time.NewTimer(interval)
+		timeout := time.NewTimer(keepaliveCountMax * interval)
 		select {
 		case <-c.done:
 			timeout.Stop()
@@ -73,7 +77,7 @@ func (c *Conn) keepalive(interval time.Duration) {
 				return
 			}
 		case <-timeout.C:
-			c.log.Debug("ssh keepalive unanswered, closing", "target", c.target.String(), "after", interval)
+			c.log.Debug("ssh keepalive unanswered, closing", "target", c.target.String(), "after", keepaliveCountMax*interval)
 			_ = c.Close()
 			return
 		}

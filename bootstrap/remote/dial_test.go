@@ -125,8 +125,10 @@ func TestDialStopsWhenContextEnds(t *testing.T) {
 
 	start := time.Now()
 	_, err := Dial(ctx, targetAt(t, "m1", freeAddr(t)), o)
-	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, syscall.ECONNREFUSED) {
-		t.Errorf("err = %v, want the deadline and the last attempt's refusal", err)
+	// The last attempt was refused, or (on a loaded machine) cut short by
+	// the deadline itself; either way the deadline must be what ended it.
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("err = %v, want the deadline", err)
 	}
 	if took := time.Since(start); took > time.Second {
 		t.Errorf("dial took %v after the context ended", took)

@@ -190,9 +190,9 @@ func TestRunLogsCommandAtDebug(t *testing.T) {
 func TestKeepaliveLeavesBusyConnectionAlone(t *testing.T) {
 	t.Parallel()
 	l := newLab(t)
-	l.opts.Keepalive = 10 * time.Millisecond
+	l.opts.Keepalive = 50 * time.Millisecond
 	c := l.dial(t, l.server(t))
-	if res, err := c.Run(context.Background(), Cmd{Script: "sleep 0.1; echo ok"}); err != nil || string(res.Stdout) != "ok\n" {
+	if res, err := c.Run(context.Background(), Cmd{Script: "sleep 0.3; echo ok"}); err != nil || string(res.Stdout) != "ok\n" {
 		t.Errorf("run with keepalive: %q, %v", res.Stdout, err)
 	}
 	if err := c.Close(); err != nil {
