@@ -2,7 +2,9 @@
 // containers on the local Docker Engine that stand in for a hoster's servers.
 //
 // It builds and caches the node images (EnsureImage), creates and removes a
-// lab's network, SSH key pair and node containers (Up, Down, List, Find), and
+// lab's network, SSH key pair and node containers (Up, Down, List, Find),
+// adds and removes single nodes of a lab (Ref, AddNode, RemoveNode: the
+// local hoster and heal work node by node), and
 // simulates hoster faults: a hoster cut off from the rest (Partition,
 // Unpartition) or a node losing power (KillNode, StartNode).
 //

@@ -44,7 +44,7 @@ func EnsureImage(ctx context.Context, docker Docker, variant Variant, progress i
 		return tag, nil
 	}
 
-	unlock, err := lockFile(ctx, rep, fmt.Sprintf("image-%s-%s.lock", variant, rcp.Hash()[:10]))
+	unlock, err := lockFile(ctx, rep, fmt.Sprintf("image-%s-%s.lock", variant, rcp.Hash()[:10]), "another process is building the image")
 	if err != nil {
 		return "", fmt.Errorf("lab image %s: %w", tag, err)
 	}
@@ -98,8 +98,10 @@ func cacheDir() (string, error) {
 }
 
 // lockFile takes an exclusive flock on name in the cache directory, waiting
-// until ctx ends. The returned func releases it.
-func lockFile(ctx context.Context, rep *reporter, name string) (func(), error) {
+// until ctx ends; while it waits it says once what it waits for (holder).
+// The lock excludes other processes and other callers in this process alike:
+// each call opens the file anew. The returned func releases it.
+func lockFile(ctx context.Context, rep *reporter, name, holder string) (func(), error) {
 	dir, err := cacheDir()
 	if err != nil {
 		return nil, fmt.Errorf("cache directory: %w", err)
@@ -120,7 +122,7 @@ func lockFile(ctx context.Context, rep *reporter, name string) (func(), error) {
 			return nil, fmt.Errorf("lock %s: %w", path, err)
 		}
 		if !said {
-			rep.printf("waiting for %s (another process is building the image)", path)
+			rep.printf("waiting for %s (%s)", path, holder)
 			said = true
 		}
 		select {

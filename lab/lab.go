@@ -30,6 +30,7 @@ const (
 	LabelHoster  = "shoal.lab.hoster"  // hoster-a
 	LabelDir     = "shoal.lab.dir"     // the lab's state directory
 	LabelVariant = "shoal.lab.variant" // docker or fresh
+	LabelRegion  = "shoal.lab.region"  // hoster-a-1; absent on containers of older labs
 )
 
 // Role is a node's intended swarm role. The lab only records it; shoal's
@@ -214,26 +215,36 @@ func roleOrder(r Role) int {
 	return 1
 }
 
+// nodeConfig is what a node container is made from, beyond the node itself.
+type nodeConfig struct {
+	lab, dir      string
+	variant       Variant
+	image         string
+	authorizedKey string // authorized_keys line for root
+	wait          Wait
+}
+
 // containerSpec is the create request for node: the flags from the lab notes
 // that run Docker-in-Docker here without --privileged (which fails in this
 // sandbox for lack of CAP_SYS_RESOURCE).
-func containerSpec(o Options, image string, n Node) client.ContainerCreateOptions {
+func containerSpec(c nodeConfig, n Node) client.ContainerCreateOptions {
 	return client.ContainerCreateOptions{
 		Name: n.Container,
 		Config: &container.Config{
-			Image:    image,
+			Image:    c.image,
 			Hostname: n.Name,
 			Labels: map[string]string{
-				LabelLab:     o.Name,
+				LabelLab:     c.lab,
 				LabelNode:    n.Name,
 				LabelRole:    string(n.Role),
 				LabelHoster:  n.Hoster,
-				LabelDir:     o.Dir,
-				LabelVariant: string(o.Variant),
+				LabelRegion:  n.Region,
+				LabelDir:     c.dir,
+				LabelVariant: string(c.variant),
 			},
 		},
 		HostConfig: &container.HostConfig{
-			NetworkMode: container.NetworkMode(NetworkName(o.Name)),
+			NetworkMode: container.NetworkMode(NetworkName(c.lab)),
 			CapAdd:      []string{"ALL"},
 			CapDrop:     []string{"SYS_RESOURCE"},
 			SecurityOpt: []string{"seccomp=unconfined", "apparmor=unconfined"},
@@ -245,7 +256,7 @@ func containerSpec(o Options, image string, n Node) client.ContainerCreateOption
 			Binds:         []string{"/sys/fs/cgroup:/sys/fs/cgroup:rw"},
 		},
 		NetworkingConfig: &network.NetworkingConfig{
-			EndpointsConfig: map[string]*network.EndpointSettings{NetworkName(o.Name): {}},
+			EndpointsConfig: map[string]*network.EndpointSettings{NetworkName(c.lab): {}},
 		},
 	}
 }
@@ -307,11 +318,12 @@ func Up(ctx context.Context, docker Docker, opts Options, progress io.Writer) (*
 	}
 	rep.printf("lab %s: network %s created", o.Name, l.Network)
 
+	cfg := nodeConfig{lab: o.Name, dir: o.Dir, variant: o.Variant, image: image, authorizedKey: pub, wait: o.Wait}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(o.Parallel)
 	for i := range l.Nodes {
 		g.Go(func() error {
-			n, err := createNode(gctx, docker, rep, o, image, pub, l.Nodes[i])
+			n, err := createNode(gctx, docker, rep, cfg, l.Nodes[i])
 			l.Nodes[i] = n
 			return err
 		})
@@ -353,22 +365,33 @@ func checkNamesFree(ctx context.Context, docker Docker, name string, nodes []Nod
 	return nil
 }
 
-func createNode(ctx context.Context, docker Docker, rep *reporter, o Options, image, authorizedKey string, n Node) (Node, error) {
-	if _, err := docker.ContainerCreate(ctx, containerSpec(o, image, n)); err != nil {
-		return n, fmt.Errorf("node %s: create container %s: %w", n.Name, n.Container, err)
+// createNode creates, fills and starts node n's container and waits until
+// it answers.
+func createNode(ctx context.Context, docker Docker, rep *reporter, c nodeConfig, n Node) (Node, error) {
+	if err := startContainer(ctx, docker, rep, c, n); err != nil {
+		return n, err
 	}
-	keys, err := authorizedKeysTar(authorizedKey)
+	return waitReady(ctx, docker, rep, c.wait, c.variant, NetworkName(c.lab), n)
+}
+
+// startContainer creates node n's container, puts the authorized key in
+// root's home and starts it.
+func startContainer(ctx context.Context, docker Docker, rep *reporter, c nodeConfig, n Node) error {
+	if _, err := docker.ContainerCreate(ctx, containerSpec(c, n)); err != nil {
+		return fmt.Errorf("node %s: create container %s: %w", n.Name, n.Container, err)
+	}
+	keys, err := authorizedKeysTar(c.authorizedKey)
 	if err != nil {
-		return n, fmt.Errorf("node %s: %w", n.Name, err)
+		return fmt.Errorf("node %s: %w", n.Name, err)
 	}
 	if _, err := docker.CopyToContainer(ctx, n.Container, client.CopyToContainerOptions{DestinationPath: "/root", Content: keys}); err != nil {
-		return n, fmt.Errorf("node %s: copy authorized_keys into %s: %w", n.Name, n.Container, err)
+		return fmt.Errorf("node %s: copy authorized_keys into %s: %w", n.Name, n.Container, err)
 	}
 	if _, err := docker.ContainerStart(ctx, n.Container, client.ContainerStartOptions{}); err != nil {
-		return n, fmt.Errorf("node %s: start container %s: %w", n.Name, n.Container, err)
+		return fmt.Errorf("node %s: start container %s: %w", n.Name, n.Container, err)
 	}
 	rep.printf("%s container %s started", n.tag(), n.Container)
-	return waitReady(ctx, docker, rep, o.Wait, o.Variant, NetworkName(o.Name), n)
+	return nil
 }
 
 // authorizedKeysTar is a tar of .ssh/authorized_keys (root-owned, 0600) for /root.
@@ -507,7 +530,7 @@ func Find(ctx context.Context, docker Docker, name string) (*Lab, bool, error) {
 			Role:   Role(c.Labels[LabelRole]),
 			Hoster: c.Labels[LabelHoster],
 		}
-		n.Region = n.Hoster + "-1"
+		n.Region = cmp.Or(c.Labels[LabelRegion], n.Hoster+"-1")
 		if len(c.Names) > 0 {
 			n.Container = strings.TrimPrefix(c.Names[0], "/")
 		}

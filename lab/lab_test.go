@@ -109,7 +109,7 @@ func TestOptionsWithDefaults(t *testing.T) {
 func TestContainerSpecUsesTheFlagsThatWorkWithoutPrivileged(t *testing.T) {
 	o, _ := Options{Name: "x", Managers: 1, Dir: "/state"}.withDefaults()
 	n := planNodes(o)[0]
-	spec := containerSpec(o, "img", n)
+	spec := containerSpec(nodeConfig{lab: o.Name, dir: o.Dir, variant: o.Variant, image: "img"}, n)
 	hc := spec.HostConfig
 	if hc.Privileged {
 		t.Error("privileged: fails in this sandbox")
@@ -134,7 +134,7 @@ func TestContainerSpecUsesTheFlagsThatWorkWithoutPrivileged(t *testing.T) {
 	}
 	wantLabels := map[string]string{
 		"shoal.lab": "x", "shoal.lab.node": "m1", "shoal.lab.role": "manager", "shoal.lab.hoster": "hoster-a",
-		"shoal.lab.dir": "/state", "shoal.lab.variant": "docker",
+		"shoal.lab.dir": "/state", "shoal.lab.variant": "docker", "shoal.lab.region": "hoster-a-1",
 	}
 	for k, v := range wantLabels {
 		if spec.Config.Labels[k] != v {
