@@ -1,0 +1,113 @@
+package automation
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optrefresh"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+)
+
+// Changes counts resources by operation ("create", "update", "delete",
+// "replace", "same", ...).
+type Changes map[string]int
+
+// None tells whether nothing would be or was created, updated, replaced or
+// deleted.
+func (c Changes) None() bool {
+	for op, n := range c {
+		if op != "same" && n > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// String renders "2 to create, 0 to update, 0 to delete, 5 unchanged".
+func (c Changes) String() string {
+	parts := []string{
+		fmt.Sprintf("%d to create", c["create"]),
+		fmt.Sprintf("%d to update", c["update"]),
+		fmt.Sprintf("%d to delete", c["delete"]),
+	}
+	if n := c["replace"]; n > 0 {
+		parts = append(parts, fmt.Sprintf("%d to replace", n))
+	}
+	for _, op := range slices.Sorted(maps.Keys(c)) {
+		switch op {
+		case "create", "update", "delete", "replace", "same":
+		default:
+			if c[op] > 0 {
+				parts = append(parts, fmt.Sprintf("%d %s", c[op], op))
+			}
+		}
+	}
+	return strings.Join(parts, ", ") + fmt.Sprintf(", %d unchanged", c["same"])
+}
+
+func fromSummary(s auto.UpdateSummary) Changes {
+	c := Changes{}
+	if s.ResourceChanges != nil {
+		for k, v := range *s.ResourceChanges {
+			c[k] = v
+		}
+	}
+	return c
+}
+
+// Up converges the stack. replace lists URNs to replace on purpose (heal
+// replaces a dead node's server this way).
+func (w *Workspace) Up(ctx context.Context, replace []string) (Changes, auto.OutputMap, error) {
+	opts := []optup.Option{optup.ProgressStreams(w.o.Progress), optup.ErrorProgressStreams(w.o.Progress)}
+	if len(replace) > 0 {
+		opts = append(opts, optup.Replace(replace))
+	}
+	res, err := w.Stack.Up(ctx, opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("up %s: %w", w.o.Stack, err)
+	}
+	return fromSummary(res.Summary), res.Outputs, nil
+}
+
+// Preview shows what Up would change.
+func (w *Workspace) Preview(ctx context.Context) (Changes, error) {
+	res, err := w.Stack.Preview(ctx, optpreview.ProgressStreams(w.o.Progress), optpreview.ErrorProgressStreams(w.o.Progress))
+	if err != nil {
+		return nil, fmt.Errorf("preview %s: %w", w.o.Stack, err)
+	}
+	c := Changes{}
+	for op, n := range res.ChangeSummary {
+		c[string(op)] = n
+	}
+	return c, nil
+}
+
+// Destroy removes every resource of the stack: the swarm resource first
+// (nodes leave the swarm), then the servers.
+func (w *Workspace) Destroy(ctx context.Context) (Changes, error) {
+	res, err := w.Stack.Destroy(ctx, optdestroy.ProgressStreams(w.o.Progress), optdestroy.ErrorProgressStreams(w.o.Progress))
+	if err != nil {
+		return nil, fmt.Errorf("destroy %s: %w", w.o.Stack, err)
+	}
+	return fromSummary(res.Summary), nil
+}
+
+// Refresh reads the real state of every resource into the stack's state.
+func (w *Workspace) Refresh(ctx context.Context) (Changes, error) {
+	res, err := w.Stack.Refresh(ctx, optrefresh.ProgressStreams(w.o.Progress), optrefresh.ErrorProgressStreams(w.o.Progress))
+	if err != nil {
+		return nil, fmt.Errorf("refresh %s: %w", w.o.Stack, err)
+	}
+	return fromSummary(res.Summary), nil
+}
+
+// Outputs reads the stack outputs.
+func (w *Workspace) Outputs(ctx context.Context) (auto.OutputMap, error) {
+	return w.Stack.Outputs(ctx)
+}
