@@ -111,7 +111,7 @@ func startDockerCmd(systemd, restart, sudo bool) remote.Cmd {
 	default:
 		start = "(service docker start || (setsid dockerd >/var/log/dockerd.log 2>&1 &))"
 	}
-	wait := "i=0; until docker info >/dev/null 2>&1; do i=$((i+1)); if [ $i -ge 60 ]; then echo 'docker did not answer within 60s' >&2; tail -n 20 /var/log/dockerd.log /var/log/docker.log 2>/dev/null >&2; exit 1; fi; sleep 1; done"
+	wait := "i=0; until docker info >/dev/null 2>&1; do i=$((i+1)); if [ $i -ge 300 ]; then echo 'docker did not answer within 60s' >&2; tail -n 20 /var/log/dockerd.log /var/log/docker.log 2>/dev/null >&2; exit 1; fi; sleep 0.2; done"
 	return remote.Cmd{Script: start + " >/dev/null 2>&1; " + wait, Sudo: sudo}
 }
 
