@@ -7,8 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-
-	"github.com/shoalops/shoal/bootstrap/quorum"
 )
 
 // FieldError is one problem of an inventory: where it is (file, line,
@@ -301,65 +299,29 @@ func (v *validator) where(j int) string {
 }
 
 // managers checks the manager count and that no hoster's outage alone
-// loses quorum.
+// loses quorum (CheckManagers), pointing each problem at the lines of the
+// file.
 func (v *validator) managers() {
 	if len(v.inv.Nodes) == 0 {
 		return // reported as "no nodes"
 	}
 	managers := v.inv.Managers()
-	total := len(managers)
-	switch {
-	case total == 0:
-		v.fail(managerCountPath, "no manager: the swarm needs at least one; use 3 managers on 3 hosters")
-	case total == 1:
-		v.warnings = append(v.warnings, "1 manager: the swarm does not survive its loss; use 3 managers on 3 hosters")
-	case total%2 == 0:
-		next := "use 3 managers on 3 hosters"
-		if total > 2 {
-			next = fmt.Sprintf("use an odd count: %d or %d managers", total-1, total+1)
-			if total+1 > maxFastManagers {
-				next = fmt.Sprintf("use an odd count: %d managers", total-1)
-			}
-		}
-		fewer := fmt.Sprintf("%d managers do", total-1)
-		if total-1 == 1 {
-			fewer = "1 manager does"
-		}
-		v.fail(managerCountPath, "%d managers: an even count tolerates no more failures than %s (%d), and a 2-way network split leaves neither half the majority of %d; %s",
-			total, fewer, quorum.Tolerance(total), quorum.Majority(total), next)
-	}
-	if total > maxFastManagers {
-		v.warnings = append(v.warnings, fmt.Sprintf("%d managers: every raft write waits for a majority, so the swarm gets slower with each manager; more than %d rarely helps, make the rest workers", total, maxFastManagers))
-	}
-	if total < 2 {
-		return // one manager: the warning above covers its hoster too
-	}
-
-	byHoster := map[string]int{}
+	layout := ManagerLayout{AllowSingleHosterQuorum: v.inv.Cluster.AllowSingleHosterQuorum, AllowKey: "cluster.allow_single_hoster_quorum"}
 	firstLine := map[string]int{}
 	for _, n := range managers {
-		byHoster[n.Hoster]++
+		layout.Hosters = append(layout.Hosters, n.Hoster)
 		if _, ok := firstLine[n.Hoster]; !ok {
 			firstLine[n.Hoster] = n.Line
 		}
 	}
-	for _, h := range quorum.HosterRisk(byHoster) {
-		if h == "" {
-			continue // reported as a missing hoster
-		}
-		held := byHoster[h]
-		msg := fmt.Sprintf("hoster %q holds %d of %d managers: its outage alone leaves %d, fewer than the %d quorum needs",
-			h, held, total, total-held, quorum.Majority(total))
-		if v.inv.Cluster.AllowSingleHosterQuorum {
-			v.warnings = append(v.warnings, msg+"; accepted because cluster.allow_single_hoster_quorum is true")
+	warnings, problems := CheckManagers(layout)
+	v.warnings = append(v.warnings, warnings...)
+	for _, p := range problems {
+		if p.Hoster == "" {
+			v.fail(managerCountPath, "%s", p.Msg)
 			continue
 		}
-		spread := "use 3 managers on 3 hosters"
-		if tol := quorum.Tolerance(total); tol > 0 {
-			spread = fmt.Sprintf("spread the managers so that no hoster holds more than %d", tol)
-		}
-		v.errs = append(v.errs, &FieldError{File: v.inv.Path, Line: firstLine[h], Field: hosterPath,
-			Msg: msg + "; " + spread + ", or accept the risk with cluster.allow_single_hoster_quorum: true"})
+		v.errs = append(v.errs, &FieldError{File: v.inv.Path, Line: firstLine[p.Hoster], Field: hosterPath, Msg: p.Msg})
 	}
 }
 
