@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 
 	"golang.org/x/sync/errgroup"
@@ -31,7 +32,17 @@ type Options struct {
 	Confirm func(p swarm.Plan) bool
 	// Exec tunes the swarm executor.
 	Exec swarm.ExecOptions
-	Log  *slog.Logger
+	// Prune removes swarm members that shoal manages (label shoal.node)
+	// but the inventory no longer lists (see swarm.ComputeOptions). Such a
+	// plan is destructive: Confirm is asked.
+	Prune bool
+	// Departing are nodes that left the inventory and are still in the
+	// swarm: Run connects to them (one attempt each, with the inventory's
+	// SSH settings) only so that they can `swarm leave` before their entry
+	// is removed. They are not prepared, joined or labelled. One that
+	// cannot be reached is removed by force.
+	Departing []inventory.Node
+	Log       *slog.Logger
 }
 
 // Report is what Run found and did.
@@ -84,10 +95,19 @@ func Run(ctx context.Context, inv *inventory.Inventory, o Options, prog Progress
 	if log == nil {
 		log = slog.Default()
 	}
+	for _, d := range o.Departing {
+		if _, ok := inv.Node(d.Name); ok {
+			return rep, fmt.Errorf("node %s is listed as departing but is in the inventory", d.Name)
+		}
+	}
 	fleet := Connect(ctx, inv, nil, o.Dial, o.Parallel, prog)
 	defer fleet.Close()
 	if len(fleet.Fatal) > 0 {
 		return rep, errors.Join(fleet.Fatal...)
+	}
+	departing := departingInventory(inv, o.Departing)
+	if o.Prune && len(o.Departing) > 0 {
+		connectDeparting(ctx, departing, fleet, o, prog, log)
 	}
 
 	// Prepare every reachable host in parallel.
@@ -139,6 +159,9 @@ func Run(ctx context.Context, inv *inventory.Inventory, o Options, prog Progress
 	if err != nil {
 		return rep, err
 	}
+	if o.Prune {
+		obs.Departing = swarm.ObserveDeparting(ctx, departing, departing.Nodes, fleet.Engines, fleet.Unreachable)
+	}
 	if o.DryRun {
 		// Hosts that would get Docker installed first count as fresh.
 		for name, hr := range rep.Hosts {
@@ -147,7 +170,7 @@ func Run(ctx context.Context, inv *inventory.Inventory, o Options, prog Progress
 			}
 		}
 	}
-	plan, err := swarm.Compute(inv, obs)
+	plan, err := swarm.ComputeWith(inv, obs, swarm.ComputeOptions{Prune: o.Prune})
 	if err != nil {
 		return rep, err
 	}
@@ -178,12 +201,33 @@ func blockedErr(p swarm.Plan) error {
 
 // destructive tells whether a plan demotes or removes anything.
 func destructive(p swarm.Plan) bool {
-	for _, s := range p.Steps {
-		if s.Action == swarm.Demote || s.Action == swarm.RemoveStale {
-			return true
-		}
+	return slices.ContainsFunc(p.Steps, swarm.Step.Destructive)
+}
+
+// departingInventory is inv with the departing nodes in place of its own:
+// the same SSH settings reach them.
+func departingInventory(inv *inventory.Inventory, nodes []inventory.Node) *inventory.Inventory {
+	d := *inv
+	d.Nodes = nodes
+	return &d
+}
+
+// connectDeparting adds the departing nodes to fleet, one attempt each. A
+// departing node that cannot be reached, or whose host key changed, is only
+// a warning: it is removed from the swarm by force without being asked.
+func connectDeparting(ctx context.Context, departing *inventory.Inventory, fleet *Fleet, o Options, prog Progress, log *slog.Logger) {
+	dial := o.Dial
+	dial.Attempts = 1
+	dep := Connect(ctx, departing, nil, dial, o.Parallel, prog)
+	for _, err := range dep.Fatal {
+		log.Warn("departing node: not asking it to leave the swarm", "err", err)
 	}
-	return false
+	for name, c := range dep.Conns {
+		fleet.Conns[name] = c
+	}
+	for name, why := range dep.Unreachable {
+		fleet.Unreachable[name] = why
+	}
 }
 
 func describePrep(hr host.Report, dry bool) string {

@@ -12,6 +12,7 @@ type Engine interface {
 	Info(ctx context.Context, o client.InfoOptions) (client.SystemInfoResult, error)
 	SwarmInit(ctx context.Context, o client.SwarmInitOptions) (client.SwarmInitResult, error)
 	SwarmJoin(ctx context.Context, o client.SwarmJoinOptions) (client.SwarmJoinResult, error)
+	SwarmLeave(ctx context.Context, o client.SwarmLeaveOptions) (client.SwarmLeaveResult, error)
 	SwarmInspect(ctx context.Context, o client.SwarmInspectOptions) (client.SwarmInspectResult, error)
 	SwarmUpdate(ctx context.Context, o client.SwarmUpdateOptions) (client.SwarmUpdateResult, error)
 	SwarmGetUnlockKey(ctx context.Context) (client.SwarmGetUnlockKeyResult, error)

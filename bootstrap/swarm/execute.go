@@ -65,7 +65,7 @@ func Execute(ctx context.Context, inv *inventory.Inventory, plan Plan, engines m
 	if opts.ReadyPoll <= 0 {
 		opts.ReadyPoll = 500 * time.Millisecond
 	}
-	x := &executor{inv: inv, plan: plan, engines: engines, prog: prog, ids: map[string]string{}}
+	x := &executor{inv: inv, plan: plan, engines: engines, prog: prog, opts: opts, ids: map[string]string{}}
 	leader, ok := engines[plan.Leader]
 	if !ok && !plan.Empty() {
 		return Result{}, fmt.Errorf("no connection to leader %s", plan.Leader)
@@ -120,6 +120,7 @@ type executor struct {
 	plan    Plan
 	engines map[string]Engine
 	prog    Progress
+	opts    ExecOptions
 	leader  Engine
 
 	mu     sync.Mutex
@@ -190,6 +191,8 @@ func (x *executor) run(ctx context.Context, st Step, res *Result) error {
 			return fmt.Errorf("node rm: %w", err)
 		}
 		return nil
+	case Remove:
+		return x.remove(ctx, st)
 	case Label:
 		id := st.NodeID
 		if id == "" {
@@ -229,6 +232,85 @@ func (x *executor) run(ctx context.Context, st Step, res *Result) error {
 		return nil
 	}
 	return fmt.Errorf("unknown step action %q", st.Action)
+}
+
+// remove takes a node out of the swarm: drain it, demote it (and wait until
+// it no longer runs a manager), let it leave on its own engine, and remove
+// its entry once the swarm sees it down, by force when it could not leave
+// or does not go down in time.
+func (x *executor) remove(ctx context.Context, st Step) error {
+	if err := x.updateNode(ctx, st.NodeID, func(s *swarm.NodeSpec) { s.Availability = swarm.NodeAvailabilityDrain }); err != nil {
+		return fmt.Errorf("drain: %w", err)
+	}
+	x.prog.Node(st.Node, "drained")
+	if st.Demote {
+		if err := x.updateNode(ctx, st.NodeID, func(s *swarm.NodeSpec) { s.Role = swarm.NodeRoleWorker }); err != nil {
+			return fmt.Errorf("demote: %w", err)
+		}
+		x.prog.Node(st.Node, "demoted")
+	}
+	force := st.Force
+	if e, ok := x.engines[st.Node]; st.Leave && ok {
+		if st.Demote {
+			err := x.poll(ctx, "its daemon to stop running a manager", func() (bool, error) {
+				info, err := e.Info(ctx, client.InfoOptions{})
+				if err != nil {
+					return false, fmt.Errorf("docker info: %w", err)
+				}
+				return !info.Info.Swarm.ControlAvailable, nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		if _, err := e.SwarmLeave(ctx, client.SwarmLeaveOptions{}); err != nil {
+			return fmt.Errorf("swarm leave: %w", err)
+		}
+		x.prog.Node(st.Node, "left the swarm")
+		err := x.poll(ctx, "the swarm to see it down", func() (bool, error) {
+			ni, err := x.leader.NodeInspect(ctx, st.NodeID, client.NodeInspectOptions{})
+			if err != nil {
+				return false, fmt.Errorf("node inspect %s: %w", short(st.NodeID), err)
+			}
+			return ni.Node.Status.State == swarm.NodeStateDown, nil
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			x.prog.Node(st.Node, fmt.Sprintf("%v: removing by force", err))
+			force = true
+		}
+	} else if st.Leave {
+		force = true // no engine after all: nothing to leave with
+	}
+	if _, err := x.leader.NodeRemove(ctx, st.NodeID, client.NodeRemoveOptions{Force: force}); err != nil {
+		return fmt.Errorf("node rm: %w", err)
+	}
+	return nil
+}
+
+// poll calls done every ReadyPoll until it says true, fails or ReadyTimeout
+// passes.
+func (x *executor) poll(ctx context.Context, what string, done func() (bool, error)) error {
+	deadline := time.Now().Add(x.opts.ReadyTimeout)
+	for {
+		ok, err := done()
+		if err != nil {
+			return fmt.Errorf("waiting for %s: %w", what, err)
+		}
+		if ok {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("waiting for %s: %w after %s", what, errNotReady, x.opts.ReadyTimeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(x.opts.ReadyPoll):
+		}
+	}
 }
 
 // updateNode applies a change to a node's spec, retrying once on a version

@@ -128,3 +128,30 @@ func Members(nodes []swarm.Node) []Member {
 	}
 	return out
 }
+
+// ObserveDeparting reads the hosts of nodes that are no longer in the
+// inventory (in parallel), for Observed.Departing. engines holds one Engine
+// per reachable node; a missing entry is an unreachable node whose reason is
+// in unreachable.
+func ObserveDeparting(ctx context.Context, inv *inventory.Inventory, nodes []inventory.Node, engines map[string]Engine, unreachable map[string]string) map[string]HostState {
+	out := map[string]HostState{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, n := range nodes {
+		e, ok := engines[n.Name]
+		if !ok {
+			out[n.Name] = HostState{Err: unreachable[n.Name]}
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h := ReadHost(ctx, inv, n, e)
+			mu.Lock()
+			out[n.Name] = h
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return out
+}

@@ -59,4 +59,9 @@ type Observed struct {
 	Swarm   *SwarmInfo           // nil when no inventory manager is in a swarm
 	Members []Member             // the node list, read through Via
 	Via     string               // the inventory manager that answered
+	// Departing are the hosts of nodes that are no longer in the
+	// inventory, by name (the shoal.node label), as their own daemons see
+	// themselves; a removal runs `swarm leave` only on a reachable one
+	// (see ObserveDeparting and ComputeOptions.Prune).
+	Departing map[string]HostState
 }

@@ -24,6 +24,7 @@ const (
 	Promote     Action = "promote"
 	Demote      Action = "demote"
 	Label       Action = "set labels"
+	Remove      Action = "remove node"
 	Autolock    Action = "set autolock"
 )
 
@@ -36,14 +37,24 @@ type Step struct {
 	// Label: labels to set and keys to remove.
 	Labels map[string]string
 	Remove []string
-	// RemoveStale: demote the entry before removing it.
+	// RemoveStale, Remove: demote the entry before removing it.
 	Demote bool
+	// Remove: run `swarm leave` on the node's own engine first (it is
+	// reachable and still in the swarm); Force: `node rm --force`, for a
+	// node that could not leave itself.
+	Leave, Force bool
 	// Autolock: the wanted setting.
 	Autolock bool
 }
 
 func (s Step) String() string {
 	return fmt.Sprintf("%s %s: %s", s.Action, s.Node, s.Why)
+}
+
+// Destructive tells whether the step demotes or removes a swarm node: the
+// kind of step an operator confirms first.
+func (s Step) Destructive() bool {
+	return s.Action == Demote || s.Action == RemoveStale || s.Action == Remove
 }
 
 // Blocked is a node the plan cannot converge in this run.
@@ -64,11 +75,28 @@ type Plan struct {
 // Empty tells whether the plan changes nothing.
 func (p Plan) Empty() bool { return len(p.Steps) == 0 }
 
-// Compute is the pure heart of bootstrap: from the inventory and what was
+// ComputeOptions tune ComputeWith.
+type ComputeOptions struct {
+	// Prune plans the removal of swarm members that shoal manages (they
+	// carry the label shoal.node=<name>) whose name is not in the
+	// inventory: drain, demote if manager, `swarm leave` on the node (when
+	// obs.Departing has it reachable), `node rm`. Without Prune they are
+	// only reported in the plan's warnings.
+	Prune bool
+}
+
+// Compute is ComputeWith without pruning: nodes missing from the inventory
+// are reported, never removed.
+func Compute(inv *inventory.Inventory, obs Observed) (Plan, error) {
+	return ComputeWith(inv, obs, ComputeOptions{})
+}
+
+// ComputeWith is the pure heart of bootstrap: from the inventory and what was
 // observed it derives the steps that converge the swarm, in an order that
 // never costs manager quorum. It refuses (with a typed error) when a node is
-// in another swarm, when a node is locked or broken, and when quorum is lost.
-func Compute(inv *inventory.Inventory, obs Observed) (Plan, error) {
+// in another swarm, when a node is locked or broken, and when quorum is lost
+// or a demotion or removal would lose it.
+func ComputeWith(inv *inventory.Inventory, obs Observed, opts ComputeOptions) (Plan, error) {
 	var p Plan
 	var errs []error
 
@@ -176,6 +204,7 @@ func Compute(inv *inventory.Inventory, obs Observed) (Plan, error) {
 	// Down managers are demoted before removal, and before any join, so the
 	// manager count never includes dead seats while new ones are added.
 	var unmanaged []string
+	var prune []Member
 	for _, m := range obs.Members {
 		if _, ok := owner[m.ID]; ok {
 			continue
@@ -183,6 +212,9 @@ func Compute(inv *inventory.Inventory, obs Observed) (Plan, error) {
 		name := m.Labels[LabelNode]
 		_, inInv := inv.Node(name)
 		switch {
+		case opts.Prune && name != "" && !inInv:
+			prune = append(prune, m)
+			continue
 		case inInv && !obs.Hosts[name].Reachable:
 			// The host is unreachable: this entry is still its node (a lost
 			// node is heal's business, not bootstrap's).
@@ -205,7 +237,11 @@ func Compute(inv *inventory.Inventory, obs Observed) (Plan, error) {
 		unmanaged = append(unmanaged, fmt.Sprintf("%s (%s, %s)", label, m.Role, m.State))
 	}
 	if len(unmanaged) > 0 {
-		p.Warnings = append(p.Warnings, "swarm nodes not in the inventory are left alone: "+strings.Join(unmanaged, ", "))
+		what := "swarm nodes not in the inventory are left alone: "
+		if opts.Prune {
+			what = "swarm nodes without a shoal.node label are left alone: "
+		}
+		p.Warnings = append(p.Warnings, what+strings.Join(unmanaged, ", "))
 	}
 
 	// 5. Joins: managers one at a time (raft adds one voter per change),
@@ -249,6 +285,12 @@ func Compute(inv *inventory.Inventory, obs Observed) (Plan, error) {
 	}
 	p.Steps = append(p.Steps, promote...)
 	p.Steps = append(p.Steps, demote...)
+	joinManagers := 0
+	for _, st := range p.Steps {
+		if st.Action == JoinManager {
+			joinManagers++
+		}
+	}
 
 	// 7. Labels.
 	for _, n := range inv.Nodes {
@@ -268,12 +310,104 @@ func Compute(inv *inventory.Inventory, obs Observed) (Plan, error) {
 		}
 	}
 
-	// 8. Autolock on an existing swarm.
+	// 8. Removals, after every join, promotion and label change, so that
+	// the drained node's tasks find their new places. One at a time.
+	if len(prune) > 0 {
+		removals, warnings, err := planRemovals(obs, prune, joinManagers, len(promote), demote)
+		if err != nil {
+			return Plan{}, err
+		}
+		p.Steps = append(p.Steps, removals...)
+		p.Warnings = append(p.Warnings, warnings...)
+	}
+
+	// 9. Autolock on an existing swarm.
 	if obs.Swarm != nil && obs.Swarm.Autolock != inv.Cluster.Autolock {
 		p.Steps = append(p.Steps, Step{Action: Autolock, Node: p.Leader, Autolock: inv.Cluster.Autolock,
 			Why: fmt.Sprintf("inventory cluster.autolock is %v", inv.Cluster.Autolock)})
 	}
 	return p, nil
+}
+
+// planRemovals plans the removal of the members in prune (shoal-managed,
+// not in the inventory): workers first, then unreachable managers, then
+// reachable ones, each name in order. A manager's removal is refused
+// (*QuorumError) when the reachable managers left would not be a majority
+// of the managers left, counting the joins, promotions and demotions
+// planned before it.
+func planRemovals(obs Observed, prune []Member, joins, promotions int, demote []Step) ([]Step, []string, error) {
+	total, reachable := 0, 0
+	for _, m := range obs.Members {
+		if m.Role == "manager" {
+			total++
+			if m.Reachable() {
+				reachable++
+			}
+		}
+	}
+	total += joins + promotions - len(demote)
+	reachable += joins + promotions - len(demote)
+
+	rank := func(m Member) int {
+		switch {
+		case m.Role != "manager":
+			return 0
+		case !m.Reachable():
+			return 1
+		default:
+			return 2
+		}
+	}
+	slices.SortStableFunc(prune, func(a, b Member) int {
+		if d := rank(a) - rank(b); d != 0 {
+			return d
+		}
+		return strings.Compare(a.Labels[LabelNode], b.Labels[LabelNode])
+	})
+
+	var steps []Step
+	var warnings []string
+	for _, m := range prune {
+		name := m.Labels[LabelNode]
+		if m.Role == "manager" {
+			total--
+			if m.Reachable() {
+				reachable--
+			}
+			if total < 1 || reachable < quorum.Majority(total) {
+				return nil, nil, &QuorumError{Reachable: reachable, Total: total}
+			}
+		}
+		st := Step{Action: Remove, Node: name, NodeID: m.ID, Demote: m.Role == "manager"}
+		h, seen := obs.Departing[name]
+		switch {
+		case seen && h.Reachable && h.Local == LocalActive && h.NodeID == m.ID:
+			st.Leave = true
+			st.Why = fmt.Sprintf("not in the inventory (%s, %s): drain, %sleave, node rm", m.Role, m.State, demoteWord(st.Demote))
+		case seen && h.Reachable:
+			// The host answers but no longer runs this member: only the
+			// entry is left.
+			st.Force = m.State != "down"
+			st.Why = fmt.Sprintf("not in the inventory (%s, %s) and its host has left already: %snode rm", m.Role, m.State, demoteWord(st.Demote))
+		default:
+			st.Force = true
+			why := "no connection to it"
+			if seen && h.Err != "" {
+				why = "unreachable: " + h.Err
+			}
+			st.Why = fmt.Sprintf("not in the inventory (%s, %s); %s: drain, %snode rm --force", m.Role, m.State, why, demoteWord(st.Demote))
+			warnings = append(warnings, fmt.Sprintf("%s is removed from the swarm without `swarm leave` (%s): its daemon still thinks it is a member until it is wiped", name, why))
+		}
+		steps = append(steps, st)
+	}
+	return steps, warnings, nil
+}
+
+func demoteWord(demote bool) string {
+	if demote {
+		return "demote, "
+	}
+	return ""
 }
 
 // checkDemotions refuses demotions that would leave the swarm without a

@@ -370,3 +370,169 @@ func TestSummarize(t *testing.T) {
 		t.Errorf("hoster risk = %v, want [a]", st.HosterRisk)
 	}
 }
+
+// extra adds a shoal-managed member that the inventory does not list, and
+// its host as the departing node's daemon sees itself: reachable and active
+// unless gone is set.
+func (w *world) extra(name, role, state string, gone bool) {
+	m := Member{ID: "id-" + name, Hostname: name, Role: role, State: state, Availability: "active",
+		Labels: map[string]string{LabelNode: name, LabelHoster: "d"}}
+	if role == "manager" {
+		m.Reachability = "reachable"
+		if state == "down" {
+			m.Reachability = "unreachable"
+		}
+	}
+	w.obs.Members = append(w.obs.Members, m)
+	if w.obs.Departing == nil {
+		w.obs.Departing = map[string]HostState{}
+	}
+	if gone {
+		w.obs.Departing[name] = HostState{Err: "dial tcp: no route to host"}
+		return
+	}
+	w.obs.Departing[name] = HostState{Reachable: true, Local: LocalActive, NodeID: m.ID, Manager: role == "manager"}
+}
+
+// renderRemovals shows the steps with the flags of removals.
+func renderRemovals(p Plan) []string {
+	var out []string
+	for _, s := range p.Steps {
+		line := fmt.Sprintf("%s %s", s.Action, s.Node)
+		if s.Action == Remove {
+			var flags []string
+			if s.Demote {
+				flags = append(flags, "demote")
+			}
+			if s.Leave {
+				flags = append(flags, "leave")
+			}
+			if s.Force {
+				flags = append(flags, "force")
+			}
+			line += " (" + strings.Join(flags, ", ") + ")"
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+func TestComputePrune(t *testing.T) {
+	tests := []struct {
+		name     string
+		world    func() *world
+		noPrune  bool
+		want     []string
+		wantWarn string
+		wantErr  string // text of a *QuorumError
+	}{
+		{
+			name:  "a worker that left the inventory is drained, leaves on its own engine and is removed",
+			world: func() *world { w := converged(testInv()); w.extra("w3", "worker", "ready", false); return w },
+			want:  []string{"remove node w3 (leave)"},
+		},
+		{
+			name:     "without prune a shoal node outside the inventory is only reported",
+			world:    func() *world { w := converged(testInv()); w.extra("w3", "worker", "ready", false); return w },
+			noPrune:  true,
+			wantWarn: "w3 (worker, ready)",
+		},
+		{
+			name: "two managers that left the inventory are demoted and removed one at a time (5 to 3)",
+			world: func() *world {
+				w := converged(testInv())
+				w.extra("m5", "manager", "ready", false)
+				w.extra("m4", "manager", "ready", false)
+				return w
+			},
+			want: []string{"remove node m4 (demote, leave)", "remove node m5 (demote, leave)"},
+		},
+		{
+			name: "removing a manager that would leave the reachable managers without a majority is refused",
+			world: func() *world {
+				w := converged(testInv())
+				for _, n := range []string{"m2", "m3"} {
+					w.setMember(n, func(m *Member) { m.State = "down"; m.Reachability = "unreachable" })
+					w.unreachable(n)
+				}
+				w.extra("m4", "manager", "ready", false)
+				w.extra("m5", "manager", "ready", false)
+				return w
+			},
+			wantErr: "2 of 4 managers reachable, 3 needed",
+		},
+		{
+			name:     "an unreachable departing worker is removed by force without leaving",
+			world:    func() *world { w := converged(testInv()); w.extra("w3", "worker", "ready", true); return w },
+			want:     []string{"remove node w3 (force)"},
+			wantWarn: "w3 is removed from the swarm without `swarm leave`",
+		},
+		{
+			name: "a departing host that runs no swarm any more leaves only a down entry to remove",
+			world: func() *world {
+				w := converged(testInv())
+				w.extra("w3", "worker", "down", false)
+				w.obs.Departing["w3"] = HostState{Reachable: true, Local: LocalInactive}
+				return w
+			},
+			want: []string{"remove node w3 ()"},
+		},
+		{
+			name: "removals come after joins and labels, workers and lost managers first",
+			world: func() *world {
+				inv := testInv()
+				w := fresh(inv)
+				w.obs.Swarm = &SwarmInfo{ID: "swarm-1", DataPathPort: 4789}
+				w.obs.Via = "m1"
+				for _, n := range []string{"m1", "m2", "m3", "w1"} {
+					nd, _ := inv.Node(n)
+					w.member(n, nd.Role, "ready")
+				}
+				w.extra("m5", "manager", "ready", false)
+				w.extra("m4", "manager", "down", true)
+				w.extra("w9", "worker", "ready", false)
+				return w
+			},
+			want: []string{"join as worker w2", "set labels w2", "remove node w9 (leave)", "remove node m4 (demote, force)", "remove node m5 (demote, leave)"},
+		},
+		{
+			name: "a member without the shoal.node label is left alone even when pruning",
+			world: func() *world {
+				w := converged(testInv())
+				w.obs.Members = append(w.obs.Members, Member{ID: "zz", Hostname: "legacy", Role: "worker", State: "ready"})
+				return w
+			},
+			wantWarn: "without a shoal.node label are left alone: legacy",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := tt.world()
+			p, err := ComputeWith(w.inv, w.obs, ComputeOptions{Prune: !tt.noPrune})
+			if tt.wantErr != "" {
+				var qe *QuorumError
+				if !errors.As(err, &qe) {
+					t.Fatalf("error %v is not a *QuorumError; plan %q", err, renderRemovals(p))
+				}
+				if !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %q does not say %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(renderRemovals(p), "; "); got != strings.Join(tt.want, "; ") {
+				t.Errorf("steps:\n got %s\nwant %s", got, strings.Join(tt.want, "; "))
+			}
+			if tt.wantWarn != "" && !strings.Contains(strings.Join(p.Warnings, "\n"), tt.wantWarn) {
+				t.Errorf("warnings %q lack %q", p.Warnings, tt.wantWarn)
+			}
+			for _, s := range p.Steps {
+				if s.Action == Remove && !s.Destructive() {
+					t.Errorf("%s is not destructive", s)
+				}
+			}
+		})
+	}
+}
