@@ -1,0 +1,555 @@
+package heal
+
+import (
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shoalops/shoal/bootstrap/quorum"
+	"github.com/shoalops/shoal/bootstrap/swarm"
+)
+
+// ActionKind is what an action does.
+type ActionKind string
+
+// Actions, each carried out by the controller through an Actor.
+const (
+	// Replace creates server Target with Node's role, hoster and labels,
+	// joins it and waits until it is Ready (idempotent by Target's name, so a
+	// restarted loop resumes an attempt instead of starting another).
+	Replace ActionKind = "replace"
+	// ActivateSpare turns warm spare Target into Node's stand-in: Node's
+	// role and labels, availability active.
+	ActivateSpare ActionKind = "activate-spare"
+	// CreateSpare creates a new warm spare Spec.Name at Spec.Hoster.
+	CreateSpare ActionKind = "create-spare"
+	// RemoveDead demotes Node if it is a manager and removes it from the
+	// swarm (`node rm --force`) and its server; only once Target is Ready.
+	RemoveDead ActionKind = "remove-dead"
+	// Abandon gives up on replacement Target that never became Ready:
+	// its server goes, Node's record keeps the attempt for back-off.
+	Abandon ActionKind = "abandon"
+	// PromoteWorker promotes healthy worker Target while manager Node is
+	// being replaced slowly and only two managers are reachable.
+	PromoteWorker ActionKind = "promote-worker"
+	// DemoteWorker demotes Target again, which heal promoted for Node.
+	DemoteWorker ActionKind = "demote-worker"
+	// Unlock unlocks manager Node, which restarted locked (autolock).
+	Unlock ActionKind = "unlock"
+)
+
+// Action is one thing to do, with the reason in numbers.
+type Action struct {
+	Kind    ActionKind `json:"kind"`
+	Node    NodeInfo   `json:"node"`             // the node the action is about
+	Target  string     `json:"target,omitempty"` // replacement, spare or worker name
+	Spec    NodeSpec   `json:"spec"`             // Replace, CreateSpare: what to create
+	Attempt int        `json:"attempt,omitempty"`
+	Resume  bool       `json:"resume,omitempty"` // Replace/ActivateSpare: the attempt was started before
+	Reason  string     `json:"reason"`
+}
+
+// Key identifies the action for History.Running: one action per node slot
+// at a time.
+func (a Action) Key() string {
+	switch a.Kind {
+	case CreateSpare:
+		return "spare/" + a.Spec.Name
+	case PromoteWorker, DemoteWorker:
+		return "worker/" + a.Target
+	}
+	return "node/" + a.Node.Name
+}
+
+// EventKind classifies an event.
+type EventKind string
+
+// Events Decide reports.
+const (
+	EventQuorumLost EventKind = "quorum-lost" // no action: disaster recovery
+	EventNoManager  EventKind = "no-manager"  // no manager answered the watcher
+	EventHeld       EventKind = "held"        // maxUnhealthy exceeded
+	EventWaiting    EventKind = "waiting"     // grace, back-off, one manager at a time, running
+	EventGaveUp     EventKind = "gave-up"     // retry limit reached
+	EventRefused    EventKind = "refused"     // would remove a reachable manager or cost quorum
+	EventSkipped    EventKind = "skipped"     // a node heal has no spec for
+)
+
+// Event is something Decide noticed and did not act on (or why it did not).
+type Event struct {
+	Kind   EventKind `json:"kind"`
+	Node   string    `json:"node,omitempty"`
+	Reason string    `json:"reason"`
+}
+
+// Decision is Decide's answer.
+type Decision struct {
+	At      time.Time `json:"at"`
+	Actions []Action  `json:"actions"`
+	Events  []Event   `json:"events"`
+	// Refused is set when a safety rule (quorum, maxUnhealthy, no manager)
+	// held back remediation.
+	Refused bool `json:"refused"`
+	// Requeue is when to look again even if nothing changes; zero: at the
+	// next resync.
+	Requeue time.Duration `json:"requeue"`
+
+	Total, Unhealthy, Managers, ManagersReachable int
+}
+
+func (d *Decision) event(k EventKind, node, format string, args ...any) {
+	d.Events = append(d.Events, Event{Kind: k, Node: node, Reason: fmt.Sprintf(format, args...)})
+}
+
+func (d *Decision) act(a Action) { d.Actions = append(d.Actions, a) }
+
+func (d *Decision) requeueAt(now, t time.Time) {
+	w := t.Sub(now)
+	if w <= 0 {
+		w = time.Second
+	}
+	if d.Requeue == 0 || w < d.Requeue {
+		d.Requeue = w
+	}
+}
+
+// Decide is heal's pure heart: from the time, the policy, the desired spec,
+// what the observer saw and what was started before, it derives what to do
+// and why. The caller reads the clock once. It never:
+//   - acts while manager quorum is lost, or when no manager answered;
+//   - starts a remediation while more nodes than MaxUnhealthy are unhealthy;
+//   - remediates more than one manager at a time;
+//   - demotes or removes a reachable manager, or a dead one before its
+//     replacement is Ready;
+//   - starts an attempt that is already in flight, or more attempts per
+//     node slot than RetryLimit within RetryWindow (with back-off between).
+func Decide(now time.Time, pol Policy, spec Desired, obs Snapshot, hist History) Decision {
+	d := Decision{At: now}
+
+	if obs.Nodes == nil {
+		d.Refused = true
+		if obs.NoLeader {
+			d.event(EventQuorumLost, "", "quorum lost: %d of %d managers reachable; run `shoal dr recover`", obs.ManagersAnswered, obs.ManagersKnown)
+			return d
+		}
+		why := obs.Err
+		if why == "" {
+			why = "no node list"
+		}
+		d.event(EventNoManager, "", "no manager answered the watcher (%s): nothing is done; if only the watcher is cut off, that is right", why)
+		return d
+	}
+
+	byName := map[string]NodeInfo{}
+	for _, n := range obs.Nodes {
+		byName[n.Name] = n
+		d.Total++
+		if n.Role == RoleManager {
+			d.Managers++
+			if n.Reachability == "reachable" {
+				d.ManagersReachable++
+			}
+		}
+	}
+	if d.ManagersReachable < quorum.Majority(d.Managers) {
+		d.Refused = true
+		d.event(EventQuorumLost, "", "quorum lost: %d of %d managers reachable; run `shoal dr recover`", d.ManagersReachable, d.Managers)
+		return d
+	}
+	running := func(a Action) bool { return hist.Running[a.Key()] }
+
+	// Nodes that are some in-flight record's replacement are not judged on
+	// their own: their record decides.
+	replacing := map[string]string{}
+	for _, r := range sortedRecords(hist) {
+		if r.InFlight() {
+			replacing[r.Replacement] = r.Node
+		}
+	}
+
+	// 1. Locked managers are alive: unlock them, never replace them.
+	for _, n := range obs.Nodes {
+		if n.Locked {
+			a := Action{Kind: Unlock, Node: n, Reason: fmt.Sprintf("%s restarted locked (autolock); unlocking with the cluster's key", n.Name)}
+			if !running(a) {
+				d.act(a)
+			}
+		}
+	}
+
+	// 2. Who is unhealthy: Down for longer than the grace period.
+	var unhealthy []NodeInfo
+	for _, n := range obs.Nodes {
+		if n.Ready() || n.Locked || replacing[n.Name] != "" {
+			continue
+		}
+		if n.State == StateReady {
+			continue // a manager Ready but not reachable: raft catches up; not a dead server
+		}
+		if n.DownSince.IsZero() {
+			n.DownSince = obs.At
+		}
+		down := now.Sub(n.DownSince)
+		if down < pol.Grace {
+			if _, busy := hist.Records[n.Name]; !busy || !hist.Records[n.Name].InFlight() {
+				d.event(EventWaiting, n.Name, "%s %s for %s, grace %s: waiting", n.Name, n.State, round(down), pol.Grace)
+			}
+			d.requeueAt(now, n.DownSince.Add(pol.Grace))
+			continue
+		}
+		unhealthy = append(unhealthy, n)
+	}
+	d.Unhealthy = len(unhealthy)
+	// Longest down first, then by name: the order is stable.
+	sort.SliceStable(unhealthy, func(i, j int) bool {
+		if !unhealthy[i].DownSince.Equal(unhealthy[j].DownSince) {
+			return unhealthy[i].DownSince.Before(unhealthy[j].DownSince)
+		}
+		return unhealthy[i].Name < unhealthy[j].Name
+	})
+
+	// 3. Attempts in flight: resume, finish, abandon or wait.
+	managerBusy := ""
+	for _, r := range sortedRecords(hist) {
+		if !r.InFlight() {
+			continue
+		}
+		dead, ok := byName[r.Node]
+		if !ok {
+			continue // its entry is gone, and the record with it
+		}
+		if dead.Role == RoleManager {
+			managerBusy = dead.Name
+		}
+		repl, joined := byName[r.Replacement]
+		finished := joined && repl.Ready() && repl.Availability == "active" && repl.Role == dead.Role &&
+			(!r.Spare || repl.Labels[LabelSpare] != "true")
+		switch {
+		case finished:
+			a := Action{Kind: RemoveDead, Node: dead, Target: r.Replacement, Attempt: r.Attempts}
+			if running(a) {
+				d.event(EventWaiting, dead.Name, "removing %s: already running", dead.Name)
+				continue
+			}
+			if dead.Role == RoleManager && dead.Reachability == "reachable" {
+				d.event(EventRefused, dead.Name, "%s is a reachable manager again and %s is Ready: not demoting or removing a reachable manager (%d managers, %d reachable); decide which to keep and run `shoal bootstrap`",
+					dead.Name, r.Replacement, d.Managers, d.ManagersReachable)
+				continue
+			}
+			if dead.Role == RoleManager {
+				// Demoting an unreachable manager leaves the reachable ones.
+				total, reach := d.Managers-1, d.ManagersReachable
+				if reach < quorum.Majority(total) {
+					d.event(EventRefused, dead.Name, "not demoting %s: %d of %d managers would be reachable, quorum needs %d", dead.Name, reach, total, quorum.Majority(total))
+					continue
+				}
+			}
+			a.Reason = fmt.Sprintf("%s is Ready in place of %s (%s %s, attempt %d); demote if manager and remove %s", r.Replacement, dead.Name, dead.State, downFor(now, dead), r.Attempts, dead.Name)
+			d.act(a)
+		case !r.Since.IsZero() && now.Sub(r.Since) >= pol.StartupTimeout:
+			a := Action{Kind: Abandon, Node: dead, Target: r.Replacement, Attempt: r.Attempts,
+				Reason: fmt.Sprintf("%s not Ready %s after the attempt started (startup timeout %s, attempt %d of %d): abandoning it", r.Replacement, round(now.Sub(r.Since)), pol.StartupTimeout, r.Attempts, pol.RetryLimit)}
+			if running(a) {
+				// The actor is still at it; its ctx has the same timeout.
+				d.event(EventWaiting, dead.Name, "%s past its startup timeout; waiting for the running attempt to stop", r.Replacement)
+				continue
+			}
+			d.act(a)
+		default:
+			kind := Replace
+			if r.Spare {
+				kind = ActivateSpare
+			}
+			a := Action{Kind: kind, Node: dead, Target: r.Replacement, Attempt: r.Attempts, Resume: true,
+				Spec: replacementSpec(spec, dead, r.Replacement)}
+			d.requeueAt(now, r.Since.Add(pol.StartupTimeout))
+			if running(a) {
+				d.event(EventWaiting, dead.Name, "replacement %s of %s in progress for %s (startup timeout %s)", r.Replacement, dead.Name, round(now.Sub(r.Since)), pol.StartupTimeout)
+			} else {
+				a.Reason = fmt.Sprintf("attempt %d for %s was started %s ago and %s is not Ready yet: resuming it, not starting another", r.Attempts, dead.Name, round(now.Sub(r.Since)), r.Replacement)
+				d.act(a)
+			}
+			if dead.Role == RoleManager {
+				promoteIfSlow(now, pol, &d, obs, hist, dead, r)
+			}
+		}
+	}
+
+	// 4. Workers heal promoted: demote once the manager count is restored.
+	for _, r := range sortedRecords(hist) {
+		if r.PromotedFor == "" {
+			continue
+		}
+		w, ok := byName[r.Node]
+		if !ok || w.Role != RoleManager {
+			continue
+		}
+		if rec, busy := hist.Records[r.PromotedFor]; busy && rec.InFlight() {
+			if _, still := byName[r.PromotedFor]; still {
+				continue
+			}
+		}
+		total, reach := d.Managers-1, d.ManagersReachable-1
+		if reach < quorum.Majority(total) || quorum.Tolerance(total) < 1 {
+			d.event(EventWaiting, w.Name, "keeping %s a manager: without it %d of %d managers would be reachable", w.Name, reach, total)
+			continue
+		}
+		a := Action{Kind: DemoteWorker, Node: w, Target: w.Name,
+			Reason: fmt.Sprintf("%s was promoted while %s was replaced; %d of %d managers stay reachable without it", w.Name, r.PromotedFor, reach, total)}
+		if !running(a) {
+			d.act(a)
+		}
+	}
+
+	// 5. The brake: too many unhealthy nodes means the fault is probably
+	// between us and them, not in them.
+	maxU := pol.MaxUnhealthy.Of(d.Total)
+	if len(unhealthy) > maxU {
+		d.Refused = true
+		names := make([]string, 0, len(unhealthy))
+		for _, n := range unhealthy {
+			names = append(names, fmt.Sprintf("%s down %s", n.Name, downFor(now, n)))
+		}
+		d.event(EventHeld, "", "remediation is not allowed, the number of unhealthy nodes exceeds maxUnhealthy (total: %d, unhealthy: %d, maxUnhealthy: %s); %s",
+			d.Total, len(unhealthy), pol.MaxUnhealthy, strings.Join(names, ", "))
+		return d
+	}
+
+	// 6. New remediations.
+	usedSpares := map[string]bool{}
+	for _, r := range hist.Records {
+		if r.InFlight() && r.Spare {
+			usedSpares[r.Replacement] = true
+		}
+	}
+	for _, n := range unhealthy {
+		if rec, ok := hist.Records[n.Name]; ok && rec.InFlight() {
+			continue // handled above
+		}
+		ns, inSpec := spec.Node(n.Name)
+		if !inSpec && n.Hoster == "" {
+			d.event(EventSkipped, n.Name, "%s is down %s but neither the spec nor its labels say what it is (no %s label): left alone", n.Name, downFor(now, n), swarm.LabelHoster)
+			continue
+		}
+		if inSpec && ns.Spare || n.Labels[LabelSpare] == "true" {
+			d.event(EventSkipped, n.Name, "spare %s is down %s: it is backfilled, not replaced", n.Name, downFor(now, n))
+			continue
+		}
+		rec := hist.Records[n.Name]
+		attempts := rec.Attempts
+		if !rec.Last.IsZero() && now.Sub(rec.Last) >= pol.RetryWindow {
+			attempts = 0 // the window has passed: a fresh start
+		}
+		if attempts >= pol.RetryLimit {
+			d.event(EventGaveUp, n.Name, "%s is down %s; its slot had %d replacement attempts since %s (retry limit %d per %s): not trying again; run `shoal heal --once` after fixing the cause, or remove the %s label",
+				n.Name, downFor(now, n), attempts, rec.Last.UTC().Format(time.RFC3339), pol.RetryLimit, pol.RetryWindow, LabelAttempts)
+			d.requeueAt(now, rec.Last.Add(pol.RetryWindow))
+			continue
+		}
+		if attempts > 0 {
+			if wait := rec.Last.Add(pol.BackoffFor(attempts)); now.Before(wait) {
+				d.event(EventWaiting, n.Name, "%s: attempt %d of %d after back-off, in %s", n.Name, attempts+1, pol.RetryLimit, round(wait.Sub(now)))
+				d.requeueAt(now, wait)
+				continue
+			}
+		}
+		if n.Role == RoleManager {
+			if managerBusy != "" {
+				d.event(EventWaiting, n.Name, "one manager at a time: %s waits until %s is replaced (%d of %d managers reachable)", n.Name, managerBusy, d.ManagersReachable, d.Managers)
+				continue
+			}
+			managerBusy = n.Name
+		}
+		if spare, ok := findSpare(obs, n.Hoster, usedSpares); ok {
+			usedSpares[spare.Name] = true
+			d.act(Action{Kind: ActivateSpare, Node: n, Target: spare.Name, Attempt: attempts + 1,
+				Spec:   replacementSpec(spec, n, spare.Name),
+				Reason: fmt.Sprintf("%s (%s at %s) down %s, grace %s; warm spare %s at %s takes its place (unhealthy %d of %d, maxUnhealthy %s)", n.Name, n.Role, n.Hoster, downFor(now, n), pol.Grace, spare.Name, n.Hoster, len(unhealthy), d.Total, pol.MaxUnhealthy)})
+			continue
+		}
+		name := nextName(n.Name, obs, hist)
+		d.act(Action{Kind: Replace, Node: n, Target: name, Attempt: attempts + 1,
+			Spec:   replacementSpec(spec, n, name),
+			Reason: fmt.Sprintf("%s (%s at %s) down %s, grace %s; replacing it with %s, attempt %d of %d (unhealthy %d of %d, maxUnhealthy %s)", n.Name, n.Role, n.Hoster, downFor(now, n), pol.Grace, name, attempts+1, pol.RetryLimit, len(unhealthy), d.Total, pol.MaxUnhealthy)})
+		d.requeueAt(now, now.Add(pol.StartupTimeout))
+	}
+
+	// 7. Backfill warm spares, only on an otherwise quiet cluster.
+	if len(unhealthy) == 0 && len(d.Actions) == 0 && len(pol.Spares) > 0 {
+		for _, h := range slices.Sorted(maps.Keys(pol.Spares)) {
+			want := pol.Spares[h]
+			have := 0
+			for _, n := range obs.Nodes {
+				if n.Hoster == h && n.Labels[LabelSpare] == "true" && !usedSpares[n.Name] && n.State == StateReady {
+					have++
+				}
+			}
+			for i := have; i < want; i++ {
+				name := spareName(h, obs, i-have)
+				a := Action{Kind: CreateSpare, Spec: NodeSpec{Name: name, Role: RoleWorker, Hoster: h, Region: regionAt(obs, spec, h), Spare: true}, Target: name,
+					Reason: fmt.Sprintf("hoster %s has %d of %d warm spares: creating %s", h, have, want, name)}
+				if running(a) {
+					continue
+				}
+				d.act(a)
+			}
+		}
+	}
+	return d
+}
+
+// promoteIfSlow adds PromoteWorker when manager dead's replacement is slow
+// and only two managers are reachable.
+func promoteIfSlow(now time.Time, pol Policy, d *Decision, obs Snapshot, hist History, dead NodeInfo, r Record) {
+	if pol.PromoteWorkerAfter <= 0 || d.ManagersReachable != 2 {
+		return
+	}
+	for _, rec := range hist.Records {
+		if rec.PromotedFor == dead.Name {
+			return // already did
+		}
+	}
+	if wait := r.Since.Add(pol.PromoteWorkerAfter); now.Before(wait) {
+		d.requeueAt(now, wait)
+		return
+	}
+	withManager := map[string]bool{}
+	for _, n := range obs.Nodes {
+		if n.Role == RoleManager && n.Ready() {
+			withManager[n.Hoster] = true
+		}
+	}
+	for _, n := range obs.Nodes {
+		if n.Role != RoleWorker || !n.Ready() || n.Availability != "active" || withManager[n.Hoster] || n.Name == r.Replacement || n.Labels[LabelSpare] == "true" {
+			continue
+		}
+		a := Action{Kind: PromoteWorker, Node: dead, Target: n.Name,
+			Reason: fmt.Sprintf("replacement %s of manager %s not Ready after %s (promoteWorkerAfter %s) and only %d of %d managers reachable: promoting worker %s at %s, which has no manager",
+				r.Replacement, dead.Name, round(now.Sub(r.Since)), pol.PromoteWorkerAfter, d.ManagersReachable, d.Managers, n.Name, n.Hoster)}
+		if !hist.Running[a.Key()] {
+			d.act(a)
+		}
+		return
+	}
+	d.event(EventWaiting, dead.Name, "replacement of %s is slow, but no healthy worker sits at a hoster without a manager", dead.Name)
+}
+
+func sortedRecords(h History) []Record {
+	out := make([]Record, 0, len(h.Records))
+	for _, k := range slices.Sorted(maps.Keys(h.Records)) {
+		out = append(out, h.Records[k])
+	}
+	return out
+}
+
+// replacementSpec is what replaces dead: its spec entry if it has one,
+// else what its labels say.
+func replacementSpec(spec Desired, dead NodeInfo, name string) NodeSpec {
+	s, ok := spec.Node(dead.Name)
+	if !ok {
+		s = NodeSpec{Role: dead.Role, Hoster: dead.Hoster, Region: dead.Region, Labels: userLabels(dead.Labels)}
+	}
+	s.Name = name
+	s.Spare = false
+	return s
+}
+
+// userLabels are the labels shoal set from the inventory (shoal.managed).
+func userLabels(l map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, k := range strings.Split(l[swarm.LabelManaged], ",") {
+		if v, ok := l[k]; ok && k != "" {
+			out[k] = v
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+func findSpare(obs Snapshot, hoster string, used map[string]bool) (NodeInfo, bool) {
+	for _, n := range obs.Nodes {
+		if n.Hoster == hoster && n.Labels[LabelSpare] == "true" && n.State == StateReady && !used[n.Name] {
+			return n, true
+		}
+	}
+	return NodeInfo{}, false
+}
+
+var genSuffix = regexp.MustCompile(`^(.*)-r([0-9]+)$`)
+
+// nextName names the replacement of node: w1 -> w1-r1, w1-r1 -> w1-r2, and
+// past any generation the swarm or a record already uses.
+func nextName(node string, obs Snapshot, hist History) string {
+	base, gen := node, 0
+	if m := genSuffix.FindStringSubmatch(node); m != nil {
+		base = m[1]
+		gen, _ = strconv.Atoi(m[2])
+	}
+	taken := map[string]bool{}
+	for _, n := range obs.Nodes {
+		taken[n.Name] = true
+	}
+	for _, r := range hist.Records {
+		taken[r.Replacement] = true
+	}
+	for {
+		gen++
+		name := fmt.Sprintf("%s-r%d", base, gen)
+		if !taken[name] {
+			return name
+		}
+	}
+}
+
+// spareName is the (skip+1)-th free spare name at hoster: <hoster>-spare<N>.
+func spareName(hoster string, obs Snapshot, skip int) string {
+	taken := map[string]bool{}
+	for _, n := range obs.Nodes {
+		taken[n.Name] = true
+	}
+	for i := 1; ; i++ {
+		name := fmt.Sprintf("%s-spare%d", hoster, i)
+		if taken[name] {
+			continue
+		}
+		if skip == 0 {
+			return name
+		}
+		skip--
+	}
+}
+
+func regionAt(obs Snapshot, spec Desired, hoster string) string {
+	for _, n := range spec.Nodes {
+		if n.Hoster == hoster && n.Region != "" {
+			return n.Region
+		}
+	}
+	for _, n := range obs.Nodes {
+		if n.Hoster == hoster && n.Region != "" {
+			return n.Region
+		}
+	}
+	return ""
+}
+
+func downFor(now time.Time, n NodeInfo) string {
+	if n.DownSince.IsZero() {
+		return "(since unknown)"
+	}
+	return "for " + round(now.Sub(n.DownSince))
+}
+
+func round(d time.Duration) string {
+	if d >= time.Minute {
+		return d.Round(time.Second).String()
+	}
+	return d.Round(100 * time.Millisecond).String()
+}

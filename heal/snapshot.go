@@ -1,0 +1,114 @@
+package heal
+
+import (
+	"time"
+
+	"github.com/shoalops/shoal/bootstrap/swarm"
+)
+
+// Node roles and the swarm states heal looks at.
+const (
+	RoleManager = "manager"
+	RoleWorker  = "worker"
+
+	StateReady = "ready"
+	StateDown  = "down"
+)
+
+// NodeInfo is one swarm node as the observer last saw it.
+type NodeInfo struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"` // the shoal.node label, else the hostname
+	Hostname string `json:"hostname"`
+	Role     string `json:"role"`  // manager or worker
+	State    string `json:"state"` // ready, down, unknown, disconnected
+	// Availability is active, pause or drain.
+	Availability string `json:"availability"`
+	// Reachability is the manager's raft reachability; "" for workers.
+	Reachability string            `json:"reachability,omitempty"`
+	Leader       bool              `json:"leader,omitempty"`
+	Addr         string            `json:"addr,omitempty"`
+	Hoster       string            `json:"hoster,omitempty"`
+	Region       string            `json:"region,omitempty"`
+	Labels       map[string]string `json:"labels,omitempty"`
+	// DownSince is when the observer saw the node leave Ready (zero while
+	// Ready).
+	DownSince time.Time `json:"down_since,omitzero"`
+	// Locked is set for a manager whose daemon answered over SSH as
+	// locked (an autolocked swarm after a restart).
+	Locked bool `json:"locked,omitempty"`
+}
+
+// Ready tells whether the node is Ready (and, for a manager, reachable).
+func (n NodeInfo) Ready() bool {
+	if n.State != StateReady {
+		return false
+	}
+	return n.Role != RoleManager || n.Reachability == "reachable"
+}
+
+// Snapshot is the swarm as one manager reported it at At.
+type Snapshot struct {
+	At time.Time `json:"at"`
+	// Via is the manager that answered; "" when none did.
+	Via   string     `json:"via,omitempty"`
+	Nodes []NodeInfo `json:"nodes"`
+	// Err says why there is no node list (Nodes is nil).
+	Err string `json:"error,omitempty"`
+	// NoLeader is set when managers answered but the swarm had no leader:
+	// quorum is lost. ManagersAnswered of ManagersKnown managers answered.
+	NoLeader         bool `json:"no_leader,omitempty"`
+	ManagersAnswered int  `json:"managers_answered,omitempty"`
+	ManagersKnown    int  `json:"managers_known,omitempty"`
+}
+
+// Node returns the node called name.
+func (s Snapshot) Node(name string) (NodeInfo, bool) {
+	for _, n := range s.Nodes {
+		if n.Name == name {
+			return n, true
+		}
+	}
+	return NodeInfo{}, false
+}
+
+// nodeInfo converts a swarm member (without DownSince).
+func nodeInfo(m swarm.Member) NodeInfo {
+	name := m.Labels[swarm.LabelNode]
+	if name == "" {
+		name = m.Hostname
+	}
+	return NodeInfo{
+		ID: m.ID, Name: name, Hostname: m.Hostname, Role: m.Role, State: m.State,
+		Availability: m.Availability, Reachability: m.Reachability, Leader: m.Leader, Addr: m.Addr,
+		Hoster: m.Labels[swarm.LabelHoster], Region: m.Labels[swarm.LabelRegion], Labels: m.Labels,
+	}
+}
+
+// NodeSpec is what a node should be: the desired spec's entry for it, or
+// what a replacement or a new spare is created as.
+type NodeSpec struct {
+	Name   string            `json:"name"`
+	Role   string            `json:"role"`
+	Hoster string            `json:"hoster"`
+	Region string            `json:"region,omitempty"`
+	Labels map[string]string `json:"labels,omitempty"` // the user's labels, without shoal's
+	Spare  bool              `json:"spare,omitempty"`
+}
+
+// Desired is the cluster spec heal restores.
+type Desired struct {
+	Cluster  string
+	Nodes    []NodeSpec
+	Autolock bool
+}
+
+// Node returns the spec of node name.
+func (d Desired) Node(name string) (NodeSpec, bool) {
+	for _, n := range d.Nodes {
+		if n.Name == name {
+			return n, true
+		}
+	}
+	return NodeSpec{}, false
+}
