@@ -15,13 +15,13 @@ import (
 // restarted loop reads them back and resumes instead of starting a second
 // replacement. Bootstrap leaves them alone (it removes only labels it set).
 const (
-	LabelReplacement = "shoal.heal.replacement" // on the dead node: the node taking its place
-	LabelVia         = "shoal.heal.via"         // "spare" when the replacement is an activated warm spare
-	LabelSince       = "shoal.heal.since"       // RFC 3339: start of the current attempt
-	LabelAttempts    = "shoal.heal.attempts"    // attempts for this node slot within the retry window
-	LabelLast        = "shoal.heal.last"        // RFC 3339: start of the latest attempt
+	LabelReplacement = "shoal.heal.replacement"  // on the dead node: the node taking its place
+	LabelVia         = "shoal.heal.via"          // "spare" when the replacement is an activated warm spare
+	LabelSince       = "shoal.heal.since"        // RFC 3339: start of the current attempt
+	LabelAttempts    = "shoal.heal.attempts"     // attempts for this node slot within the retry window
+	LabelLast        = "shoal.heal.last"         // RFC 3339: start of the latest attempt
 	LabelPromotedFor = "shoal.heal.promoted-for" // on a worker heal promoted while that manager was replaced
-	LabelSpare       = "shoal.heal.spare"       // "true" on a warm spare
+	LabelSpare       = "shoal.heal.spare"        // "true" on a warm spare
 )
 
 // Record is what the labels of one node say about its remediation.
