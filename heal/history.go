@@ -2,12 +2,11 @@ package heal
 
 import (
 	"context"
-	"fmt"
 	"maps"
 	"strconv"
 	"time"
 
-	"github.com/moby/moby/client"
+	swarmtypes "github.com/moby/moby/api/types/swarm"
 )
 
 // Labels heal keeps on swarm node entries: the durable record of a
@@ -104,42 +103,16 @@ func recordOf(n NodeInfo) (Record, bool) {
 	return r, true
 }
 
-// NodeUpdater is the part of a manager's Docker API that writes records.
-type NodeUpdater interface {
-	NodeInspect(ctx context.Context, id string, o client.NodeInspectOptions) (client.NodeInspectResult, error)
-	NodeUpdate(ctx context.Context, id string, o client.NodeUpdateOptions) (client.NodeUpdateResult, error)
-}
-
-// WriteRecord stores r on node id through a manager: it sets the record's
-// labels and removes the empty ones, keeping every other label. It retries
-// once on a version conflict (someone else updated the node).
-func WriteRecord(ctx context.Context, m NodeUpdater, id string, r Record) error {
+// WriteRecord stores r on node r.Node's entry through a manager: it sets
+// the record's labels and removes the empty ones, keeping every other label.
+// The controller calls it before it acts, so a restarted loop finds the
+// attempt and resumes it.
+func (s *Swarm) WriteRecord(ctx context.Context, r Record) error {
 	set, remove := r.Labels()
-	return updateLabels(ctx, m, id, set, remove)
-}
-
-func updateLabels(ctx context.Context, m NodeUpdater, id string, set map[string]string, remove []string) error {
-	var err error
-	for range 3 {
-		var res client.NodeInspectResult
-		res, err = m.NodeInspect(ctx, id, client.NodeInspectOptions{})
-		if err != nil {
-			return fmt.Errorf("inspect node %s: %w", id, err)
-		}
-		spec := res.Node.Spec
-		labels := maps.Clone(spec.Labels)
-		if labels == nil {
-			labels = map[string]string{}
-		}
-		maps.Copy(labels, set)
+	return s.Update(ctx, r.Node, func(spec *swarmtypes.NodeSpec) {
+		maps.Copy(spec.Labels, set)
 		for _, k := range remove {
-			delete(labels, k)
+			delete(spec.Labels, k)
 		}
-		spec.Labels = labels
-		_, err = m.NodeUpdate(ctx, id, client.NodeUpdateOptions{Version: res.Node.Version, Spec: spec})
-		if err == nil {
-			return nil
-		}
-	}
-	return fmt.Errorf("update labels of node %s: %w", id, err)
+	})
 }

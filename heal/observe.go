@@ -82,7 +82,8 @@ func NewObserver(targets func() []remote.Target, o ObserverOptions) *Observer {
 // Manager is the part of a manager's Docker API heal uses to change the
 // swarm. *client.Client satisfies it.
 type Manager interface {
-	NodeUpdater
+	NodeInspect(ctx context.Context, id string, o client.NodeInspectOptions) (client.NodeInspectResult, error)
+	NodeUpdate(ctx context.Context, id string, o client.NodeUpdateOptions) (client.NodeUpdateResult, error)
 	NodeList(ctx context.Context, o client.NodeListOptions) (client.NodeListResult, error)
 	NodeRemove(ctx context.Context, id string, o client.NodeRemoveOptions) (client.NodeRemoveResult, error)
 }

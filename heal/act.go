@@ -1,0 +1,256 @@
+package heal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	swarmtypes "github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
+
+	"github.com/shoalops/shoal/bootstrap/remote"
+	"github.com/shoalops/shoal/bootstrap/swarm"
+)
+
+// Actor carries out what Decide chose; it is the only part of heal that
+// creates or deletes servers. Every method takes ctx first, stops when it
+// is cancelled, and is safe to call again after a crash (idempotent by node
+// name), because a restarted loop resumes recorded attempts.
+//
+// Implementations:
+//   - heal/labactor: clusters made by `shoal lab up` (servers are lab
+//     containers, the spec is the lab's inventory file).
+//   - Pulumi-managed clusters (not written yet): ReplaceServer will bump the
+//     dead node's `generation` input in the stack config and run the
+//     Automation API `up` of `shoal up`'s program, which replaces exactly that
+//     server and bootstraps it through shoal's provider, so the Pulumi state
+//     stays the truth; RemoveDeadNode removes the node's swarm entry (the old
+//     server is already gone by then). It needs `shoal up`'s Automation API
+//     wiring (infra/), which is being built; until then `shoal heal` refuses
+//     clusters that are not lab clusters rather than pretend.
+type Actor interface {
+	// ReplaceServer creates server spec.Name with spec's role, hoster, region
+	// and labels, joins it to the swarm and returns once it is Ready. dead
+	// is the node it replaces (zero for a new warm spare, spec.Spare).
+	ReplaceServer(ctx context.Context, dead NodeInfo, spec NodeSpec) error
+	// ActivateSpare gives warm spare `spare` the role and labels of as and
+	// makes it active; the dead node as.Name named leaves the spec.
+	ActivateSpare(ctx context.Context, spare string, dead NodeInfo, as NodeSpec) error
+	// PromoteNode makes a joined worker a manager; DemoteNode the reverse.
+	PromoteNode(ctx context.Context, name string) error
+	DemoteNode(ctx context.Context, name string) error
+	// RemoveDeadNode demotes dead if it is a manager, removes it from the
+	// swarm (`node rm --force`) and deletes its server. Decide only asks
+	// once replacement is Ready.
+	RemoveDeadNode(ctx context.Context, dead NodeInfo, replacement string) error
+	// AbandonReplacement deletes replacement `failed` that never became
+	// Ready; dead stays what the spec wants replaced.
+	AbandonReplacement(ctx context.Context, dead NodeInfo, failed string) error
+	// Unlock unlocks manager node, which restarted locked, with the
+	// cluster's unlock key.
+	Unlock(ctx context.Context, node NodeInfo) error
+}
+
+// Swarm changes swarm node entries through a manager: the parts of acting
+// that every Actor shares.
+type Swarm struct {
+	// With runs fn against a reachable manager (Observer.WithManager).
+	With func(ctx context.Context, fn func(ctx context.Context, m Manager) error) error
+	// Poll is the interval of waits (default 1s).
+	Poll time.Duration
+}
+
+// find returns the entry of node name (by shoal.node label, else hostname);
+// a missing node is ok == false.
+func find(ctx context.Context, m Manager, name string) (swarmtypes.Node, bool, error) {
+	res, err := m.NodeList(ctx, client.NodeListOptions{})
+	if err != nil {
+		return swarmtypes.Node{}, false, fmt.Errorf("node list: %w", err)
+	}
+	var match []swarmtypes.Node
+	for _, n := range res.Items {
+		if n.Spec.Labels[swarm.LabelNode] == name || (n.Spec.Labels[swarm.LabelNode] == "" && n.Description.Hostname == name) {
+			match = append(match, n)
+		}
+	}
+	if len(match) == 0 {
+		return swarmtypes.Node{}, false, nil
+	}
+	// Prefer a Ready entry over stale ones of the same name.
+	for _, n := range match {
+		if n.Status.State == swarmtypes.NodeStateReady {
+			return n, true, nil
+		}
+	}
+	return match[0], true, nil
+}
+
+// Update changes node name's spec with fn (role, availability, labels).
+func (s *Swarm) Update(ctx context.Context, name string, fn func(*swarmtypes.NodeSpec)) error {
+	return s.With(ctx, func(ctx context.Context, m Manager) error {
+		var err error
+		for range 3 {
+			n, ok, ferr := find(ctx, m, name)
+			if ferr != nil {
+				return ferr
+			}
+			if !ok {
+				return fmt.Errorf("node %s is not in the swarm", name)
+			}
+			spec := n.Spec
+			spec.Labels = maps.Clone(spec.Labels)
+			if spec.Labels == nil {
+				spec.Labels = map[string]string{}
+			}
+			fn(&spec)
+			if _, err = m.NodeUpdate(ctx, n.ID, client.NodeUpdateOptions{Version: n.Version, Spec: spec}); err == nil {
+				return nil
+			}
+		}
+		return fmt.Errorf("update node %s: %w", name, err)
+	})
+}
+
+// SetRole promotes or demotes node name.
+func (s *Swarm) SetRole(ctx context.Context, name, role string) error {
+	return s.Update(ctx, name, func(spec *swarmtypes.NodeSpec) { spec.Role = swarmtypes.NodeRole(role) })
+}
+
+// MakeSpare drains node name and marks it a warm spare.
+func (s *Swarm) MakeSpare(ctx context.Context, name string) error {
+	return s.Update(ctx, name, func(spec *swarmtypes.NodeSpec) {
+		spec.Availability = swarmtypes.NodeAvailabilityDrain
+		spec.Labels[LabelSpare] = "true"
+	})
+}
+
+// Activate turns spare name into a node of role with the user labels
+// labels: availability active, role, labels, no spare mark.
+func (s *Swarm) Activate(ctx context.Context, name, role string, labels map[string]string) error {
+	return s.Update(ctx, name, func(spec *swarmtypes.NodeSpec) {
+		spec.Availability = swarmtypes.NodeAvailabilityActive
+		spec.Role = swarmtypes.NodeRole(role)
+		delete(spec.Labels, LabelSpare)
+		var keys []string
+		for k, v := range labels {
+			spec.Labels[k] = v
+			keys = append(keys, k)
+		}
+		if len(keys) > 0 {
+			spec.Labels[swarm.LabelManaged] = strings.Join(slices.Sorted(slices.Values(keys)), ",")
+		}
+	})
+}
+
+// Remove demotes node name if it is a manager and removes it with force.
+// A node that is not there is done. It refuses to touch a Ready node
+// unless it is a worker being abandoned (force).
+func (s *Swarm) Remove(ctx context.Context, name string, allowReadyWorker bool) error {
+	return s.With(ctx, func(ctx context.Context, m Manager) error {
+		n, ok, err := find(ctx, m, name)
+		if err != nil || !ok {
+			return err
+		}
+		ready := n.Status.State == swarmtypes.NodeStateReady
+		if n.Spec.Role == swarmtypes.NodeRoleManager && n.ManagerStatus != nil && n.ManagerStatus.Reachability == swarmtypes.ReachabilityReachable {
+			return &RefusedError{Check: "reachable manager", Numbers: fmt.Sprintf("%s is a reachable manager; heal never demotes or removes one", name)}
+		}
+		if ready && !allowReadyWorker {
+			return &RefusedError{Check: "ready node", Numbers: fmt.Sprintf("%s is Ready; heal removes only dead nodes", name)}
+		}
+		if n.Spec.Role == swarmtypes.NodeRoleManager {
+			spec := n.Spec
+			spec.Role = swarmtypes.NodeRoleWorker
+			if _, err := m.NodeUpdate(ctx, n.ID, client.NodeUpdateOptions{Version: n.Version, Spec: spec}); err != nil {
+				return fmt.Errorf("demote %s: %w", name, err)
+			}
+		}
+		// A demotion takes effect when raft has removed the member; until
+		// then removal is refused, so retry for a while.
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			_, err := m.NodeRemove(ctx, n.ID, client.NodeRemoveOptions{Force: true})
+			if err == nil || isNotFound(err) {
+				return nil
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("node rm --force %s: %w", name, err)
+			}
+			sleep(ctx, s.poll())
+			if ctx.Err() != nil {
+				return fmt.Errorf("node rm --force %s: %w", name, ctx.Err())
+			}
+		}
+	})
+}
+
+// WaitReady waits until node name is Ready (and, as a manager, reachable).
+func (s *Swarm) WaitReady(ctx context.Context, name string) error {
+	for {
+		var ready bool
+		err := s.With(ctx, func(ctx context.Context, m Manager) error {
+			n, ok, err := find(ctx, m, name)
+			if err != nil || !ok {
+				return err
+			}
+			ready = n.Status.State == swarmtypes.NodeStateReady &&
+				(n.Spec.Role != swarmtypes.NodeRoleManager || (n.ManagerStatus != nil && n.ManagerStatus.Reachability == swarmtypes.ReachabilityReachable))
+			return nil
+		})
+		if err == nil && ready {
+			return nil
+		}
+		sleep(ctx, s.poll())
+		if ctx.Err() != nil {
+			return fmt.Errorf("wait for %s to be Ready: %w", name, ctx.Err())
+		}
+	}
+}
+
+func (s *Swarm) poll() time.Duration {
+	if s.Poll <= 0 {
+		return time.Second
+	}
+	return s.Poll
+}
+
+// UnlockNode unlocks the daemon at t with the key in keyFile. The key
+// travels in the API request body over SSH, never in argv or logs.
+func UnlockNode(ctx context.Context, t remote.Target, dial remote.DialOptions, keyFile string) error {
+	key, err := os.ReadFile(keyFile)
+	if err != nil {
+		return fmt.Errorf("unlock %s: read unlock key: %w", t.Name, err)
+	}
+	conn, err := remote.Dial(ctx, t, dial)
+	if err != nil {
+		return fmt.Errorf("unlock %s: %w", t.Name, err)
+	}
+	defer conn.Close()
+	cli, err := conn.Docker(ctx)
+	if err != nil {
+		return fmt.Errorf("unlock %s: %w", t.Name, err)
+	}
+	if _, err := cli.SwarmUnlock(ctx, client.SwarmUnlockOptions{Key: strings.TrimSpace(string(key))}); err != nil {
+		return fmt.Errorf("unlock %s: %w", t.Name, err)
+	}
+	return nil
+}
+
+// RefusedError is an action an Actor refused because a safety rule forbids
+// it, whatever Decide said.
+type RefusedError struct {
+	Check   string
+	Numbers string
+}
+
+func (e *RefusedError) Error() string { return "refused (" + e.Check + "): " + e.Numbers }
+
+func isNotFound(err error) bool {
+	var nf interface{ NotFound() }
+	return errors.As(err, &nf) || strings.Contains(err.Error(), "not found")
+}
