@@ -1,0 +1,10 @@
+// Package stacks owns what shoal runs on a swarm once it exists: the stack
+// files shipped inside the binary (Traefik, Portainer with its agent, the
+// registry, the user's application stacks), their deployment with
+// `docker stack deploy` semantics, and the day-2 wiring around them:
+// stacks/portainer talks to Portainer's API (admin, environment, one service
+// webhook per service) and stacks/vault keeps the webhook tokens in Vault.
+//
+// stacks must not import infra, heal, cobra or Pulumi; the Pulumi resources
+// that wrap it live in the provider.
+package stacks
