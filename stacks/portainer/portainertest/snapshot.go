@@ -44,17 +44,17 @@ type snapshotRaw struct {
 }
 
 type containerSummary struct {
-	ID              string            `json:"Id"`
-	Names           []string          `json:"Names"`
-	Image           string            `json:"Image"`
-	ImageID         string            `json:"ImageID"`
-	Command         string            `json:"Command"`
-	Created         int64             `json:"Created"`
-	Ports           []port            `json:"Ports"`
-	Labels          map[string]string `json:"Labels"`
-	State           string            `json:"State"`
-	Status          string            `json:"Status"`
-	HostConfig      struct {
+	ID         string            `json:"Id"`
+	Names      []string          `json:"Names"`
+	Image      string            `json:"Image"`
+	ImageID    string            `json:"ImageID"`
+	Command    string            `json:"Command"`
+	Created    int64             `json:"Created"`
+	Ports      []port            `json:"Ports"`
+	Labels     map[string]string `json:"Labels"`
+	State      string            `json:"State"`
+	Status     string            `json:"Status"`
+	HostConfig struct {
 		NetworkMode string `json:"NetworkMode"`
 	} `json:"HostConfig"`
 	NetworkSettings struct {
@@ -151,15 +151,15 @@ type commit struct {
 }
 
 type engineInfo struct {
-	ID                 string     `json:"ID"`
-	Containers         int        `json:"Containers"`
-	ContainersRunning  int        `json:"ContainersRunning"`
-	ContainersPaused   int        `json:"ContainersPaused"`
-	ContainersStopped  int        `json:"ContainersStopped"`
-	Images             int        `json:"Images"`
-	Driver             string     `json:"Driver"`
-	DriverStatus       [][]string `json:"DriverStatus"`
-	Plugins            struct {
+	ID                string     `json:"ID"`
+	Containers        int        `json:"Containers"`
+	ContainersRunning int        `json:"ContainersRunning"`
+	ContainersPaused  int        `json:"ContainersPaused"`
+	ContainersStopped int        `json:"ContainersStopped"`
+	Images            int        `json:"Images"`
+	Driver            string     `json:"Driver"`
+	DriverStatus      [][]string `json:"DriverStatus"`
+	Plugins           struct {
 		Volume        []string `json:"Volume"`
 		Network       []string `json:"Network"`
 		Authorization []string `json:"Authorization"`
@@ -239,8 +239,8 @@ type swarmInfo struct {
 		NodeID string `json:"NodeID"`
 		Addr   string `json:"Addr"`
 	} `json:"RemoteManagers"`
-	Nodes    int           `json:"Nodes"`
-	Managers int           `json:"Managers"`
+	Nodes    int          `json:"Nodes"`
+	Managers int          `json:"Managers"`
 	Cluster  *clusterInfo `json:"Cluster,omitempty"`
 }
 
