@@ -51,7 +51,9 @@ type Action struct {
 	Spec    NodeSpec   `json:"spec"`             // Replace, CreateSpare: what to create
 	Attempt int        `json:"attempt,omitempty"`
 	Resume  bool       `json:"resume,omitempty"` // Replace/ActivateSpare: the attempt was started before
-	Reason  string     `json:"reason"`
+	// Record is the record the action continues (zero for a new attempt).
+	Record Record `json:"-"`
+	Reason string `json:"reason"`
 }
 
 // Key identifies the action for History.Running: one action per node slot
@@ -231,7 +233,7 @@ func Decide(now time.Time, pol Policy, spec Desired, obs Snapshot, hist History)
 			(!r.Spare || repl.Labels[LabelSpare] != "true")
 		switch {
 		case finished:
-			a := Action{Kind: RemoveDead, Node: dead, Target: r.Replacement, Attempt: r.Attempts}
+			a := Action{Kind: RemoveDead, Node: dead, Target: r.Replacement, Attempt: r.Attempts, Record: r}
 			if running(a) {
 				d.event(EventWaiting, dead.Name, "removing %s: already running", dead.Name)
 				continue
@@ -252,7 +254,7 @@ func Decide(now time.Time, pol Policy, spec Desired, obs Snapshot, hist History)
 			a.Reason = fmt.Sprintf("%s is Ready in place of %s (%s %s, attempt %d); demote if manager and remove %s", r.Replacement, dead.Name, dead.State, downFor(now, dead), r.Attempts, dead.Name)
 			d.act(a)
 		case !r.Since.IsZero() && now.Sub(r.Since) >= pol.StartupTimeout:
-			a := Action{Kind: Abandon, Node: dead, Target: r.Replacement, Attempt: r.Attempts,
+			a := Action{Kind: Abandon, Node: dead, Target: r.Replacement, Attempt: r.Attempts, Record: r,
 				Reason: fmt.Sprintf("%s not Ready %s after the attempt started (startup timeout %s, attempt %d of %d): abandoning it", r.Replacement, round(now.Sub(r.Since)), pol.StartupTimeout, r.Attempts, pol.RetryLimit)}
 			if running(a) {
 				// The actor is still at it; its ctx has the same timeout.
@@ -265,7 +267,7 @@ func Decide(now time.Time, pol Policy, spec Desired, obs Snapshot, hist History)
 			if r.Spare {
 				kind = ActivateSpare
 			}
-			a := Action{Kind: kind, Node: dead, Target: r.Replacement, Attempt: r.Attempts, Resume: true,
+			a := Action{Kind: kind, Node: dead, Target: r.Replacement, Attempt: r.Attempts, Resume: true, Record: r,
 				Spec: replacementSpec(spec, dead, r.Replacement)}
 			d.requeueAt(now, r.Since.Add(pol.StartupTimeout))
 			if running(a) {
