@@ -1,0 +1,37 @@
+package provider
+
+import (
+	"context"
+
+	p "github.com/pulumi/pulumi-go-provider"
+	"github.com/pulumi/pulumi-go-provider/infer"
+)
+
+// Name and Version of the provider, as the Pulumi program requires them.
+const (
+	Name    = "shoal"
+	Version = "0.1.0"
+)
+
+// New builds the provider: shoal:local:Server and shoal:swarm:Cluster.
+func New() (p.Provider, error) {
+	return infer.NewProviderBuilder().
+		WithDisplayName("shoal").
+		WithDescription("Docker Swarm clusters on cheap VPSes: lab servers and the swarm itself.").
+		WithNamespace("shoalops").
+		WithResources(
+			infer.Resource(&Server{}),
+			infer.Resource(&Cluster{}),
+		).
+		Build()
+}
+
+// Serve runs the provider as a Pulumi plugin: it speaks gRPC to the engine
+// that started this process, until the engine is done with it.
+func Serve(ctx context.Context) error {
+	prov, err := New()
+	if err != nil {
+		return err
+	}
+	return p.RunProvider(ctx, Name, Version, prov)
+}
