@@ -89,8 +89,11 @@ func TestVaultPolicyCLIJSON(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
 	var doc struct {
-		Mount, PathTemplate, Project, Policy string
-		Envs                                 []string
+		Mount        string   `json:"mount"`
+		PathTemplate string   `json:"path_template"`
+		Project      string   `json:"project"`
+		Envs         []string `json:"envs"`
+		Policy       string   `json:"policy"`
 	}
 	dec := json.NewDecoder(strings.NewReader(out))
 	if err := dec.Decode(&doc); err != nil {
@@ -99,7 +102,7 @@ func TestVaultPolicyCLIJSON(t *testing.T) {
 	if dec.More() {
 		t.Fatalf("more than one JSON document on stdout:\n%s", out)
 	}
-	if doc.Project != "acme" || len(doc.Envs) != 1 || !strings.Contains(doc.Policy, `path "secret/data/acme/dev/*"`) {
+	if doc.Project != "acme" || doc.Mount != "secret" || doc.PathTemplate != "{project}/{env}/{service}" || len(doc.Envs) != 1 || !strings.Contains(doc.Policy, `path "secret/data/acme/dev/*"`) {
 		t.Fatalf("unexpected document: %+v", doc)
 	}
 }
