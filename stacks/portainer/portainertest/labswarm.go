@@ -75,7 +75,7 @@ func StartLabSwarm(ctx context.Context, name, dir string, progress io.Writer) (_
 		return nil, err
 	}
 	s.closer = closer
-	if _, err := bootstrap.Run(ctx, inv, bootstrap.Options{Dial: dial, Parallel: 4}, nil); err != nil {
+	if _, err := bootstrap.Run(ctx, inv, bootstrap.Options{Dial: dial, Parallel: 4}, nodeLines{progress}); err != nil {
 		return nil, fmt.Errorf("bootstrap lab %s: %w", name, err)
 	}
 	m := inv.Nodes[0]
@@ -88,6 +88,15 @@ func StartLabSwarm(ctx context.Context, name, dir string, progress io.Writer) (_
 		return nil, err
 	}
 	return s, nil
+}
+
+// nodeLines writes bootstrap progress as "[node] message" lines.
+type nodeLines struct{ w io.Writer }
+
+func (p nodeLines) Node(name, msg string) {
+	if p.w != nil {
+		fmt.Fprintf(p.w, "[%s] %s\n", name, msg)
+	}
 }
 
 // Close removes the lab and everything in it.
