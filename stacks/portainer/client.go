@@ -71,6 +71,22 @@ type Client struct {
 	apiKey Secret
 }
 
+// String names the instance and how the client authenticates, never with
+// what.
+func (c Client) String() string {
+	auth := "anonymous"
+	switch {
+	case c.apiKey != "":
+		auth = "api key"
+	case c.jwt != "":
+		auth = "jwt"
+	}
+	return "portainer " + c.base + " (" + auth + ")"
+}
+
+// GoString is String: %#v must not print credentials either.
+func (c Client) GoString() string { return c.String() }
+
 // Option configures New.
 type Option func(*Client)
 
