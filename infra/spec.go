@@ -269,7 +269,7 @@ func (p *parser) parse() Spec {
 	v := p.c.Values
 
 	s.Cluster = p.c.Stack
-	if name, ok := v[KeyCluster]; ok {
+	if name, ok := v[KeyCluster]; ok && name != "" {
 		s.Cluster = name
 	}
 
@@ -578,7 +578,7 @@ func (p *parser) validate(s *Spec) {
 			continue
 		}
 		msg := fe.Msg
-		if _, set := p.c.Values[KeyCluster]; k == key(KeyCluster) && !set {
+		if k == key(KeyCluster) && p.c.Values[KeyCluster] == "" {
 			msg += fmt.Sprintf(" (it defaults to the stack name %q; set %s)", p.c.Stack, key(KeyCluster))
 		}
 		p.fail(k, "%s", msg)

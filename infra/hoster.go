@@ -1,0 +1,52 @@
+package infra
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/shoalops/shoal/infra/existing"
+	"github.com/shoalops/shoal/infra/hcloud"
+	"github.com/shoalops/shoal/infra/local"
+	"github.com/shoalops/shoal/infra/node"
+	"github.com/shoalops/shoal/infra/scaleway"
+	"github.com/shoalops/shoal/infra/vultr"
+)
+
+// Hoster is one hoster's driver. Its constructor registers what the
+// hoster needs once (SSH key, placement groups, the firewall a server must
+// name at creation) under the hoster's component; Server then builds one
+// node's server under the node's component, and Firewall, called once
+// every server of the cluster exists, lets the other nodes in. Firewall
+// returns the resources the swarm must wait for.
+type Hoster interface {
+	Name() string // the provider: "hcloud", "vultr", "scaleway", "existing", "local"
+	Server(ctx *pulumi.Context, n node.Spec, parent pulumi.Resource) (node.Server, error)
+	Firewall(ctx *pulumi.Context, fw node.Firewall, parent pulumi.Resource) ([]pulumi.Resource, error)
+}
+
+var (
+	_ Hoster = (*hcloud.Hoster)(nil)
+	_ Hoster = (*vultr.Hoster)(nil)
+	_ Hoster = (*scaleway.Hoster)(nil)
+	_ Hoster = (*existing.Hoster)(nil)
+	_ Hoster = (*local.Hoster)(nil)
+)
+
+// newHoster returns the driver of h's provider, its per-hoster resources
+// registered under parent.
+func newHoster(ctx *pulumi.Context, h node.Hoster, parent pulumi.Resource) (Hoster, error) {
+	switch h.Provider {
+	case node.ProviderHcloud:
+		return hcloud.New(ctx, h, parent)
+	case node.ProviderVultr:
+		return vultr.New(ctx, h, parent)
+	case node.ProviderScaleway:
+		return scaleway.New(ctx, h, parent)
+	case node.ProviderExisting:
+		return existing.New(ctx, h, parent)
+	case node.ProviderLocal:
+		return local.New(ctx, h, parent)
+	}
+	return nil, fmt.Errorf("hoster %s: unknown provider %q", h.Name, h.Provider)
+}

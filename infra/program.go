@@ -1,0 +1,221 @@
+package infra
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
+
+	"github.com/shoalops/shoal/infra/node"
+)
+
+// Component type tokens.
+const (
+	HosterType = "shoal:infra:Hoster"
+	NodeType   = "shoal:infra:Node"
+)
+
+// Stack output names. The CLI and heal read them: keep them stable.
+const (
+	OutputCluster          = "cluster"
+	OutputNodes            = "nodes" // [{name, hoster, provider, role, region, generation, address}]
+	OutputSwarmID          = "swarmId"
+	OutputManagerAddresses = "managerAddresses"
+)
+
+// Options change one run of the program.
+type Options struct {
+	// Generations sets the server generation of nodes for this run,
+	// overriding shoal:generations: a node whose generation differs from
+	// the last run gets a new server under the same logical name. A value
+	// that is not also written to the stack config
+	// (GenerationConfigKey) reverts at the next run and replaces the
+	// server again, so `shoal heal` writes the config and uses Options
+	// only to preview.
+	Generations map[string]int
+}
+
+// GenerationConfigKey is the config key of node's generation, to set with
+// path syntax (`pulumi config set --path shoal:generations.m2 1`, or
+// auto.ConfigOptions{Path: true}).
+func GenerationConfigKey(node string) string {
+	return Namespace + ":" + KeyGenerations + "." + node
+}
+
+// Program is shoal's Pulumi program with no options:
+// `pulumi.Run(infra.Program)`.
+func Program(ctx *pulumi.Context) error { return ProgramWith(Options{})(ctx) }
+
+// ProgramWith returns the program for one run with opts, for the
+// Automation API (`shoal up`, heal).
+func ProgramWith(opts Options) pulumi.RunFunc {
+	return func(ctx *pulumi.Context) error {
+		out, err := deploy(ctx, opts)
+		if err != nil {
+			return err
+		}
+		ctx.Export(OutputCluster, pulumi.String(out.Cluster))
+		ctx.Export(OutputNodes, out.Nodes)
+		ctx.Export(OutputSwarmID, out.SwarmID)
+		ctx.Export(OutputManagerAddresses, out.ManagerAddresses)
+		return nil
+	}
+}
+
+// Outputs are what a run exports.
+type Outputs struct {
+	Cluster          string
+	Nodes            pulumi.ArrayOutput
+	SwarmID          pulumi.StringOutput
+	ManagerAddresses pulumi.StringArrayOutput
+}
+
+// component is a shoal:infra:Hoster or shoal:infra:Node.
+type component struct {
+	pulumi.ResourceState
+}
+
+// deploy runs config -> spec -> validation -> hosters -> servers ->
+// firewalls -> swarm. Nothing is registered before the config is valid.
+func deploy(ctx *pulumi.Context, opts Options) (*Outputs, error) {
+	spec, warnings, err := Parse(Load(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("invalid stack config: %w", err)
+	}
+	if err := applyGenerations(&spec, opts.Generations); err != nil {
+		return nil, err
+	}
+	privateKey, err := config.TrySecret(ctx, key(KeySSHPrivateKey))
+	if err != nil {
+		return nil, fmt.Errorf("invalid stack config: %w", &ConfigError{Key: key(KeySSHPrivateKey), Msg: err.Error()})
+	}
+	for _, w := range warnings {
+		if err := ctx.Log.Warn(w, nil); err != nil {
+			return nil, err
+		}
+	}
+
+	nodes := spec.Nodes()
+	hosters := spec.Hosters()
+	hosterComps := map[string]*component{}
+	drivers := map[string]Hoster{}
+	for _, h := range hosters {
+		comp := &component{}
+		if err := ctx.RegisterComponentResource(HosterType, h.ResourceName(), comp); err != nil {
+			return nil, fmt.Errorf("hoster %s: %w", h.Name, err)
+		}
+		drv, err := newHoster(ctx, h, comp)
+		if err != nil {
+			return nil, err
+		}
+		hosterComps[h.Name], drivers[h.Name] = comp, drv
+	}
+
+	servers := map[string]node.Server{}
+	for _, n := range nodes {
+		comp := &component{}
+		if err := ctx.RegisterComponentResource(NodeType, n.ResourceName(), comp, pulumi.Parent(hosterComps[n.Hoster])); err != nil {
+			return nil, fmt.Errorf("node %s: %w", n.Name, err)
+		}
+		srv, err := drivers[n.Hoster].Server(ctx, n, comp)
+		if err != nil {
+			return nil, err
+		}
+		servers[n.Name] = srv
+		if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{
+			"name": pulumi.String(n.Name), "hoster": pulumi.String(n.Hoster), "role": pulumi.String(n.Role), "address": srv.Address,
+		}); err != nil {
+			return nil, fmt.Errorf("node %s: %w", n.Name, err)
+		}
+	}
+
+	rules := FirewallRules(spec.Firewall, spec.Swarm.DataPathPort)
+	var waitFor []pulumi.Resource
+	for _, h := range hosters {
+		fw := node.Firewall{Rules: rules}
+		for _, name := range PeersFor(h.Name, nodes) {
+			cidr := servers[name].Address.ApplyT(node.HostCIDR).(pulumi.StringOutput)
+			fw.Peers = append(fw.Peers, node.Peer{Name: name, CIDR: cidr})
+		}
+		var names []string
+		for _, n := range nodes {
+			if n.Hoster == h.Name {
+				fw.Servers = append(fw.Servers, servers[n.Name])
+				waitFor = append(waitFor, servers[n.Name].Resources...)
+				names = append(names, n.Name)
+			}
+		}
+		res, err := drivers[h.Name].Firewall(ctx, fw, hosterComps[h.Name])
+		if err != nil {
+			return nil, err
+		}
+		waitFor = append(waitFor, res...)
+		if err := ctx.RegisterResourceOutputs(hosterComps[h.Name], pulumi.Map{
+			"provider": pulumi.String(h.Provider), "nodes": pulumi.ToStringArray(names),
+		}); err != nil {
+			return nil, fmt.Errorf("hoster %s: %w", h.Name, err)
+		}
+	}
+
+	args := ClusterArgs{
+		Name:          spec.Cluster,
+		SSHPrivateKey: privateKey,
+		Options: ClusterOptions{
+			AdvertiseInterface:      spec.Swarm.AdvertiseInterface,
+			DataPathPort:            spec.Swarm.DataPathPort,
+			OverlayMTU:              spec.Swarm.OverlayMTU,
+			Autolock:                spec.Swarm.Autolock,
+			AllowSingleHosterQuorum: spec.Swarm.AllowSingleHosterQuorum,
+		},
+	}
+	out := pulumi.Array{}
+	for _, n := range nodes {
+		srv := servers[n.Name]
+		cn := ClusterNode{Name: n.Name, Address: srv.Address, Role: n.Role, Hoster: n.Hoster, Region: n.Location,
+			Labels: n.Labels, User: srv.User, Port: srv.Port}
+		if srv.HasHostKey {
+			cn.HostKey = srv.HostKey
+		}
+		args.Nodes = append(args.Nodes, cn)
+		out = append(out, pulumi.Map{
+			"name": pulumi.String(n.Name), "hoster": pulumi.String(n.Hoster), "provider": pulumi.String(n.Provider),
+			"role": pulumi.String(n.Role), "region": pulumi.String(n.Location), "generation": pulumi.Int(n.Generation),
+			"address": srv.Address,
+		})
+	}
+	cluster, err := NewCluster(ctx, spec.Cluster, args, pulumi.DependsOn(waitFor))
+	if err != nil {
+		return nil, fmt.Errorf("swarm %s: %w", spec.Cluster, err)
+	}
+	return &Outputs{
+		Cluster:          spec.Cluster,
+		Nodes:            out.ToArrayOutput(),
+		SwarmID:          cluster.SwarmID,
+		ManagerAddresses: cluster.ManagerAddresses,
+	}, nil
+}
+
+// applyGenerations lays opts' generations over the spec's.
+func applyGenerations(s *Spec, gens map[string]int) error {
+	if len(gens) == 0 {
+		return nil
+	}
+	names := make([]string, 0, len(s.Nodes()))
+	for _, n := range s.Nodes() {
+		names = append(names, n.Name)
+	}
+	for n, g := range gens {
+		if !slices.Contains(names, n) {
+			return fmt.Errorf("replace %s: no such node in shoal:pools (nodes: %v)", n, names)
+		}
+		if g < 0 {
+			return fmt.Errorf("replace %s: generation must be 0 or more, got %d", n, g)
+		}
+		if s.Generations == nil {
+			s.Generations = map[string]int{}
+		}
+		s.Generations[n] = g
+	}
+	return nil
+}
