@@ -21,18 +21,46 @@ import (
 	"github.com/moby/moby/client"
 )
 
-// contractDir holds the recorded exchanges with a real Portainer CE 2.23.0.
+// contractDir holds the recorded exchanges with a real Portainer CE 2.23.0:
+// testdata/portainer-2.23 is a copy of shared/contracts/portainer-2.23 so
+// that the test runs from a clone of the repository alone.
+// SHOAL_CONTRACTS points at another contracts folder.
 func contractDir(t *testing.T) string {
 	t.Helper()
-	dir := os.Getenv("SHOAL_CONTRACTS")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "..", "shared", "contracts")
+	dir := filepath.Join("testdata", "portainer-2.23")
+	if env := os.Getenv("SHOAL_CONTRACTS"); env != "" {
+		dir = filepath.Join(env, "portainer-2.23")
 	}
-	dir = filepath.Join(dir, "portainer-2.23")
 	if _, err := os.Stat(filepath.Join(dir, "README.md")); err != nil {
-		t.Fatalf("contract fixtures not found (set SHOAL_CONTRACTS to the contracts folder): %v", err)
+		t.Fatalf("contract fixtures not found: %v", err)
 	}
 	return dir
+}
+
+// sharedContracts is where the team keeps the recordings, next to the
+// repository on the machines this project is built on.
+var sharedContracts = filepath.Join("..", "..", "..", "..", "shared", "contracts", "portainer-2.23")
+
+// The copy in testdata must be the recording itself.
+func TestContractCopyMatchesTheSharedRecording(t *testing.T) {
+	shared, err := filepath.Glob(filepath.Join(sharedContracts, "*"))
+	if err != nil || len(shared) == 0 {
+		t.Skipf("no shared recording at %s (a clone without the team's shared folder)", sharedContracts)
+	}
+	local, _ := filepath.Glob(filepath.Join("testdata", "portainer-2.23", "*"))
+	if len(local) != len(shared) {
+		t.Fatalf("testdata has %d files, the shared recording %d: copy it again", len(local), len(shared))
+	}
+	for _, p := range shared {
+		want, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(filepath.Join("testdata", "portainer-2.23", filepath.Base(p)))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("testdata/portainer-2.23/%s differs from %s: copy it again", filepath.Base(p), p)
+		}
+	}
 }
 
 type fixture struct {
@@ -83,6 +111,9 @@ func loadFixtures(t *testing.T) []fixture {
 		f.Number, err = strconv.Atoi(strings.SplitN(f.File, "-", 2)[0])
 		if err != nil {
 			t.Fatalf("%s: not numbered: %v", f.File, err)
+		}
+		if f.Number != len(out)+1 {
+			t.Fatalf("%s: fixtures are numbered in call order without gaps; expected number %d", f.File, len(out)+1)
 		}
 		out = append(out, f)
 	}
@@ -308,10 +339,18 @@ func TestContractReplay(t *testing.T) {
 	run(t, sw, `docker service create -d -q --name rec-web --label rec=1 hello:1`)
 	r.vars["<service-id>"] = strings.TrimSpace(run(t, sw, `docker service inspect -f '{{.ID}}' rec-web`))
 
-	for _, f := range loadFixtures(t) {
+	fixtures := loadFixtures(t)
+	replayed := 0
+	defer func() {
+		if !t.Failed() {
+			t.Logf("replayed %d of %d fixtures on this instance (the rest: TestContractAdminInitTimeout)", replayed, len(fixtures))
+		}
+	}()
+	for _, f := range fixtures {
 		if f.freshInstance() {
 			continue
 		}
+		replayed++
 		switch f.Number {
 		case 37:
 			// The second service: its image is on a reachable registry, so
