@@ -1,0 +1,312 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shoalops/shoal/bootstrap/inventory"
+	"github.com/shoalops/shoal/bootstrap/swarm"
+	"github.com/shoalops/shoal/heal"
+	"github.com/shoalops/shoal/lab"
+)
+
+// syncBuffer is a bytes.Buffer safe for the daemon's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startHeal runs `shoal heal ARGS` in process until stop is called; stop
+// returns its exit code and output.
+func (c cli) startHeal(args ...string) (stop func() (int, string)) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var out syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- Main(ctx, append([]string{"--home", c.home, "heal", "--metrics-addr", ""}, args...), strings.NewReader(""), &out, &out)
+	}()
+	return func() (int, string) {
+		cancel()
+		select {
+		case code := <-done:
+			return code, out.String()
+		case <-time.After(2 * time.Minute):
+			c.t.Fatalf("shoal heal did not stop within 2m of SIGTERM\n%s", out.String())
+			return -1, ""
+		}
+	}
+}
+
+// labRef reads lab name back from its containers (for KillNode).
+func (c cli) labRef(name string) *lab.Lab {
+	c.t.Helper()
+	docker, err := localDocker()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer docker.Close()
+	l, ok, err := lab.Find(context.Background(), docker, name)
+	if err != nil || !ok {
+		c.t.Fatalf("find lab %s: ok %v, %v", name, ok, err)
+	}
+	return l
+}
+
+// waitStatus polls `shoal status` until ok says done or the time is up.
+func (c cli) waitStatus(d time.Duration, what string, ok func(swarm.Status) bool, log func() string) swarm.Status {
+	c.t.Helper()
+	deadline := time.Now().Add(d)
+	var st swarm.Status
+	for time.Now().Before(deadline) {
+		code, out, _ := c.run("status", "-o", "json")
+		if code == 0 && json.Unmarshal([]byte(out), &st) == nil && ok(st) {
+			return st
+		}
+		time.Sleep(2 * time.Second)
+	}
+	c.t.Fatalf("timed out after %s waiting for %s; last status %+v\nheal log:\n%s", d, what, st, log())
+	return st
+}
+
+func nodeNamed(st swarm.Status, name string) (swarm.NodeStatus, bool) {
+	for _, n := range st.Nodes {
+		if n.Name == name {
+			return n, true
+		}
+	}
+	return swarm.NodeStatus{}, false
+}
+
+func TestHealReplacesAKilledWorker(t *testing.T) {
+	c, name := newLab(t)
+	c.must("lab", "up", "--name", name, "--managers", "3", "--workers", "1")
+	docker, err := localDocker()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer docker.Close()
+	before := c.status()
+	w1, _ := nodeNamed(before, "w1")
+
+	var out string
+	stop := c.startHeal("--grace", "3s", "--resync", "10s")
+	defer func() {
+		if stop != nil {
+			stop()
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	if err := lab.KillNode(ctx, docker, c.labRef(name), "w1"); err != nil {
+		t.Fatal(err)
+	}
+	st := c.waitStatus(3*time.Minute, "w1-r1 Ready at w1's hoster and w1 gone", func(st swarm.Status) bool {
+		r, ok := nodeNamed(st, "w1-r1")
+		_, old := nodeNamed(st, "w1")
+		return ok && r.State == "ready" && !old && len(st.Nodes) == 4
+	}, func() string { return out })
+	r, _ := nodeNamed(st, "w1-r1")
+	if r.Hoster != w1.Hoster || r.Role != "worker" || !r.InInventory {
+		t.Fatalf("replacement %+v: want a worker at %s in the inventory", r, w1.Hoster)
+	}
+	if st.Quorum != "ok" {
+		t.Fatalf("quorum %s", st.Quorum)
+	}
+	code, out := stop()
+	stop = nil
+	if code != 0 {
+		t.Fatalf("heal exit %d\n%s", code, out)
+	}
+	if testing.Verbose() {
+		t.Logf("heal log:\n%s", out)
+	}
+	for _, want := range []string{"heal: replace", "w1 (worker at hoster-", "heal: remove-dead", "heal: stopping"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("heal log lacks %q:\n%s", want, out)
+		}
+	}
+	// The dead node's container is gone, the inventory names the new one.
+	l, _, err := lab.Find(ctx, docker, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := l.Node("w1"); ok {
+		t.Errorf("w1's container is still there")
+	}
+	inv, err := inventory.Load(filepath.Join(c.home, "lab", name, "inventory.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := inv.Node("w1"); ok {
+		t.Errorf("w1 is still in the inventory")
+	}
+	// A second pass finds nothing to do.
+	code, once, errs := c.run("heal", "--once", "--dry-run")
+	if code != 0 || !strings.Contains(once, "nothing to do") {
+		t.Fatalf("heal --once --dry-run after healing: exit %d\n%s\n%s", code, once, errs)
+	}
+}
+
+func TestHealDoesNothingWithoutQuorum(t *testing.T) {
+	c, name := newLab(t)
+	c.must("lab", "up", "--name", name, "--managers", "3", "--workers", "0")
+	docker, err := localDocker()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer docker.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	for _, m := range []string{"m1", "m2"} {
+		if err := lab.KillNode(ctx, docker, c.labRef(name), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Give the swarm time to notice; then one pass must refuse, and keep refusing.
+	time.Sleep(5 * time.Second)
+	for range 2 {
+		code, out, errs := c.run("heal", "--once", "--grace", "1s")
+		if code != exitRefused {
+			t.Fatalf("heal --once without quorum: exit %d, want %d\n%s\n%s", code, exitRefused, out, errs)
+		}
+		if !strings.Contains(out, "quorum lost: 1 of 3 managers reachable; run `shoal dr recover`") {
+			t.Fatalf("no quorum-lost event:\n%s\n%s", out, errs)
+		}
+		if strings.Contains(out, "did ") {
+			t.Fatalf("acted without quorum:\n%s", out)
+		}
+	}
+	l, _, err := lab.Find(ctx, docker, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Nodes) != 3 {
+		t.Fatalf("lab has %d nodes, want the 3 it started with: nothing created", len(l.Nodes))
+	}
+}
+
+func TestHealReplacesAKilledManagerOnePerHoster(t *testing.T) {
+	c, name := newLab(t)
+	c.must("lab", "up", "--name", name, "--managers", "3", "--workers", "0")
+	docker, err := localDocker()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer docker.Close()
+	var out string
+	stop := c.startHeal("--grace", "3s", "--resync", "10s")
+	defer func() {
+		if stop != nil {
+			stop()
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	if err := lab.KillNode(ctx, docker, c.labRef(name), "m1"); err != nil {
+		t.Fatal(err)
+	}
+	st := c.waitStatus(3*time.Minute, "3 managers, one per hoster, quorum ok", func(st swarm.Status) bool {
+		_, old := nodeNamed(st, "m1")
+		return !old && st.Managers == 3 && st.ManagersReachable == 3 && st.Quorum == "ok"
+	}, func() string { return out })
+	hosters := map[string]bool{}
+	for _, n := range st.Nodes {
+		if n.Role == "manager" {
+			hosters[n.Hoster] = true
+		}
+	}
+	if len(hosters) != 3 || len(st.HosterRisk) != 0 {
+		t.Fatalf("managers on %v, hoster risk %v", hosters, st.HosterRisk)
+	}
+	code, out := stop()
+	stop = nil
+	if code != 0 {
+		t.Fatalf("heal exit %d\n%s", code, out)
+	}
+	if strings.Contains(out, "refused (reachable manager)") {
+		t.Fatalf("heal tried to remove a reachable manager:\n%s", out)
+	}
+}
+
+func TestHealRestartedMidRemediationDoesNotReplaceTwice(t *testing.T) {
+	c, name := newLab(t)
+	c.must("lab", "up", "--name", name, "--managers", "3", "--workers", "1")
+	docker, err := localDocker()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer docker.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	stop := c.startHeal("--grace", "3s", "--resync", "10s")
+	if err := lab.KillNode(ctx, docker, c.labRef(name), "w1"); err != nil {
+		stop()
+		t.Fatal(err)
+	}
+	// Stop heal as soon as the attempt is recorded on w1's entry.
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		code, out, _ := c.run("heal", "--once", "--dry-run", "-o", "json")
+		var d heal.Decision
+		_ = json.Unmarshal([]byte(out), &d)
+		recorded := false
+		for _, e := range d.Events {
+			recorded = recorded || strings.Contains(e.Reason, "replacement w1-r1 of w1")
+		}
+		for _, a := range d.Actions {
+			recorded = recorded || (a.Resume && a.Target == "w1-r1")
+		}
+		if recorded {
+			break
+		}
+		if time.Now().After(deadline) {
+			_, log := stop()
+			t.Fatalf("no recorded attempt after 2m (last exit %d)\n%s\n%s", code, out, log)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	code, first := stop()
+	if code != 0 {
+		t.Fatalf("first heal exit %d\n%s", code, first)
+	}
+	stop = c.startHeal("--grace", "3s", "--resync", "10s")
+	var second string
+	c.waitStatus(3*time.Minute, "w1-r1 Ready and w1 gone", func(st swarm.Status) bool {
+		r, ok := nodeNamed(st, "w1-r1")
+		_, old := nodeNamed(st, "w1")
+		return ok && r.State == "ready" && !old
+	}, func() string { return second })
+	_, second = stop()
+	if !strings.Contains(second, "resuming it, not starting another") && !strings.Contains(second, "remove-dead") {
+		t.Errorf("second heal neither resumed nor finished the attempt:\n%s", second)
+	}
+	l, _, err := lab.Find(ctx, docker, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, n := range l.Nodes {
+		names = append(names, n.Name)
+	}
+	if strings.Join(names, ",") != "m1,m2,m3,w1-r1" {
+		t.Fatalf("lab nodes %v: want exactly one replacement (w1-r1)", names)
+	}
+}
