@@ -68,14 +68,24 @@ type ClusterState struct {
 }
 
 var (
-	_ infer.CustomResource[ClusterArgs, ClusterState] = (*Cluster)(nil)
-	_ infer.CustomCheck[ClusterArgs]                  = (*Cluster)(nil)
-	_ infer.CustomDiff[ClusterArgs, ClusterState]     = (*Cluster)(nil)
-	_ infer.CustomUpdate[ClusterArgs, ClusterState]   = (*Cluster)(nil)
-	_ infer.CustomRead[ClusterArgs, ClusterState]     = (*Cluster)(nil)
-	_ infer.CustomDelete[ClusterState]                = (*Cluster)(nil)
-	_ infer.Annotated                                 = (*Cluster)(nil)
+	_ infer.CustomResource[ClusterArgs, ClusterState]       = (*Cluster)(nil)
+	_ infer.CustomCheck[ClusterArgs]                        = (*Cluster)(nil)
+	_ infer.CustomDiff[ClusterArgs, ClusterState]           = (*Cluster)(nil)
+	_ infer.CustomUpdate[ClusterArgs, ClusterState]         = (*Cluster)(nil)
+	_ infer.CustomRead[ClusterArgs, ClusterState]           = (*Cluster)(nil)
+	_ infer.CustomDelete[ClusterState]                      = (*Cluster)(nil)
+	_ infer.Annotated                                       = (*Cluster)(nil)
+	_ infer.ExplicitDependencies[ClusterArgs, ClusterState] = (*Cluster)(nil)
 )
+
+// WireDependencies keeps the secrets secret in the state whatever the
+// inputs' secretness: the engine encrypts them. Every other output depends
+// on every input (infer's default).
+func (*Cluster) WireDependencies(f infer.FieldSelector, _ *ClusterArgs, state *ClusterState) {
+	f.OutputField(&state.SSHPrivateKey).AlwaysSecret()
+	f.OutputField(&state.JoinTokens).AlwaysSecret()
+	f.OutputField(&state.UnlockKey).AlwaysSecret()
+}
 
 // Annotate sets the type token and describes the resource.
 func (c *Cluster) Annotate(a infer.Annotator) {

@@ -62,6 +62,7 @@ func (a *ServerArgs) Annotate(an infer.Annotator) {
 	an.Describe(&a.Region, "The region; default <hoster>-1.")
 	an.Describe(&a.Role, `"manager" or "worker" (default); changes in place.`)
 	an.Describe(&a.Variant, `"docker" (dockerd installed and running, default) or "fresh" (no Docker).`)
+	an.SetDefault(&a.Variant, string(lab.VariantDocker))
 	an.Describe(&a.Image, "Node image override; default the lab's image for the variant.")
 	an.Describe(&a.SSHPublicKey, "The authorized key injected for root (authorized_keys format).")
 }
@@ -126,6 +127,13 @@ func diffServer(old, new ServerArgs) p.DiffResponse {
 	return p.DiffResponse{DeleteBeforeReplace: true, HasChanges: len(d) > 0, DetailedDiff: d}
 }
 
+// effective fills in the defaults, for the state: the outputs say what the
+// server is.
+func effective(a ServerArgs) ServerArgs {
+	a.Variant, a.Role, a.Region = variantOf(a), roleOf(a), regionOf(a)
+	return a
+}
+
 func variantOf(a ServerArgs) string { return cmp.Or(a.Variant, string(lab.VariantDocker)) }
 func roleOf(a ServerArgs) string    { return cmp.Or(a.Role, string(lab.RoleWorker)) }
 func regionOf(a ServerArgs) string  { return cmp.Or(a.Region, a.Hoster+"-1") }
@@ -134,7 +142,7 @@ func regionOf(a ServerArgs) string  { return cmp.Or(a.Region, a.Hoster+"-1") }
 // Under DryRun it touches nothing.
 func (*Server) Create(ctx context.Context, req infer.CreateRequest[ServerArgs]) (infer.CreateResponse[ServerState], error) {
 	in := req.Inputs
-	st := ServerState{ServerArgs: in, Container: lab.ContainerName(in.Lab, in.Node)}
+	st := ServerState{ServerArgs: effective(in), Container: lab.ContainerName(in.Lab, in.Node)}
 	if req.DryRun {
 		return infer.CreateResponse[ServerState]{Output: st}, nil
 	}
@@ -168,7 +176,7 @@ func (*Server) Create(ctx context.Context, req infer.CreateRequest[ServerArgs]) 
 // container (Diff replaces it for anything else).
 func (*Server) Update(_ context.Context, req infer.UpdateRequest[ServerArgs, ServerState]) (infer.UpdateResponse[ServerState], error) {
 	st := req.State
-	st.ServerArgs = req.Inputs
+	st.ServerArgs = effective(req.Inputs)
 	return infer.UpdateResponse[ServerState]{Output: st}, nil
 }
 
