@@ -193,8 +193,8 @@ func (c *Controller) decide(snap Snapshot, running map[string]bool) Decision {
 		case EventQuorumLost, EventHeld, EventRefused, EventGaveUp, EventNoManager:
 			level = slog.LevelWarn
 		}
-		if c.lastEvents[key] == e.Reason && e.Kind == EventWaiting {
-			level = slog.LevelDebug // the same wait again
+		if _, again := c.lastEvents[key]; again && e.Kind == EventWaiting {
+			level = slog.LevelDebug // the same wait, a little later
 		}
 		c.lastEvents[key] = e.Reason
 		log.Log(context.Background(), level, "heal: "+string(e.Kind), "node", e.Node, "reason", e.Reason, "via", snap.Via)

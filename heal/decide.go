@@ -196,6 +196,13 @@ func Decide(now time.Time, pol Policy, spec Desired, obs Snapshot, hist History)
 		if n.DownSince.IsZero() {
 			n.DownSince = obs.At
 		}
+		if _, inSpec := spec.Node(n.Name); !inSpec && n.Hoster == "" {
+			// Not shoal's node (or one joining right now): not counted, not touched.
+			if now.Sub(n.DownSince) >= pol.Grace {
+				d.event(EventSkipped, n.Name, "%s is %s %s but neither the spec nor its labels say what it is (no %s label): left alone", n.Name, n.State, downFor(now, n), swarm.LabelHoster)
+			}
+			continue
+		}
 		down := now.Sub(n.DownSince)
 		if down < pol.Grace {
 			if _, busy := hist.Records[n.Name]; !busy || !hist.Records[n.Name].InFlight() {
@@ -235,7 +242,7 @@ func Decide(now time.Time, pol Policy, spec Desired, obs Snapshot, hist History)
 		case finished:
 			a := Action{Kind: RemoveDead, Node: dead, Target: r.Replacement, Attempt: r.Attempts, Record: r}
 			if running(a) {
-				d.event(EventWaiting, dead.Name, "removing %s: already running", dead.Name)
+				d.event(EventWaiting, dead.Name, "%s is Ready; removing %s waits for the running action on it", r.Replacement, dead.Name)
 				continue
 			}
 			if dead.Role == RoleManager && dead.Reachability == "reachable" {
@@ -334,10 +341,6 @@ func Decide(now time.Time, pol Policy, spec Desired, obs Snapshot, hist History)
 			continue // handled above
 		}
 		ns, inSpec := spec.Node(n.Name)
-		if !inSpec && n.Hoster == "" {
-			d.event(EventSkipped, n.Name, "%s is down %s but neither the spec nor its labels say what it is (no %s label): left alone", n.Name, downFor(now, n), swarm.LabelHoster)
-			continue
-		}
 		if inSpec && ns.Spare || n.Labels[LabelSpare] == "true" {
 			d.event(EventSkipped, n.Name, "spare %s is down %s: it is backfilled, not replaced", n.Name, downFor(now, n))
 			continue

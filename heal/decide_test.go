@@ -382,6 +382,11 @@ func TestDecide(t *testing.T) {
 			name:  "a node neither the spec nor its labels describe is left alone",
 			obs:   cluster(NodeInfo{ID: "x", Name: "stray", Role: RoleWorker, State: StateDown, DownSince: now.Add(-time.Hour), Labels: map[string]string{}}),
 			event: "stray is down for 1h0m0s but neither the spec nor its labels say what it is",
+			check: func(t *testing.T, d Decision) {
+				if d.Unhealthy != 0 {
+					t.Fatalf("a stray counts as unhealthy: %d", d.Unhealthy)
+				}
+			},
 		},
 	}
 	for _, c := range cases {

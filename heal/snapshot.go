@@ -78,6 +78,9 @@ func nodeInfo(m swarm.Member) NodeInfo {
 	if name == "" {
 		name = m.Hostname
 	}
+	if name == "" { // a node that is joining right now has no description yet
+		name = "node-" + m.ID
+	}
 	return NodeInfo{
 		ID: m.ID, Name: name, Hostname: m.Hostname, Role: m.Role, State: m.State,
 		Availability: m.Availability, Reachability: m.Reachability, Leader: m.Leader, Addr: m.Addr,
