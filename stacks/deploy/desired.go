@@ -25,6 +25,8 @@ const (
 	LabelSpecHash = "shoal.stack.spec-hash"
 	// LabelDataHash on a secret or config is a hash of its data, so a
 	// changed file is noticed although the engine never returns secret data.
+	// A compose file may set it itself when its bytes are not deterministic
+	// (htpasswd files: bcrypt salts are random), to a version of the input.
 	LabelDataHash = "shoal.stack.data-hash"
 )
 
@@ -140,7 +142,11 @@ func fileObject(s Stack, ns convert.Namespace, kind, key string, obj composetype
 	if err != nil {
 		return a, nil, fmt.Errorf("%s %s: %w", kind, key, err)
 	}
-	a.Labels[LabelDataHash] = hashOf(data)
+	if a.Labels[LabelDataHash] == "" {
+		// A file whose bytes differ on every render (a bcrypt salt) pins
+		// its own version label instead.
+		a.Labels[LabelDataHash] = hashOf(data)
+	}
 	return a, data, nil
 }
 
