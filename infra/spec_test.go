@@ -20,9 +20,9 @@ const (
 	threeCloud = `[` + hzManager + `,` + vuManager + `,` + swManager + `,` + hzWorkers + `]`
 )
 
-// config returns a valid config of three managers on three hosters plus
+// testConfig returns a valid config of three managers on three hosters plus
 // two workers, with the given keys replaced ("" deletes a key).
-func config(stack string, override map[string]string) Config {
+func testConfig(stack string, override map[string]string) Config {
 	c := Config{
 		Stack: stack,
 		Values: map[string]string{
@@ -43,7 +43,7 @@ func config(stack string, override map[string]string) Config {
 }
 
 func TestParseAcceptsAValidConfig(t *testing.T) {
-	s, warnings, err := Parse(config("prod", nil))
+	s, warnings, err := Parse(testConfig("prod", nil))
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}
@@ -88,7 +88,7 @@ func TestParseAcceptsAValidConfig(t *testing.T) {
 }
 
 func TestParseDefaultsAndExistingPools(t *testing.T) {
-	c := config("lab", map[string]string{
+	c := testConfig("lab", map[string]string{
 		KeyCluster: "acme",
 		KeyPools: `[{"name":"m","provider":"local","hoster":"hoster-a","role":"manager"},` +
 			`{"name":"old","provider":"existing","hoster":"ovh","role":"manager","addresses":["198.51.100.7","198.51.100.8"],"user":"admin","port":2222},` +
@@ -237,7 +237,7 @@ func TestParseRefusesInvalidConfigNamingTheKey(t *testing.T) {
 			if stack == "" {
 				stack = "prod"
 			}
-			c := config(stack, tt.override)
+			c := testConfig(stack, tt.override)
 			maps.Copy(c.Secret, tt.secret)
 			_, _, err := Parse(c)
 			if err == nil {
@@ -256,7 +256,7 @@ func TestParseRefusesInvalidConfigNamingTheKey(t *testing.T) {
 }
 
 func TestParseRefusesAPrivateKeyThatIsNotSet(t *testing.T) {
-	c := config("prod", nil)
+	c := testConfig("prod", nil)
 	delete(c.Values, KeySSHPrivateKey)
 	_, _, err := Parse(c)
 	ces := ConfigErrors(err)
@@ -267,7 +267,7 @@ func TestParseRefusesAPrivateKeyThatIsNotSet(t *testing.T) {
 
 func TestParseReportsEveryProblemOnce(t *testing.T) {
 	// A pool of three workers with a reserved label: one problem, not three.
-	c := config("prod", map[string]string{KeyPools: "[" + hzManager + "," + vuManager + "," + swManager +
+	c := testConfig("prod", map[string]string{KeyPools: "[" + hzManager + "," + vuManager + "," + swManager +
 		`,{"name":"w","hoster":"hetzner","role":"worker","count":3,"type":"cx22","location":"fsn1","labels":{"shoal.x":"y"}}]`})
 	_, _, err := Parse(c)
 	if got := len(ConfigErrors(err)); got != 1 {
@@ -279,7 +279,7 @@ func TestParseReportsEveryProblemOnce(t *testing.T) {
 }
 
 func TestSpecNodesCarryWhatDriversNeed(t *testing.T) {
-	s, _, err := Parse(config("prod", map[string]string{KeyGenerations: `{"vu-1":3}`}))
+	s, _, err := Parse(testConfig("prod", map[string]string{KeyGenerations: `{"vu-1":3}`}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,144 @@
+package infra
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+// projectFile is the part of Pulumi.yaml the program depends on.
+type projectFile struct {
+	Name    string `yaml:"name"`
+	Runtime string `yaml:"runtime"`
+	Main    string `yaml:"main"`
+	Config  map[string]struct {
+		Type        string `yaml:"type"`
+		Description string `yaml:"description"`
+		Secret      bool   `yaml:"secret"`
+		Default     any    `yaml:"default"`
+		Items       *struct {
+			Type string `yaml:"type"`
+		} `yaml:"items"`
+	} `yaml:"config"`
+}
+
+func TestPulumiYamlDeclaresEveryKeyWithTheProgramsDefaults(t *testing.T) {
+	b, err := os.ReadFile("../Pulumi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p projectFile
+	if err := yaml.Unmarshal(b, &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.Name != Namespace || p.Runtime != "go" || p.Main != "./cmd/shoal-program" {
+		t.Errorf("project name %q runtime %q main %q, want shoal, go, ./cmd/shoal-program", p.Name, p.Runtime, p.Main)
+	}
+	if _, err := os.Stat(filepath.Join("..", p.Main, "main.go")); err != nil {
+		t.Errorf("main: %v", err)
+	}
+	var declared []string
+	for k, c := range p.Config {
+		declared = append(declared, k)
+		if c.Type == "" || strings.TrimSpace(c.Description) == "" {
+			t.Errorf("config %s lacks a type or a description", k)
+		}
+		if c.Type == "array" && c.Items == nil {
+			t.Errorf("config %s is an array without items", k)
+		}
+	}
+	slices.Sort(declared)
+	keys := slices.Sorted(slices.Values(Keys))
+	if !reflect.DeepEqual(declared, keys) {
+		t.Errorf("Pulumi.yaml declares %q, the program reads %q", declared, keys)
+	}
+	if c := p.Config[KeySSHPrivateKey]; !c.Secret || c.Default != nil {
+		t.Errorf("sshPrivateKey must be secret with no default: %+v", c)
+	}
+	if c := p.Config[KeyPools]; c.Default != nil {
+		t.Errorf("pools must have no default (required)")
+	}
+
+	// Defaults written in Pulumi.yaml must be what Parse assumes when a key
+	// is missing.
+	raw := map[string]string{}
+	for k, c := range p.Config {
+		if c.Default == nil {
+			continue
+		}
+		if s, ok := c.Default.(string); ok {
+			raw[k] = s
+			continue
+		}
+		j, err := json.Marshal(c.Default)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw[k] = string(j)
+	}
+	withDefaults := testConfig("prod", nil)
+	for k, v := range raw {
+		if _, set := withDefaults.Values[k]; !set { // what a stack leaves out gets Pulumi.yaml's default
+			withDefaults.Values[k] = v
+		}
+	}
+	got, _, err := Parse(withDefaults)
+	if err != nil {
+		t.Fatalf("Parse with Pulumi.yaml's defaults: %v", err)
+	}
+	want, _, err := Parse(testConfig("prod", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Pulumi.yaml's defaults give\n%+v\nthe program's\n%+v", got, want)
+	}
+}
+
+func TestStackFilesAreValid(t *testing.T) {
+	files, err := filepath.Glob("../examples/*/Pulumi.*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = append(files, "../Pulumi.local.yaml")
+	if len(files) < 3 {
+		t.Fatalf("stack files = %q, want the local stack and two examples", files)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(filepath.Dir(f))+"/"+filepath.Base(f), func(t *testing.T) {
+			cfg := stackFile(t, f)
+			c := Config{Stack: "prod", Values: map[string]string{KeySSHPrivateKey: ""}, Secret: map[string]bool{KeySSHPrivateKey: true}}
+			if _, ok := cfg["shoal:sshPublicKey"]; !ok {
+				c.Values[KeySSHPublicKey] = testPublicKey // the local stack gets its key from shoal up
+			}
+			for k, v := range cfg {
+				name, ok := strings.CutPrefix(k, Namespace+":")
+				if !ok {
+					continue
+				}
+				if s, ok := v.(string); ok {
+					c.Values[name] = s
+					continue
+				}
+				j, err := json.Marshal(v)
+				if err != nil {
+					t.Fatal(err)
+				}
+				c.Values[name] = string(j)
+			}
+			if _, warnings, err := Parse(c); err != nil || len(warnings) > 0 {
+				t.Errorf("%s: warnings %q, err %v", f, warnings, err)
+			}
+			b, _ := os.ReadFile(f)
+			if strings.Contains(string(b), "secure:") && !strings.Contains(string(b), "pulumi config set --secret") {
+				t.Errorf("%s has secure placeholders but does not say how to set them", f)
+			}
+		})
+	}
+}
