@@ -1,0 +1,36 @@
+// Command demo is the lab's tiny web app: a static HTTP server that answers
+// every request with its hostname and the path, on each address in $LISTEN
+// (comma-separated, default ":8080"). It ignores its arguments, so the same
+// binary also stands in for images that cannot be built here (Traefik),
+// proving that their stack deploys and their ports open.
+package main
+
+import (
+	"fmt"
+	"log"
+	"net/http"
+	"os"
+	"strings"
+)
+
+func main() {
+	listen := os.Getenv("LISTEN")
+	if listen == "" {
+		listen = ":8080"
+	}
+	host, _ := os.Hostname()
+	name := os.Getenv("DEMO_NAME")
+	if name == "" {
+		name = "demo"
+	}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s %s %s\n", name, host, r.URL.Path)
+	})
+	addrs := strings.Split(listen, ",")
+	errs := make(chan error, len(addrs))
+	for _, a := range addrs {
+		go func(a string) { errs <- http.ListenAndServe(strings.TrimSpace(a), h) }(a)
+	}
+	log.Printf("%s listening on %s (args ignored: %q)", name, listen, os.Args[1:])
+	log.Fatal(<-errs)
+}

@@ -1,0 +1,218 @@
+// Package images builds the lab's container images that cannot be pulled
+// here (no registry is reachable): the demo web app, a stand-in for Traefik
+// (the same binary, listening on 80/443), and the real distribution registry
+// compiled from the Go module proxy. Each is FROM scratch plus a static Go
+// binary, built once per machine (binaries cached under
+// ~/.cache/shoal/<name>/<key>/, images tagged by that key) and loaded into
+// lab VPS containers with `docker save | docker exec -i NODE docker load`.
+//
+// It drives the local docker CLI (DOCKER_BUILDKIT=0 docker build) and the go
+// tool; it must not import bootstrap, stacks, infra or Pulumi.
+package images
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+//go:embed demo/main.go
+var demoSource []byte
+
+// RegistryVersion is the distribution release the lab registry is built
+// from.
+const RegistryVersion = "v3.1.2"
+
+func cacheDir(parts ...string) (string, error) {
+	base := os.Getenv("XDG_CACHE_HOME")
+	if base == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", err
+		}
+		base = filepath.Join(home, ".cache")
+	}
+	return filepath.Join(append([]string{base, "shoal"}, parts...)...), nil
+}
+
+func run(ctx context.Context, stdin []byte, env []string, name string, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return out.Bytes(), fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, lastLines(out.String(), 5))
+	}
+	return out.Bytes(), nil
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func imageExists(ctx context.Context, name string) bool {
+	_, err := run(ctx, nil, nil, "docker", "image", "inspect", name)
+	return err == nil
+}
+
+// build builds a FROM scratch image from files (path in image -> content),
+// with the given Dockerfile tail (ENTRYPOINT, ENV ...).
+func build(ctx context.Context, name string, files map[string][]byte, tail string) error {
+	dir, err := os.MkdirTemp("", "shoal-image-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	df := "FROM scratch\n"
+	i := 0
+	for path, data := range files {
+		local := fmt.Sprintf("f%d", i)
+		i++
+		if err := os.WriteFile(filepath.Join(dir, local), data, 0o755); err != nil {
+			return err
+		}
+		df += fmt.Sprintf("COPY %s %s\n", local, path)
+	}
+	df += tail
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644); err != nil {
+		return err
+	}
+	_, err = run(ctx, nil, []string{"DOCKER_BUILDKIT=0"}, "docker", "build", "-q", "-t", name, dir)
+	return err
+}
+
+// goBinary builds a static binary (CGO_ENABLED=0) once into the cache:
+// build(dir) is called with an empty directory to fill when bin is missing.
+func goBinary(ctx context.Context, bin string, build func(dir string) error) ([]byte, error) {
+	if b, err := os.ReadFile(bin); err == nil {
+		return b, nil
+	}
+	dir := filepath.Dir(bin)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp(dir, ".build-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	if err := build(tmp); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(filepath.Join(tmp, filepath.Base(bin)), bin); err != nil {
+		return nil, err
+	}
+	return os.ReadFile(bin)
+}
+
+func demoKey() string {
+	sum := sha256.Sum256(demoSource)
+	return hex.EncodeToString(sum[:])[:10]
+}
+
+func demoBinary(ctx context.Context) ([]byte, error) {
+	dir, err := cacheDir("demo", demoKey())
+	if err != nil {
+		return nil, err
+	}
+	return goBinary(ctx, filepath.Join(dir, "demo"), func(tmp string) error {
+		src := filepath.Join(tmp, "src")
+		if err := os.MkdirAll(src, 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(src, "main.go"), demoSource, 0o644); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(src, "go.mod"), []byte("module demo\n\ngo 1.22\n"), 0o644); err != nil {
+			return err
+		}
+		_, err := run(ctx, nil, []string{"CGO_ENABLED=0", "GOFLAGS=", "GOTOOLCHAIN=local"}, "go", "build", "-C", src, "-ldflags=-s -w", "-o", filepath.Join(tmp, "demo"), ".")
+		return err
+	})
+}
+
+// EnsureDemo returns the demo app image (shoal-lab/demo:KEY), building it
+// when missing.
+func EnsureDemo(ctx context.Context) (string, error) {
+	name := "shoal-lab/demo:" + demoKey()
+	if imageExists(ctx, name) {
+		return name, nil
+	}
+	bin, err := demoBinary(ctx)
+	if err != nil {
+		return "", err
+	}
+	return name, build(ctx, name, map[string][]byte{"/demo": bin}, "ENTRYPOINT [\"/demo\"]\n")
+}
+
+// EnsureTraefikStandIn returns an image that stands in for Traefik in the
+// lab (shoal-lab/traefik-standin:KEY): the demo binary answering on 80, 443
+// and 8080 and ignoring Traefik's arguments. It proves that the traefik
+// stack deploys and publishes its ports, nothing about routing.
+func EnsureTraefikStandIn(ctx context.Context) (string, error) {
+	name := "shoal-lab/traefik-standin:" + demoKey()
+	if imageExists(ctx, name) {
+		return name, nil
+	}
+	bin, err := demoBinary(ctx)
+	if err != nil {
+		return "", err
+	}
+	return name, build(ctx, name, map[string][]byte{"/traefik": bin},
+		"ENV LISTEN=:80,:443,:8080 DEMO_NAME=traefik-standin\nENTRYPOINT [\"/traefik\"]\n")
+}
+
+// EnsureRegistry returns the real distribution registry as an image
+// (shoal-lab/registry:VERSION) with the entry point of the official
+// registry:3 image's binary, so the registry stack's `serve CONFIG` command
+// works with both. The binary is built with `go install` from the module
+// proxy once per machine (about 2 minutes, 56 MB).
+func EnsureRegistry(ctx context.Context) (string, error) {
+	name := "shoal-lab/registry:" + RegistryVersion
+	if imageExists(ctx, name) {
+		return name, nil
+	}
+	dir, err := cacheDir("registry", RegistryVersion)
+	if err != nil {
+		return "", err
+	}
+	bin, err := goBinary(ctx, filepath.Join(dir, "registry"), func(tmp string) error {
+		_, err := run(ctx, nil, []string{"CGO_ENABLED=0", "GOBIN=" + tmp, "GOFLAGS=", "GOTOOLCHAIN=local"},
+			"go", "install", "-ldflags=-s -w", "github.com/distribution/distribution/v3/cmd/registry@"+RegistryVersion)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	return name, build(ctx, name, map[string][]byte{"/bin/registry": bin},
+		"VOLUME /var/lib/registry\nEXPOSE 5000\nENTRYPOINT [\"/bin/registry\"]\nCMD [\"serve\", \"/etc/distribution/config.yml\"]\n")
+}
+
+// LoadInto copies a local image into each lab VPS container:
+// `docker save IMAGE | docker exec -i CONTAINER docker load`.
+func LoadInto(ctx context.Context, image string, containers ...string) error {
+	tar, err := run(ctx, nil, nil, "docker", "save", image)
+	if err != nil {
+		return err
+	}
+	for _, c := range containers {
+		if _, err := run(ctx, tar, nil, "docker", "exec", "-i", c, "docker", "load"); err != nil {
+			return fmt.Errorf("load %s into %s: %w", image, c, err)
+		}
+	}
+	return nil
+}
