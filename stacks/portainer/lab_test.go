@@ -15,11 +15,12 @@ import (
 	"time"
 
 	"github.com/shoalops/shoal/stacks/portainer/portainertest"
+	"github.com/shoalops/shoal/stacks/portainer/portainertest/labswarm"
 )
 
 var (
 	labOnce sync.Once
-	labSw   *portainertest.LabSwarm
+	labSw   *labswarm.Swarm
 	labErr  error
 	labDir  string
 )
@@ -42,7 +43,7 @@ func TestMain(m *testing.M) {
 }
 
 // labSwarm returns this run's one-manager lab swarm with hello:1 loaded.
-func labSwarm(t *testing.T) *portainertest.LabSwarm {
+func labSwarm(t *testing.T) *labswarm.Swarm {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("lab test: needs the local Docker Engine (skipped with -short)")
@@ -53,12 +54,12 @@ func labSwarm(t *testing.T) *portainertest.LabSwarm {
 		if labDir, labErr = os.MkdirTemp("", "portainer-lab-"); labErr != nil {
 			return
 		}
-		images, err := portainertest.BuildHello(ctx)
+		images, err := labswarm.BuildHello(ctx)
 		if err != nil {
 			labErr = err
 			return
 		}
-		if labSw, labErr = portainertest.StartLabSwarm(ctx, portainertest.LabName("pc"), labDir, os.Stderr); labErr != nil {
+		if labSw, labErr = labswarm.Start(ctx, labswarm.Name("pc"), labDir, os.Stderr); labErr != nil {
 			return
 		}
 		labErr = labSw.Load(ctx, images[0], "hello:1")
@@ -69,7 +70,7 @@ func labSwarm(t *testing.T) *portainertest.LabSwarm {
 	return labSw
 }
 
-func sh(t *testing.T, sw *portainertest.LabSwarm, script string) string {
+func sh(t *testing.T, sw *labswarm.Swarm, script string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -81,7 +82,7 @@ func sh(t *testing.T, sw *portainertest.LabSwarm, script string) string {
 }
 
 // createStackService creates a service as `docker stack deploy` labels it.
-func createStackService(t *testing.T, sw *portainertest.LabSwarm, stack, name string) {
+func createStackService(t *testing.T, sw *labswarm.Swarm, stack, name string) {
 	t.Helper()
 	sh(t, sw, fmt.Sprintf(`docker service create -d -q --name %[1]s_%[2]s --label %[3]s=%[1]s --container-label %[3]s=%[1]s hello:1`, stack, name, StackNamespaceLabel))
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/moby/moby/client"
+	"github.com/shoalops/shoal/stacks/portainer/portainertest/labswarm"
 )
 
 // contractDir holds the recorded exchanges with a real Portainer CE 2.23.0:
@@ -381,7 +382,7 @@ func TestContractReplay(t *testing.T) {
 // checkService waits (bounded) until the service shows what a fixture's
 // notes say: ForceUpdate, the image (placeholders as patterns) and, if
 // given, the update state; then it fails with what it saw.
-func checkService(ctx context.Context, t *testing.T, sw *LabSwarm, r *replayer, f fixture, id, force, image, state string) {
+func checkService(ctx context.Context, t *testing.T, sw *labswarm.Swarm, r *replayer, f fixture, id, force, image, state string) {
 	t.Helper()
 	re, ok := patternOf(r.substKnown(image))
 	if !ok {

@@ -8,13 +8,15 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/shoalops/shoal/stacks/portainer/portainertest/labswarm"
 )
 
 // One lab swarm per run of this package's tests, made on first use and
 // removed by TestMain whatever happened.
 var (
 	labOnce sync.Once
-	labSw   *LabSwarm
+	labSw   *labswarm.Swarm
 	labErr  error
 	labDir  string
 
@@ -42,7 +44,7 @@ func TestMain(m *testing.M) {
 
 // labSwarm returns this run's lab swarm with the images hello:1 and hello:2
 // in its manager's image store. Skipped under -short only.
-func labSwarm(t *testing.T) *LabSwarm {
+func labSwarm(t *testing.T) *labswarm.Swarm {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("lab test: needs the local Docker Engine (skipped with -short)")
@@ -54,12 +56,12 @@ func labSwarm(t *testing.T) *LabSwarm {
 		if labErr != nil {
 			return
 		}
-		images, err := BuildHello(ctx)
+		images, err := labswarm.BuildHello(ctx)
 		if err != nil {
 			labErr = err
 			return
 		}
-		sw, err := StartLabSwarm(ctx, LabName("pt"), labDir, os.Stderr)
+		sw, err := labswarm.Start(ctx, labswarm.Name("pt"), labDir, os.Stderr)
 		if err != nil {
 			labErr = err
 			return
@@ -79,12 +81,12 @@ func labSwarm(t *testing.T) *LabSwarm {
 }
 
 // labRegistry starts the real registry on the lab manager once.
-func labRegistry(t *testing.T, sw *LabSwarm) string {
+func labRegistry(t *testing.T, sw *labswarm.Swarm) string {
 	t.Helper()
 	regOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
-		img, err := EnsureRegistryImage(ctx)
+		img, err := labswarm.EnsureRegistryImage(ctx)
 		if err != nil {
 			regErr = err
 			return
@@ -97,7 +99,7 @@ func labRegistry(t *testing.T, sw *LabSwarm) string {
 	return regHost
 }
 
-func run(t *testing.T, sw *LabSwarm, script string) string {
+func run(t *testing.T, sw *labswarm.Swarm, script string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -55,6 +55,17 @@ type Server struct {
 // New starts an emulator on a loopback port, as a fresh Portainer instance:
 // no administrator yet, no environments, no webhooks.
 func New(o Options) *Server {
+	s := newServer(o)
+	s.http = httptest.NewServer(s)
+	return s
+}
+
+// NewHandler returns a fresh emulator as an http.Handler, to serve on a
+// listener of one's own (the lab's Portainer stand-in, cmd/portainer-stand-in).
+// The admin-initialisation window starts now.
+func NewHandler(o Options) http.Handler { return newServer(o) }
+
+func newServer(o Options) *Server {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -70,7 +81,6 @@ func New(o Options) *Server {
 		id:      uuid4(),
 		nextID:  map[string]int{},
 	}
-	s.http = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
 }
 
@@ -144,7 +154,8 @@ func match(pattern, path string) (map[string]string, bool) {
 	return vars, len(ps) == len(xs)
 }
 
-func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP serves Portainer's API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.timedOut() && r.URL.Path != "/api/status" && r.URL.Path != "/api/settings/public" && strings.HasPrefix(r.URL.Path, "/api") {
 		// Portainer disables itself: every /api call but two is a 303 with
 		// no Location and no nosniff header.

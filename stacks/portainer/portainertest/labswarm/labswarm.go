@@ -1,4 +1,8 @@
-package portainertest
+// Package labswarm brings up what the Portainer tests run against: a
+// one-manager lab swarm made by shoal's own lab and bootstrap code, the
+// FROM scratch images its services run, and the real distribution registry
+// on the manager. Tests only; it must not be imported by shoal's commands.
+package labswarm
 
 import (
 	"bytes"
@@ -22,11 +26,11 @@ import (
 	"github.com/shoalops/shoal/lab"
 )
 
-// LabSwarm is a one-manager lab swarm for tests: a VPS container
+// Swarm is a one-manager lab swarm for tests: a VPS container
 // bootstrapped by shoal's own bootstrap.Run, reached over SSH. Docker is
 // its manager's Engine API over that SSH connection: the backend to give
 // New.
-type LabSwarm struct {
+type Swarm struct {
 	Lab    *lab.Lab
 	Conn   *remote.Conn
 	Docker *client.Client
@@ -34,22 +38,22 @@ type LabSwarm struct {
 	closer io.Closer
 }
 
-// LabName returns a lab name unique to this run, with prefix.
-func LabName(prefix string) string {
+// Name returns a lab name unique to this run, with prefix.
+func Name(prefix string) string {
 	b := make([]byte, 3)
 	_, _ = rand.Read(b)
 	return prefix + hex.EncodeToString(b)
 }
 
-// StartLabSwarm brings up lab name with one manager on the local Docker
+// Start brings up lab name with one manager on the local Docker
 // Engine and bootstraps it into a swarm. Call Close to remove it; on error
 // it removes what it made.
-func StartLabSwarm(ctx context.Context, name, dir string, progress io.Writer) (_ *LabSwarm, err error) {
+func Start(ctx context.Context, name, dir string, progress io.Writer) (_ *Swarm, err error) {
 	local, err := client.New(client.FromEnv)
 	if err != nil {
 		return nil, fmt.Errorf("local docker: %w", err)
 	}
-	s := &LabSwarm{local: local}
+	s := &Swarm{local: local}
 	defer func() {
 		if err != nil {
 			cctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -100,11 +104,11 @@ func (p nodeLines) Node(name, msg string) {
 }
 
 // Close removes the lab and everything in it.
-func (s *LabSwarm) Close(ctx context.Context, progress io.Writer) error {
+func (s *Swarm) Close(ctx context.Context, progress io.Writer) error {
 	return s.down(ctx, s.Lab.Name, progress)
 }
 
-func (s *LabSwarm) down(ctx context.Context, name string, progress io.Writer) error {
+func (s *Swarm) down(ctx context.Context, name string, progress io.Writer) error {
 	if s.Docker != nil {
 		_ = s.Docker.Close()
 	}
@@ -120,7 +124,7 @@ func (s *LabSwarm) down(ctx context.Context, name string, progress io.Writer) er
 }
 
 // Run runs a shell script on the manager and returns its stdout.
-func (s *LabSwarm) Run(ctx context.Context, script string) (string, error) {
+func (s *Swarm) Run(ctx context.Context, script string) (string, error) {
 	res, err := s.Conn.Run(ctx, remote.Cmd{Script: script})
 	if err != nil {
 		return "", err
@@ -130,7 +134,7 @@ func (s *LabSwarm) Run(ctx context.Context, script string) (string, error) {
 
 // Load copies a local image into the manager's image store under the name
 // as (docker save | docker exec -i NODE docker load, then docker tag).
-func (s *LabSwarm) Load(ctx context.Context, image, as string) error {
+func (s *Swarm) Load(ctx context.Context, image, as string) error {
 	node := s.Lab.Nodes[0].Container
 	save := exec.CommandContext(ctx, "docker", "save", image)
 	load := exec.CommandContext(ctx, "docker", "exec", "-i", node, "docker", "load", "-q")
@@ -276,7 +280,7 @@ func EnsureRegistryImage(ctx context.Context) (string, error) {
 // StartRegistry runs the registry image on the manager's host network (so
 // 127.0.0.1:5000 is a registry the manager's engine trusts without TLS) and
 // waits until it answers. It returns the registry's host:port.
-func (s *LabSwarm) StartRegistry(ctx context.Context, image string) (string, error) {
+func (s *Swarm) StartRegistry(ctx context.Context, image string) (string, error) {
 	if err := s.Load(ctx, image, ""); err != nil {
 		return "", err
 	}
