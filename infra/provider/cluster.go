@@ -294,6 +294,12 @@ func converge(ctx context.Context, in ClusterArgs, prev *ClusterState) (ClusterS
 		}
 	}
 	if runErr != nil {
+		var hk *remote.HostKeyChangedError
+		if errors.As(runErr, &hk) {
+			// The known_hosts file named in the message is this run's
+			// temporary one: say where the pinned key really comes from.
+			return st, fmt.Errorf("cluster %s: %w\n(in this provider the pinned key is the node's hostKey input, else the key recorded in the cluster's hostKeys output; if the server was really rebuilt, set that node's hostKey input to its new key)", in.Name, runErr)
+		}
 		return st, fmt.Errorf("cluster %s: %w", in.Name, runErr)
 	}
 	if readErr != nil {

@@ -469,6 +469,7 @@ func TestClusterLifecycle(t *testing.T) {
 	t.Run("a host key that differs from the recorded one fails the update naming the node", func(t *testing.T) {
 		forged := out3.Set("hostKeys", property.New(out3.Get("hostKeys").AsMap().Set("m2", property.New(newKeyPair(t).authorized))))
 		_, err := s.Update(p.UpdateRequest{ID: name, Urn: u, State: forged, Inputs: in3, OldInputs: in3})
+		t.Logf("the update says: %v", err)
 		if err == nil || !strings.Contains(err.Error(), "m2") || strings.Count(err.Error(), "SHA256:") < 2 {
 			t.Errorf("update with a changed host key: %v", err)
 		}
