@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"regexp"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -36,14 +40,14 @@ func (s *syncBuffer) String() string {
 
 // startHeal runs `shoal heal ARGS` in process until stop is called; stop
 // returns its exit code and output.
-func (c cli) startHeal(args ...string) (stop func() (int, string)) {
+func (c cli) startHeal(args ...string) (stop func() (int, string), log func() string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var out syncBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- Main(ctx, append([]string{"--home", c.home, "heal", "--metrics-addr", ""}, args...), strings.NewReader(""), &out, &out)
 	}()
-	return func() (int, string) {
+	stop = func() (int, string) {
 		cancel()
 		select {
 		case code := <-done:
@@ -53,6 +57,7 @@ func (c cli) startHeal(args ...string) (stop func() (int, string)) {
 			return -1, ""
 		}
 	}
+	return stop, out.String
 }
 
 // labRef reads lab name back from its containers (for KillNode).
@@ -86,6 +91,40 @@ func (c cli) waitStatus(d time.Duration, what string, ok func(swarm.Status) bool
 	return st
 }
 
+// scrape finds the metrics address in a heal log and reads /metrics.
+func scrape(t *testing.T, log string) string {
+	t.Helper()
+	m := regexp.MustCompile(`msg="heal: metrics" addr=(\S+)`).FindStringSubmatch(log)
+	if m == nil {
+		t.Fatalf("no metrics address in the log:\n%s", log)
+	}
+	resp, err := http.Get("http://" + m[1] + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func TestHealRefusesABadPolicy(t *testing.T) {
+	dir := t.TempDir()
+	inv := filepath.Join(dir, "inventory.yaml")
+	if err := os.WriteFile(inv, []byte("cluster: {name: x}\nssh: {identity_file: k, known_hosts: kh}\nnodes:\n  - {name: m1, address: 192.0.2.1, role: manager, hoster: a}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := cli{t: t, home: dir}
+	for _, args := range [][]string{
+		{"heal", "--once", "--retry-limit", "0"},
+		{"heal", "--once", "--backoff", "1h", "--max-backoff", "1m"},
+	} {
+		code, _, errs := c.run(append(args, "--inventory", inv)...)
+		if code != exitUsage {
+			t.Errorf("shoal %v: exit %d, want %d\n%s", args, code, exitUsage, errs)
+		}
+	}
+}
+
 func nodeNamed(st swarm.Status, name string) (swarm.NodeStatus, bool) {
 	for _, n := range st.Nodes {
 		if n.Name == name {
@@ -106,8 +145,7 @@ func TestHealReplacesAKilledWorker(t *testing.T) {
 	before := c.status()
 	w1, _ := nodeNamed(before, "w1")
 
-	var out string
-	stop := c.startHeal("--grace", "3s", "--resync", "10s")
+	stop, healLog := c.startHeal("--grace", "3s", "--resync", "10s", "--metrics-addr", "127.0.0.1:0")
 	defer func() {
 		if stop != nil {
 			stop()
@@ -122,13 +160,20 @@ func TestHealReplacesAKilledWorker(t *testing.T) {
 		r, ok := nodeNamed(st, "w1-r1")
 		_, old := nodeNamed(st, "w1")
 		return ok && r.State == "ready" && !old && len(st.Nodes) == 4
-	}, func() string { return out })
+	}, healLog)
 	r, _ := nodeNamed(st, "w1-r1")
 	if r.Hoster != w1.Hoster || r.Role != "worker" || !r.InInventory {
 		t.Fatalf("replacement %+v: want a worker at %s in the inventory", r, w1.Hoster)
 	}
 	if st.Quorum != "ok" {
 		t.Fatalf("quorum %s", st.Quorum)
+	}
+	metrics := scrape(t, healLog())
+	for _, want := range []string{`shoal_heal_remediations_total{kind="replace",outcome="ok"} 1`, `shoal_heal_remediations_total{kind="remove-dead",outcome="ok"} 1`,
+		`shoal_heal_nodes{role="worker",state="ready"} 1`, `shoal_heal_managers{which="reachable"} 3`, "shoal_heal_last_decision_timestamp_seconds"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, metrics)
+		}
 	}
 	code, out := stop()
 	stop = nil
@@ -211,8 +256,7 @@ func TestHealReplacesAKilledManagerOnePerHoster(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer docker.Close()
-	var out string
-	stop := c.startHeal("--grace", "3s", "--resync", "10s")
+	stop, healLog := c.startHeal("--grace", "3s", "--resync", "10s")
 	defer func() {
 		if stop != nil {
 			stop()
@@ -226,7 +270,7 @@ func TestHealReplacesAKilledManagerOnePerHoster(t *testing.T) {
 	st := c.waitStatus(3*time.Minute, "3 managers, one per hoster, quorum ok", func(st swarm.Status) bool {
 		_, old := nodeNamed(st, "m1")
 		return !old && st.Managers == 3 && st.ManagersReachable == 3 && st.Quorum == "ok"
-	}, func() string { return out })
+	}, healLog)
 	hosters := map[string]bool{}
 	for _, n := range st.Nodes {
 		if n.Role == "manager" {
@@ -256,7 +300,7 @@ func TestHealRestartedMidRemediationDoesNotReplaceTwice(t *testing.T) {
 	defer docker.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	stop := c.startHeal("--grace", "3s", "--resync", "10s")
+	stop, _ := c.startHeal("--grace", "3s", "--resync", "10s")
 	if err := lab.KillNode(ctx, docker, c.labRef(name), "w1"); err != nil {
 		stop()
 		t.Fatal(err)
@@ -275,6 +319,9 @@ func TestHealRestartedMidRemediationDoesNotReplaceTwice(t *testing.T) {
 			recorded = recorded || (a.Resume && a.Target == "w1-r1")
 		}
 		if recorded {
+			if code != exitWork {
+				t.Errorf("heal --once --dry-run with a replacement pending: exit %d, want %d", code, exitWork)
+			}
 			break
 		}
 		if time.Now().After(deadline) {
@@ -287,14 +334,16 @@ func TestHealRestartedMidRemediationDoesNotReplaceTwice(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("first heal exit %d\n%s", code, first)
 	}
-	stop = c.startHeal("--grace", "3s", "--resync", "10s")
-	var second string
+	stop, secondLog := c.startHeal("--grace", "3s", "--resync", "10s")
 	c.waitStatus(3*time.Minute, "w1-r1 Ready and w1 gone", func(st swarm.Status) bool {
 		r, ok := nodeNamed(st, "w1-r1")
 		_, old := nodeNamed(st, "w1")
 		return ok && r.State == "ready" && !old
-	}, func() string { return second })
-	_, second = stop()
+	}, secondLog)
+	_, second := stop()
+	if testing.Verbose() {
+		t.Logf("first heal:\n%s\nsecond heal:\n%s", first, second)
+	}
 	if !strings.Contains(second, "resuming it, not starting another") && !strings.Contains(second, "remove-dead") {
 		t.Errorf("second heal neither resumed nor finished the attempt:\n%s", second)
 	}
