@@ -86,12 +86,7 @@ func labRegistry(t *testing.T, sw *labswarm.Swarm) string {
 	regOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
-		img, err := labswarm.EnsureRegistryImage(ctx)
-		if err != nil {
-			regErr = err
-			return
-		}
-		regHost, regErr = sw.StartRegistry(ctx, img)
+		regHost, regErr = sw.StartRegistry(ctx)
 	})
 	if regErr != nil {
 		t.Fatalf("lab registry: %v", regErr)

@@ -24,6 +24,7 @@ import (
 	"github.com/shoalops/shoal/bootstrap/inventory"
 	"github.com/shoalops/shoal/bootstrap/remote"
 	"github.com/shoalops/shoal/lab"
+	"github.com/shoalops/shoal/lab/images"
 )
 
 // Swarm is a one-manager lab swarm for tests: a VPS container
@@ -239,52 +240,23 @@ func BuildHello(ctx context.Context) ([]string, error) {
 	return names, nil
 }
 
-// RegistryVersion is the distribution release the lab registry is built from.
-const RegistryVersion = "v3.1.2"
-
-// EnsureRegistryImage builds the image shoal-test/registry:<version>: the
-// real distribution registry, compiled from the Go module proxy once per
-// machine into ~/.cache/shoal/registry/<version>/ (about 2 minutes the first
-// time), FROM scratch with filesystem storage on :5000.
-func EnsureRegistryImage(ctx context.Context) (string, error) {
-	home, err := os.UserHomeDir()
+// StartRegistry runs the real distribution registry (lab/images builds it
+// from the Go module proxy, once per machine) on the manager's host network,
+// so 127.0.0.1:5000 is a registry the manager's engine trusts without TLS,
+// and waits until it answers. It returns the registry's host:port.
+func (s *Swarm) StartRegistry(ctx context.Context) (string, error) {
+	image, err := images.EnsureRegistry(ctx)
 	if err != nil {
 		return "", err
 	}
-	dir := filepath.Join(home, ".cache", "shoal", "registry", RegistryVersion)
-	bin := filepath.Join(dir, "registry")
-	if _, err := os.Stat(bin); errors.Is(err, os.ErrNotExist) {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return "", err
-		}
-		cmd := exec.CommandContext(ctx, "go", "install", "-ldflags=-s -w", "github.com/distribution/distribution/v3/cmd/registry@"+RegistryVersion)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOBIN="+dir, "GOFLAGS=", "GOWORK=off")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return "", fmt.Errorf("build registry %s: %w: %s", RegistryVersion, err, out)
-		}
-	}
-	b, err := os.ReadFile(bin)
-	if err != nil {
-		return "", err
-	}
-	config := "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: /var/lib/registry\nhttp:\n  addr: :5000\n"
-	name := "shoal-test/registry:" + RegistryVersion
-	df := "FROM scratch\nCOPY registry /registry\nCOPY config.yml /etc/registry/config.yml\nENTRYPOINT [\"/registry\"]\nCMD [\"serve\", \"/etc/registry/config.yml\"]\n"
-	if err := BuildImage(ctx, name, df, map[string][]byte{"registry": b, "config.yml": []byte(config)}); err != nil {
-		return "", err
-	}
-	return name, nil
-}
-
-// StartRegistry runs the registry image on the manager's host network (so
-// 127.0.0.1:5000 is a registry the manager's engine trusts without TLS) and
-// waits until it answers. It returns the registry's host:port.
-func (s *Swarm) StartRegistry(ctx context.Context, image string) (string, error) {
 	if err := s.Load(ctx, image, ""); err != nil {
 		return "", err
 	}
-	if _, err := s.Run(ctx, "docker run -d --name rec-registry --network host "+image); err != nil {
+	config := "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: /var/lib/registry\nhttp:\n  addr: 127.0.0.1:5000\n"
+	if err := s.Conn.WriteFile(ctx, "/etc/shoal-test-registry.yml", []byte(config), 0o644); err != nil {
+		return "", err
+	}
+	if _, err := s.Run(ctx, "docker run -d --name rec-registry --network host -v /etc/shoal-test-registry.yml:/etc/distribution/config.yml:ro "+image); err != nil {
 		return "", err
 	}
 	for i := 0; i < 50; i++ {
