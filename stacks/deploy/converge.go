@@ -15,6 +15,8 @@ type TaskError struct {
 	State swarm.TaskState
 	Err   string // Status.Err, else Status.Message
 	At    time.Time
+	// Repeats counts older tasks that failed the same way.
+	Repeats int
 }
 
 func (t TaskError) String() string {
@@ -22,7 +24,11 @@ func (t TaskError) String() string {
 	if node == "" {
 		node = "no node"
 	}
-	return fmt.Sprintf("%s on %s: %s", t.State, node, t.Err)
+	s := fmt.Sprintf("%s on %s: %s", t.State, node, t.Err)
+	if t.Repeats > 0 {
+		s += fmt.Sprintf(" (and %d more like it)", t.Repeats)
+	}
+	return s
 }
 
 // ServiceState is how far one service is from converged.
@@ -93,6 +99,7 @@ func Converge(svc swarm.Service, tasks []swarm.Task, nodes map[string]string, fa
 		st.Desired = int(*r.Replicas)
 	}
 	sort.SliceStable(problems, func(i, j int) bool { return problems[i].At.After(problems[j].At) })
+	problems = dedupe(problems)
 	if len(problems) > 5 {
 		problems = problems[:5]
 	}
@@ -118,6 +125,22 @@ func Converge(svc swarm.Service, tasks []swarm.Task, nodes map[string]string, fa
 	}
 	st.Converged = !st.Failed && !updating && st.Running >= st.Desired
 	return st
+}
+
+// dedupe keeps the newest of identical task errors, counting repeats.
+func dedupe(ts []TaskError) []TaskError {
+	var out []TaskError
+	seen := map[string]int{}
+	for _, t := range ts {
+		k := t.Node + "\x00" + string(t.State) + "\x00" + t.Err
+		if i, ok := seen[k]; ok {
+			out[i].Repeats++
+			continue
+		}
+		seen[k] = len(out)
+		out = append(out, t)
+	}
+	return out
 }
 
 func nodeName(nodes map[string]string, id string) string {

@@ -210,14 +210,15 @@ func Deploy(ctx context.Context, e Engine, s Stack, o Options) (Result, error) {
 	}
 	var watch []string
 	for _, st := range steps {
+		if st.Action == Prune {
+			continue
+		}
 		auth, err := EncodedAuth(st.Spec.TaskTemplate.ContainerSpec.Image, s.RegistryAuth)
 		if err != nil {
 			return res, err
 		}
 		sr := ServiceResult{Name: st.Name, Action: st.Action, Why: st.Why}
 		switch st.Action {
-		case Prune:
-			continue
 		case Unchanged:
 			sr.ID = st.Live.ID
 		case Create:

@@ -87,7 +87,10 @@ func Remove(ctx context.Context, e Engine, name string, o Options) (Removed, err
 				_, err = e.NetworkRemove(ctx, x.id, client.NetworkRemoveOptions{})
 			}
 			switch {
-			case err == nil || errdefs.IsNotFound(err):
+			case errdefs.IsNotFound(err):
+				// Already gone: the list can lag a removal (a node's
+				// local copy of an overlay).
+			case err == nil:
 				switch x.kind {
 				case "secret":
 					r.Secrets = append(r.Secrets, x.name)
