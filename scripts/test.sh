@@ -9,5 +9,6 @@ scripts/ensure-engine.sh
 go vet ./...
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then echo "gofmt needed:"; echo "$unformatted"; exit 1; fi
+SHOAL_VAULT_BIN="$(scripts/ensure-vault.sh)/vault"; export SHOAL_VAULT_BIN # real Vault dev server for stacks/vault (built once per machine)
 # -p 1: lab tests of several packages would otherwise share 2 cores at once.
 go test -p 1 -count=1 -timeout 45m ./... "$@"

@@ -26,13 +26,39 @@ import (
 // every such difference is listed here, so a new one fails the test and a
 // listed one that goes away fails it too (then delete it from the list).
 var knownDisagreements = map[string][]string{
+	// v1.21.0's health body has one more field than the documented sample.
+	"01-health-active.json":           {"body.replication_primary_canary_age_ms: extra field"},
+	"02-health-sealed.json":           {"body.replication_primary_canary_age_ms: extra field"},
+	"03-health-sealed-go-client.json": {"body.replication_primary_canary_age_ms: extra field"},
+	// Malformed JSON is a 500 with the parser's message, not the documented 400.
+	"10-error-bad-json.json": {
+		"status: want 400, got 500",
+		`body.errors: want ["error parsing JSON"], got ["malformed JSON, unclosed containers"]`,
+	},
 	// The sys/mounts list copies each mount to the top level of the body
-	// (legacy); the fixture leaves the copies out (its notes say so).
+	// (legacy; the fixture leaves the copies out, its notes say so), and the
+	// identity/ mount's config has passthrough_request_headers.
 	"13-sys-mounts-list.json": {
-		`body.cubbyhole/: extra field`,
-		`body.identity/: extra field`,
-		`body.secret/: extra field`,
-		`body.sys/: extra field`,
+		"body.data.identity/.config.passthrough_request_headers: extra field",
+		"body.cubbyhole/: extra field",
+		"body.identity/: extra field",
+		"body.secret/: extra field",
+		"body.sys/: extra field",
+	},
+	// The engine-built 404 envelopes carry mount_type too (the README leaves it open).
+	"31-kv2-v1-style-path.json":      {"body.mount_type: extra field"},
+	"39-kv2-read-soft-deleted.json":  {"body.mount_type: extra field"},
+	"40-kv2-patch-soft-deleted.json": {"body.mount_type: extra field"},
+	"45-kv2-read-destroyed.json":     {"body.mount_type: extra field"},
+	// Metadata reads have the attribution fields the README mentions and leaves out.
+	"46-kv2-metadata-read.json": {
+		"body.data.versions.1.created_by: extra field",
+		"body.data.versions.1.deleted_by: extra field",
+		"body.data.versions.2.created_by: extra field",
+		"body.data.versions.2.deleted_by: extra field",
+		"body.data.versions.3.created_by: extra field",
+		"body.data.versions.3.deleted_by: extra field",
+		"body.data.last_updated_by: extra field",
 	},
 }
 
