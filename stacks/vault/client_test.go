@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -323,6 +324,29 @@ func TestAppRoleLoginWithGeneratedPolicy(t *testing.T) {
 	}
 	if l, err := ci.List(ctx, "acme", "dev"); err != nil || len(l) != 1 || l[0].Service != "web" {
 		t.Fatalf("CI lists its folder: %v, %v", l, err)
+	}
+
+	// What a pipeline runs: the vault CLI with the AppRole's token (from the
+	// environment) reads the token at the documented path, and only there.
+	login, err := root.Logical().WriteWithContext(ctx, "auth/approle/login", map[string]any{"role_id": roleID, "secret_id": secretID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := vaulttest.Binary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cliGet := func(path string) (string, error) {
+		cmd := exec.Command(bin, "kv", "get", "-mount=secret", "-field=service_hash", path)
+		cmd.Env = []string{"VAULT_ADDR=" + srv.Addr, "VAULT_TOKEN=" + login.Auth.ClientToken, "HOME=" + t.TempDir()}
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := cliGet("acme/dev/web"); err != nil || out != "tok-dev" {
+		t.Fatalf("vault kv get acme/dev/web as CI: %q, %v", out, err)
+	}
+	if out, err := cliGet("acme/prod/web"); err == nil || !strings.Contains(out, "permission denied") {
+		t.Fatalf("vault kv get acme/prod/web as CI should be denied: %q, %v", out, err)
 	}
 
 	secrets := []string{"tok-dev", "tok-prod", "tok-other", "tok-new", roleID, secretID, srv.RootToken}
