@@ -34,5 +34,6 @@ Exit codes: 0 done or nothing to do, 1 failed (the message says what is left),
 	f.StringVar(&a.home, "home", "", "where shoal keeps its state (default $SHOAL_HOME or ~/.shoal)")
 
 	root.AddCommand(newBootstrapCmd(a), newStatusCmd(a), newLabCmd(a), newVaultCmd(a), newHealCmd(a))
+	root.AddCommand(newStackCmd(a))
 	return root
 }
