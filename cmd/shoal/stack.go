@@ -19,7 +19,6 @@ import (
 
 	"github.com/shoalops/shoal/bootstrap"
 	"github.com/shoalops/shoal/bootstrap/inventory"
-	"github.com/shoalops/shoal/bootstrap/remote"
 	"github.com/shoalops/shoal/stacks"
 	"github.com/shoalops/shoal/stacks/deploy"
 )
@@ -211,7 +210,7 @@ func runStackDeploy(cmd *cobra.Command, a *app, name string, fl stackDeployFlags
 		return err
 	}
 	defer mgr.Close()
-	fmt.Fprintf(a.stderr, "stack %s: deploying through %s\n", name, mgr.node)
+	fmt.Fprintf(a.stderr, "stack %s: deploying through %s\n", name, mgr.Node)
 	opts := deploy.Options{
 		NoPrune:      fl.noPrune,
 		ResolveImage: deploy.ResolveImage(fl.resolveImage),
@@ -220,7 +219,7 @@ func runStackDeploy(cmd *cobra.Command, a *app, name string, fl stackDeployFlags
 		Timeout:      fl.timeout,
 		Progress:     deploy.ProgressFunc(func(svc, msg string) { fmt.Fprintf(a.stderr, "[%s] %s\n", svc, msg) }),
 	}
-	res, err := deploy.Deploy(ctx, mgr.docker, st, opts)
+	res, err := deploy.Deploy(ctx, mgr.Docker, st, opts)
 	for _, w := range res.Warnings {
 		fmt.Fprintf(a.stderr, "warning: %s\n", w)
 	}
@@ -276,64 +275,32 @@ func printStackResult(w io.Writer, res deploy.Result) {
 	}
 }
 
-// manager is an open connection to a swarm manager's Docker API.
+// manager is the manager connection of a stack verb, with the SSH agent
+// connection (if any) to release.
 type manager struct {
-	node   string
-	conn   *remote.Conn
-	docker *client.Client
+	*stacks.Manager
 	closer io.Closer
 }
 
 func (m *manager) Close() {
-	if m.docker != nil {
-		_ = m.docker.Close()
-	}
-	if m.conn != nil {
-		_ = m.conn.Close()
-	}
-	if m.closer != nil {
-		_ = m.closer.Close()
-	}
+	m.Manager.Close()
+	_ = m.closer.Close()
 }
 
-// connectManager reaches the first manager of the inventory, in inventory
-// order, that answers over SSH and is an active swarm manager.
+// connectManager reaches the first manager of the inventory that answers.
 func connectManager(ctx context.Context, a *app, inv *inventory.Inventory) (*manager, error) {
 	dial, closer, err := bootstrap.DialOptions(inv)
 	if err != nil {
 		return nil, withCode(exitUsage, err)
 	}
 	dial.Logger = a.log
-	dial.Attempts = 2
-	var why []string
-	for _, n := range inv.Managers() {
-		conn, err := remote.Dial(ctx, bootstrap.Target(inv, n), dial)
-		if err != nil {
-			var hk *remote.HostKeyChangedError
-			if errors.As(err, &hk) {
-				closer.Close()
-				return nil, err
-			}
-			why = append(why, fmt.Sprintf("%s: %v", n.Name, err))
-			continue
-		}
-		docker, err := conn.Docker(ctx)
-		if err != nil {
-			conn.Close()
-			why = append(why, fmt.Sprintf("%s: %v", n.Name, err))
-			continue
-		}
-		info, err := docker.Info(ctx, client.InfoOptions{})
-		if err != nil || !info.Info.Swarm.ControlAvailable {
-			docker.Close()
-			conn.Close()
-			why = append(why, fmt.Sprintf("%s: not an active swarm manager", n.Name))
-			continue
-		}
-		return &manager{node: n.Name, conn: conn, docker: docker, closer: closer}, nil
+	dial.Attempts = 2 // a look, not a boot wait
+	m, err := stacks.ConnectManager(ctx, inv, dial)
+	if err != nil {
+		closer.Close()
+		return nil, err
 	}
-	closer.Close()
-	return nil, withCode(exitFailed, fmt.Errorf("no manager of cluster %s answered:\n%s", inv.Cluster.Name, strings.Join(why, "\n")))
+	return &manager{Manager: m, closer: closer}, nil
 }
 
 func newStackRmCmd(a *app) *cobra.Command {
@@ -364,7 +331,7 @@ remove and asks first; --yes skips the question. Without a terminal and without
 				return err
 			}
 			defer mgr.Close()
-			svcs, err := mgr.docker.ServiceList(ctx, client.ServiceListOptions{Filters: make(client.Filters).Add("label", "com.docker.stack.namespace="+name)})
+			svcs, err := mgr.Docker.ServiceList(ctx, client.ServiceListOptions{Filters: make(client.Filters).Add("label", "com.docker.stack.namespace="+name)})
 			if err != nil {
 				return fmt.Errorf("list services: %w", err)
 			}
@@ -379,7 +346,7 @@ remove and asks first; --yes skips the question. Without a terminal and without
 			if !yes && !a.confirm(fmt.Sprintf("remove stack %s (%s, and its secrets, configs and networks)?", name, what)) {
 				return withCode(exitRefused, fmt.Errorf("not removing stack %s (%s): not confirmed (pass --yes)", name, what))
 			}
-			r, err := deploy.Remove(ctx, mgr.docker, name, deploy.Options{Timeout: timeout,
+			r, err := deploy.Remove(ctx, mgr.Docker, name, deploy.Options{Timeout: timeout,
 				Progress: deploy.ProgressFunc(func(svc, msg string) { fmt.Fprintf(a.stderr, "[%s] %s\n", svc, msg) })})
 			if a.json() {
 				_ = json.NewEncoder(a.stdout).Encode(map[string]any{"stack": name, "removed": r})

@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/moby/moby/client"
@@ -93,5 +94,6 @@ func waitErr(ctx context.Context, stack string, out map[string]watched, o Option
 			ce.Services = append(ce.Services, w.state)
 		}
 	}
+	sort.Slice(ce.Services, func(i, j int) bool { return ce.Services[i].Name < ce.Services[j].Name })
 	return ce
 }
