@@ -5,6 +5,13 @@
 // stacks/portainer talks to Portainer's API (admin, environment, one service
 // webhook per service) and stacks/vault keeps the webhook tokens in Vault.
 //
+// This package itself holds the shipped compose files (files/*.yml, embedded:
+// Names, File, WriteFiles), renders them from a Config with generated or
+// stored credentials (Traefik, Registry, Portainer -> Rendered, whose
+// Credentials are secret), computes overlay MTUs (OverlayMTU) and reaches the
+// first answering manager (ConnectManager). stacks/deploy deploys any stack;
+// stacks/stacktest gives lab tests a real swarm.
+//
 // stacks must not import infra, heal, cobra or Pulumi; the Pulumi resources
 // that wrap it live in the provider.
 package stacks
