@@ -44,14 +44,15 @@ type Observer struct {
 	opt     ObserverOptions
 	log     *slog.Logger
 
-	mu        sync.Mutex
-	conn      *remote.Conn
-	cli       *client.Client
-	via       string
-	next      int                  // index of the target to try first
-	downSince map[string]time.Time // node ID -> when it left Ready
-	evTime    map[string]time.Time // node ID -> time of its last non-ready event
-	now       func() time.Time
+	connecting sync.Mutex // one connect (failover) at a time
+	mu         sync.Mutex
+	conn       *remote.Conn
+	cli        *client.Client
+	via        string
+	next       int                  // index of the target to try first
+	downSince  map[string]time.Time // node ID -> when it left Ready
+	evTime     map[string]time.Time // node ID -> time of its last non-ready event
+	now        func() time.Time
 }
 
 // NewObserver watches the swarm of the managers targets returns.
@@ -127,6 +128,17 @@ func (o *Observer) Snapshot(ctx context.Context) Snapshot {
 // connect tries every manager, starting after the one that failed last,
 // until one lists the nodes.
 func (o *Observer) connect(ctx context.Context) Snapshot {
+	o.connecting.Lock()
+	defer o.connecting.Unlock()
+	o.mu.Lock()
+	cli, via := o.cli, o.via
+	o.mu.Unlock()
+	if cli != nil { // someone else connected meanwhile
+		if snap, err := o.list(ctx, cli, via); err == nil {
+			return snap
+		}
+		o.drop(true)
+	}
 	targets := o.targets()
 	var errs []string
 	answered := 0
