@@ -22,6 +22,10 @@ const (
 	OutputNodes            = "nodes" // [{name, hoster, provider, role, region, generation, address}]
 	OutputSwarmID          = "swarmId"
 	OutputManagerAddresses = "managerAddresses"
+	// OutputHostKeys maps node name to the SSH host key the swarm resource
+	// pinned; the CLI writes them into the stack's known_hosts, so status
+	// and heal never trust a key on first use that Pulumi already knows.
+	OutputHostKeys = "hostKeys"
 )
 
 // Options change one run of the program.
@@ -59,6 +63,7 @@ func ProgramWith(opts Options) pulumi.RunFunc {
 		ctx.Export(OutputNodes, out.Nodes)
 		ctx.Export(OutputSwarmID, out.SwarmID)
 		ctx.Export(OutputManagerAddresses, out.ManagerAddresses)
+		ctx.Export(OutputHostKeys, out.HostKeys)
 		return nil
 	}
 }
@@ -69,6 +74,7 @@ type Outputs struct {
 	Nodes            pulumi.ArrayOutput
 	SwarmID          pulumi.StringOutput
 	ManagerAddresses pulumi.StringArrayOutput
+	HostKeys         pulumi.StringMapOutput
 }
 
 // component is a shoal:infra:Hoster or shoal:infra:Node.
@@ -193,6 +199,7 @@ func deploy(ctx *pulumi.Context, opts Options) (*Outputs, error) {
 		Nodes:            out.ToArrayOutput(),
 		SwarmID:          cluster.SwarmID,
 		ManagerAddresses: cluster.ManagerAddresses,
+		HostKeys:         cluster.HostKeys,
 	}, nil
 }
 

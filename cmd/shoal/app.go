@@ -78,7 +78,7 @@ func (a *app) inventoryPath() (string, error) {
 			return p, nil
 		}
 	}
-	return "", withCode(exitUsage, errors.New("no inventory: pass --inventory FILE, set SHOAL_INVENTORY, or run `shoal lab up`"))
+	return "", withCode(exitUsage, errors.New("no inventory: pass --inventory FILE, set SHOAL_INVENTORY, or run `shoal lab up` or `shoal up`"))
 }
 
 // loadInventory reads and validates the inventory; warnings go to stderr.

@@ -117,3 +117,13 @@ func TestCLIBareCommandWithoutInventorySaysWhatToDo(t *testing.T) {
 		t.Fatalf("exit %d, stderr %s", code, errs)
 	}
 }
+
+func TestBuiltInLocalStackMatchesTheRepository(t *testing.T) {
+	repo, err := os.ReadFile(filepath.Join("..", "..", "Pulumi.local.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(repo) != string(defaultLocalConfig) {
+		t.Fatal("cmd/shoal/defaults/Pulumi.local.yaml differs from Pulumi.local.yaml: copy it over")
+	}
+}

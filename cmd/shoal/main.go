@@ -5,14 +5,30 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
+
+	"github.com/shoalops/shoal/infra/automation"
+	"github.com/shoalops/shoal/infra/provider"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// Named pulumi-resource-shoal (a link `shoal up` makes), this binary is
+	// shoal's Pulumi provider, so the engine always runs the matching build.
+	if filepath.Base(os.Args[0]) == automation.ProviderPlugin {
+		err := provider.Serve(ctx)
+		stop()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
 	code := Main(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)

@@ -33,6 +33,7 @@ Exit codes: 0 done or nothing to do, 1 failed (the message says what is left),
 	f.BoolVarP(&a.verbose, "verbose", "v", false, "log each remote command (secrets redacted) and other debug lines")
 	f.StringVar(&a.home, "home", "", "where shoal keeps its state (default $SHOAL_HOME or ~/.shoal)")
 
+	root.AddCommand(newUpCmd(a), newPreviewCmd(a), newDestroyCmd(a), newRefreshCmd(a))
 	root.AddCommand(newBootstrapCmd(a), newStatusCmd(a), newLabCmd(a), newVaultCmd(a), newHealCmd(a))
 	root.AddCommand(newStackCmd(a))
 	return root

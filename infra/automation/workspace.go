@@ -39,8 +39,10 @@ type Options struct {
 	// Backend is the state backend URL; default $PULUMI_BACKEND_URL, else
 	// file://$Home/pulumi/state.
 	Backend string
-	// PulumiDir holds the `pulumi` CLI; default $SHOAL_PULUMI_DIR, else the
-	// cache scripts/ensure-pulumi.sh fills, else $PATH.
+	// PulumiDir is the root of a Pulumi CLI install (the CLI is
+	// PulumiDir/bin/pulumi); default $SHOAL_PULUMI_DIR, else the cache
+	// scripts/ensure-pulumi.sh fills, else the install `pulumi` on $PATH
+	// belongs to.
 	PulumiDir string
 	// Self is the executable that serves shoal's provider (the running
 	// shoal binary, which acts as pulumi-resource-shoal when so named).
@@ -215,13 +217,13 @@ func pulumiCommand(o Options) (auto.PulumiCommand, error) {
 			}
 		}
 		cand := filepath.Join(cache, "pulumi", "v"+PulumiVersion)
-		if _, err := os.Stat(filepath.Join(cand, "pulumi")); err == nil {
+		if _, err := os.Stat(filepath.Join(cand, "bin", "pulumi")); err == nil {
 			dir = cand
 		}
 	}
 	if dir == "" {
 		if p, err := exec.LookPath("pulumi"); err == nil {
-			dir = filepath.Dir(p)
+			dir = filepath.Dir(filepath.Dir(p))
 		}
 	}
 	if dir == "" {

@@ -1,0 +1,306 @@
+package main
+
+import (
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/spf13/cobra"
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/shoalops/shoal/bootstrap/inventory"
+	"github.com/shoalops/shoal/infra"
+	"github.com/shoalops/shoal/infra/automation"
+)
+
+//go:embed defaults/Pulumi.local.yaml
+var defaultLocalConfig []byte
+
+// defaultStackConfig is the built-in config of the default "local" stack (a
+// copy of the repository's Pulumi.local.yaml, kept equal by a test), used
+// when shoal runs outside a project directory.
+func defaultStackConfig(stack string) []byte {
+	if stack == "local" {
+		return defaultLocalConfig
+	}
+	return nil
+}
+
+// stackFlags are shared by up, preview, destroy and refresh.
+type stackFlags struct {
+	stack   string
+	dir     string
+	backend string
+	yes     bool
+}
+
+func addStackFlags(cmd *cobra.Command, fl *stackFlags) {
+	cmd.Flags().StringVarP(&fl.stack, "stack", "s", "local", "Pulumi stack (its config is Pulumi.<stack>.yaml)")
+	cmd.Flags().StringVar(&fl.dir, "dir", "", "directory with Pulumi.<stack>.yaml (default: . if it has Pulumi.yaml, else $SHOAL_HOME/project with the built-in local stack)")
+	cmd.Flags().StringVar(&fl.backend, "backend", "", "Pulumi state backend URL (default $PULUMI_BACKEND_URL, else a file backend in $SHOAL_HOME/pulumi/state)")
+}
+
+func (a *app) openStack(cmd *cobra.Command, fl stackFlags) (*automation.Workspace, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find the shoal executable (it serves the provider): %w", err)
+	}
+	progress := a.stderr
+	if a.json() {
+		progress = a.stderr // stdout carries only the JSON document
+	}
+	return automation.Open(cmd.Context(), automation.Options{
+		Home: a.home, Stack: fl.stack, Dir: fl.dir, Backend: fl.backend, Self: self,
+		Program: infra.Program, Progress: progress, DefaultConfig: defaultStackConfig(fl.stack),
+	})
+}
+
+type pulumiStackJSON struct {
+	Stack   string             `json:"stack"`
+	Changes automation.Changes `json:"changes"`
+	Nodes   []outputNode       `json:"nodes,omitempty"`
+}
+
+func (a *app) reportChanges(verb, stack string, c automation.Changes, nodes []outputNode) error {
+	if a.json() {
+		return json.NewEncoder(a.stdout).Encode(pulumiStackJSON{Stack: stack, Changes: c, Nodes: nodes})
+	}
+	if c.None() {
+		fmt.Fprintf(a.stdout, "%s %s: no resource changes (%s)\n", verb, stack, c)
+		return nil
+	}
+	fmt.Fprintf(a.stdout, "%s %s: %s\n", verb, stack, c)
+	return nil
+}
+
+func newUpCmd(a *app) *cobra.Command {
+	var fl stackFlags
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Create or update the cluster described by the Pulumi stack (same program as `pulumi up`)",
+		Long: `up runs shoal's Pulumi program through the Automation API: it creates the VPSes at
+each hoster with their SSH keys and firewalls, then converges the swarm on them
+(the same plan/execute code as ` + "`shoal bootstrap`" + `). A second run reports no
+resource changes. Nodes removed from the config leave the swarm before their
+servers are deleted.
+
+The default stack "local" needs no cloud account: its VPSes are containers on
+the local Docker Engine, three simulated hosters with one manager each.
+Secrets (hoster tokens, the SSH private key, join tokens, the unlock key) live
+in Pulumi's encrypted config and state; the local passphrase is kept in
+$SHOAL_HOME/pulumi/passphrase unless PULUMI_CONFIG_PASSPHRASE is set.
+
+Afterwards ` + "`shoal status`" + ` works on the cluster without more flags.`,
+		Example: `  shoal up                       # the local stack
+  shoal up --stack prod          # Pulumi.prod.yaml in the current directory`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			w, err := a.openStack(cmd, fl)
+			if err != nil {
+				return err
+			}
+			changes, outputs, err := w.Up(cmd.Context(), nil)
+			if err != nil {
+				return err
+			}
+			nodes, err := parseOutputNodes(outputs)
+			if err != nil {
+				return err
+			}
+			hostKeys, err := parseHostKeys(outputs)
+			if err != nil {
+				return err
+			}
+			if _, err := a.writeStackInventory(fl.stack, w, nodes, hostKeys); err != nil {
+				return err
+			}
+			return a.reportChanges("up", fl.stack, changes, nodes)
+		},
+	}
+	addStackFlags(cmd, &fl)
+	return cmd
+}
+
+func newPreviewCmd(a *app) *cobra.Command {
+	var fl stackFlags
+	cmd := &cobra.Command{
+		Use:   "preview",
+		Short: "Show what `shoal up` would change, changing nothing",
+		Long: `preview runs the program and asks every resource what it would do. Spec
+validation (odd managers, no hoster able to break quorum) fails here, naming
+the config key. Exit 4 when there are changes, 0 when none.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			w, err := a.openStack(cmd, fl)
+			if err != nil {
+				return err
+			}
+			changes, err := w.Preview(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if err := a.reportChanges("preview", fl.stack, changes, nil); err != nil {
+				return err
+			}
+			if !changes.None() {
+				return withCode(exitWork, errors.New(""))
+			}
+			return nil
+		},
+	}
+	addStackFlags(cmd, &fl)
+	return cmd
+}
+
+func newDestroyCmd(a *app) *cobra.Command {
+	var fl stackFlags
+	cmd := &cobra.Command{
+		Use:   "destroy",
+		Short: "Remove every node from the swarm, then delete the servers",
+		Long: `destroy deletes every resource of the stack: first the swarm resource (each
+node leaves the swarm), then the servers. It asks first; --yes skips the
+question, and without a terminal it refuses (exit 3) unless --yes is given.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !fl.yes && !a.confirm(fmt.Sprintf("destroy every server and the swarm of stack %s?", fl.stack)) {
+				return withCode(exitRefused, fmt.Errorf("destroy of stack %s not confirmed (use --yes)", fl.stack))
+			}
+			w, err := a.openStack(cmd, fl)
+			if err != nil {
+				return err
+			}
+			changes, err := w.Destroy(cmd.Context())
+			if err != nil {
+				return err
+			}
+			a.forgetStackInventory(fl.stack)
+			return a.reportChanges("destroy", fl.stack, changes, nil)
+		},
+	}
+	addStackFlags(cmd, &fl)
+	cmd.Flags().BoolVarP(&fl.yes, "yes", "y", false, "do not ask for confirmation")
+	return cmd
+}
+
+func newRefreshCmd(a *app) *cobra.Command {
+	var fl stackFlags
+	cmd := &cobra.Command{
+		Use:   "refresh",
+		Short: "Read the real state of servers and swarm into the Pulumi state",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			w, err := a.openStack(cmd, fl)
+			if err != nil {
+				return err
+			}
+			changes, err := w.Refresh(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return a.reportChanges("refresh", fl.stack, changes, nil)
+		},
+	}
+	addStackFlags(cmd, &fl)
+	return cmd
+}
+
+// outputNode is one entry of the program's `nodes` stack output.
+type outputNode struct {
+	Name    string `json:"name"`
+	Hoster  string `json:"hoster"`
+	Role    string `json:"role"`
+	Address string `json:"address"`
+	Region  string `json:"region,omitempty"`
+}
+
+func parseOutputNodes(outputs auto.OutputMap) ([]outputNode, error) {
+	raw, ok := outputs["nodes"]
+	if !ok {
+		return nil, errors.New("stack output `nodes` missing")
+	}
+	b, err := json.Marshal(raw.Value)
+	if err != nil {
+		return nil, err
+	}
+	var nodes []outputNode
+	if err := json.Unmarshal(b, &nodes); err != nil {
+		return nil, fmt.Errorf("stack output `nodes`: %w", err)
+	}
+	return nodes, nil
+}
+
+func parseHostKeys(outputs auto.OutputMap) (map[string]string, error) {
+	keys := map[string]string{}
+	raw, ok := outputs["hostKeys"]
+	if !ok {
+		return keys, nil
+	}
+	b, err := json.Marshal(raw.Value)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(b, &keys); err != nil {
+		return nil, fmt.Errorf("stack output `hostKeys`: %w", err)
+	}
+	return keys, nil
+}
+
+// writeStackInventory writes an inventory of the stack's nodes so status,
+// bootstrap and heal work on it, and makes it the current one.
+func (a *app) writeStackInventory(stack string, w *automation.Workspace, nodes []outputNode, hostKeys map[string]string) (string, error) {
+	dir := filepath.Join(a.home, "stacks", stack)
+	inv := &inventory.Inventory{
+		Cluster: inventory.Cluster{Name: stack},
+		SSH:     inventory.SSH{User: "root", Port: 22, IdentityFile: w.KeyPath, KnownHosts: filepath.Join(dir, "known_hosts")},
+	}
+	for _, n := range nodes {
+		inv.Nodes = append(inv.Nodes, inventory.Node{Name: n.Name, Address: n.Address, Role: n.Role, Hoster: n.Hoster, Region: n.Region})
+	}
+	b, err := inventory.Marshal(inv)
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	// The host keys the swarm resource pinned are the truth: known_hosts is
+	// rewritten from them, nothing is trusted on first use afterwards.
+	var kh strings.Builder
+	for _, n := range nodes {
+		k, ok := hostKeys[n.Name]
+		if !ok {
+			continue
+		}
+		pub, _, _, _, err := ssh.ParseAuthorizedKey([]byte(k))
+		if err != nil {
+			return "", fmt.Errorf("host key of %s in stack output: %w", n.Name, err)
+		}
+		kh.WriteString(knownhosts.Line([]string{knownhosts.Normalize(net.JoinHostPort(n.Address, "22"))}, pub) + "\n")
+	}
+	if err := os.WriteFile(inv.SSH.KnownHosts, []byte(kh.String()), 0o600); err != nil {
+		return "", fmt.Errorf("write stack known_hosts: %w", err)
+	}
+	path := filepath.Join(dir, "inventory.yaml")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return "", fmt.Errorf("write stack inventory: %w", err)
+	}
+	if err := os.WriteFile(a.currentPointer(), []byte(path+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	return path, nil
+}
+
+func (a *app) forgetStackInventory(stack string) {
+	path := filepath.Join(a.home, "stacks", stack, "inventory.yaml")
+	_ = os.Remove(path)
+	if b, err := os.ReadFile(a.currentPointer()); err == nil && string(b) == path+"\n" {
+		_ = os.Remove(a.currentPointer())
+	}
+}
