@@ -121,6 +121,44 @@ func (s *Swarm) SetRole(ctx context.Context, name, role string) error {
 	return s.Update(ctx, name, func(spec *swarmtypes.NodeSpec) { spec.Role = swarmtypes.NodeRole(role) })
 }
 
+// Demote demotes dead manager name and waits until it no longer counts as
+// a manager. It refuses a reachable manager.
+func (s *Swarm) Demote(ctx context.Context, name string) error {
+	err := s.With(ctx, func(ctx context.Context, m Manager) error {
+		n, ok, err := find(ctx, m, name)
+		if err != nil || !ok || n.Spec.Role != swarmtypes.NodeRoleManager {
+			return err
+		}
+		if n.ManagerStatus != nil && n.ManagerStatus.Reachability == swarmtypes.ReachabilityReachable {
+			return &RefusedError{Check: "reachable manager", Numbers: fmt.Sprintf("%s is a reachable manager; heal never demotes or removes one", name)}
+		}
+		spec := n.Spec
+		spec.Role = swarmtypes.NodeRoleWorker
+		if _, err := m.NodeUpdate(ctx, n.ID, client.NodeUpdateOptions{Version: n.Version, Spec: spec}); err != nil {
+			return fmt.Errorf("demote %s: %w", name, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for {
+		var done bool
+		err := s.With(ctx, func(ctx context.Context, m Manager) error {
+			n, ok, err := find(ctx, m, name)
+			done = err == nil && (!ok || n.ManagerStatus == nil)
+			return err
+		})
+		if err == nil && done {
+			return nil
+		}
+		sleep(ctx, s.poll())
+		if ctx.Err() != nil {
+			return fmt.Errorf("wait for %s to leave the managers: %w", name, ctx.Err())
+		}
+	}
+}
+
 // MakeSpare drains node name and marks it a warm spare.
 func (s *Swarm) MakeSpare(ctx context.Context, name string) error {
 	return s.Update(ctx, name, func(spec *swarmtypes.NodeSpec) {

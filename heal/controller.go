@@ -247,9 +247,16 @@ func (c *Controller) act(ctx context.Context, a Action, now time.Time) error {
 	case Replace, ActivateSpare:
 		r := a.Record
 		if !a.Resume {
-			r = Record{Node: a.Node.Name, Replacement: a.Target, Spare: a.Kind == ActivateSpare, Since: now, Attempts: a.Attempt, Last: now}
+			r = Record{Node: a.Node.Name, Replacement: a.Target, Spare: a.Kind == ActivateSpare, Role: a.Spec.Role, Since: now, Attempts: a.Attempt, Last: now}
 			if err := c.Swarm.WriteRecord(ctx, r); err != nil {
 				return fmt.Errorf("record the attempt before acting: %w", err)
+			}
+		}
+		if a.Node.Role == RoleManager {
+			// Demote the dead manager before its replacement adds a voter
+			// (Decide checked the numbers; Demote refuses a reachable one).
+			if err := c.Swarm.Demote(ctx, a.Node.Name); err != nil {
+				return err
 			}
 		}
 		actx, cancel := context.WithDeadline(ctx, r.Since.Add(c.Policy.StartupTimeout))

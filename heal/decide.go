@@ -232,11 +232,15 @@ func Decide(now time.Time, pol Policy, spec Desired, obs Snapshot, hist History)
 		if !ok {
 			continue // its entry is gone, and the record with it
 		}
-		if dead.Role == RoleManager {
+		role := r.Role // the dead node is demoted before its replacement joins
+		if role == "" {
+			role = dead.Role
+		}
+		if role == RoleManager {
 			managerBusy = dead.Name
 		}
 		repl, joined := byName[r.Replacement]
-		finished := joined && repl.Ready() && repl.Availability == "active" && repl.Role == dead.Role &&
+		finished := joined && repl.Ready() && repl.Availability == "active" && repl.Role == role &&
 			(!r.Spare || repl.Labels[LabelSpare] != "true")
 		switch {
 		case finished:
@@ -245,9 +249,9 @@ func Decide(now time.Time, pol Policy, spec Desired, obs Snapshot, hist History)
 				d.event(EventWaiting, dead.Name, "%s is Ready; removing %s waits for the running action on it", r.Replacement, dead.Name)
 				continue
 			}
-			if dead.Role == RoleManager && dead.Reachability == "reachable" {
-				d.event(EventRefused, dead.Name, "%s is a reachable manager again and %s is Ready: not demoting or removing a reachable manager (%d managers, %d reachable); decide which to keep and run `shoal bootstrap`",
-					dead.Name, r.Replacement, d.Managers, d.ManagersReachable)
+			if dead.State == StateReady {
+				d.event(EventRefused, dead.Name, "%s came back (%s, %s) after %s became Ready: heal removes only dead nodes; decide which to keep, remove the other with `docker node rm` and run `shoal bootstrap` (%d managers, %d reachable)",
+					dead.Name, dead.Role, dead.State, r.Replacement, d.Managers, d.ManagersReachable)
 				continue
 			}
 			if dead.Role == RoleManager {
@@ -276,6 +280,9 @@ func Decide(now time.Time, pol Policy, spec Desired, obs Snapshot, hist History)
 			}
 			a := Action{Kind: kind, Node: dead, Target: r.Replacement, Attempt: r.Attempts, Resume: true, Record: r,
 				Spec: replacementSpec(spec, dead, r.Replacement)}
+			if r.Role != "" {
+				a.Spec.Role = r.Role
+			}
 			d.requeueAt(now, r.Since.Add(pol.StartupTimeout))
 			if running(a) {
 				d.event(EventWaiting, dead.Name, "replacement %s of %s in progress for %s (startup timeout %s)", r.Replacement, dead.Name, round(now.Sub(r.Since)), pol.StartupTimeout)
@@ -283,7 +290,7 @@ func Decide(now time.Time, pol Policy, spec Desired, obs Snapshot, hist History)
 				a.Reason = fmt.Sprintf("attempt %d for %s was started %s ago and %s is not Ready yet: resuming it, not starting another", r.Attempts, dead.Name, round(now.Sub(r.Since)), r.Replacement)
 				d.act(a)
 			}
-			if dead.Role == RoleManager {
+			if role == RoleManager {
 				promoteIfSlow(now, pol, &d, obs, hist, dead, r)
 			}
 		}
@@ -363,24 +370,34 @@ func Decide(now time.Time, pol Policy, spec Desired, obs Snapshot, hist History)
 				continue
 			}
 		}
+		how := ""
 		if n.Role == RoleManager {
 			if managerBusy != "" {
 				d.event(EventWaiting, n.Name, "one manager at a time: %s waits until %s is replaced (%d of %d managers reachable)", n.Name, managerBusy, d.ManagersReachable, d.Managers)
 				continue
 			}
+			// The dead manager is demoted before the new one joins: adding a
+			// voter while a dead one still counts would need the new one up
+			// for a majority (3 of 4), and a slow join would lose quorum.
+			total, reach := d.Managers-1, d.ManagersReachable
+			if reach < quorum.Majority(total) {
+				d.event(EventRefused, n.Name, "not demoting %s: %d of %d managers would be reachable, quorum needs %d", n.Name, reach, total, quorum.Majority(total))
+				continue
+			}
 			managerBusy = n.Name
+			how = fmt.Sprintf("; demoting %s first (managers %d -> %d, %d reachable)", n.Name, d.Managers, total, reach)
 		}
 		if spare, ok := findSpare(obs, n.Hoster, usedSpares); ok {
 			usedSpares[spare.Name] = true
 			d.act(Action{Kind: ActivateSpare, Node: n, Target: spare.Name, Attempt: attempts + 1,
 				Spec:   replacementSpec(spec, n, spare.Name),
-				Reason: fmt.Sprintf("%s (%s at %s) down %s, grace %s; warm spare %s at %s takes its place (unhealthy %d of %d, maxUnhealthy %s)", n.Name, n.Role, n.Hoster, downFor(now, n), pol.Grace, spare.Name, n.Hoster, len(unhealthy), d.Total, pol.MaxUnhealthy)})
+				Reason: fmt.Sprintf("%s (%s at %s) down %s, grace %s; warm spare %s at %s takes its place (unhealthy %d of %d, maxUnhealthy %s)%s", n.Name, n.Role, n.Hoster, downFor(now, n), pol.Grace, spare.Name, n.Hoster, len(unhealthy), d.Total, pol.MaxUnhealthy, how)})
 			continue
 		}
 		name := nextName(n.Name, obs, hist)
 		d.act(Action{Kind: Replace, Node: n, Target: name, Attempt: attempts + 1,
 			Spec:   replacementSpec(spec, n, name),
-			Reason: fmt.Sprintf("%s (%s at %s) down %s, grace %s; replacing it with %s, attempt %d of %d (unhealthy %d of %d, maxUnhealthy %s)", n.Name, n.Role, n.Hoster, downFor(now, n), pol.Grace, name, attempts+1, pol.RetryLimit, len(unhealthy), d.Total, pol.MaxUnhealthy)})
+			Reason: fmt.Sprintf("%s (%s at %s) down %s, grace %s; replacing it with %s, attempt %d of %d (unhealthy %d of %d, maxUnhealthy %s)%s", n.Name, n.Role, n.Hoster, downFor(now, n), pol.Grace, name, attempts+1, pol.RetryLimit, len(unhealthy), d.Total, pol.MaxUnhealthy, how)})
 		d.requeueAt(now, now.Add(pol.StartupTimeout))
 	}
 

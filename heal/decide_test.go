@@ -257,7 +257,40 @@ func TestDecide(t *testing.T) {
 			name:  "a manager that came back is never demoted, even with its replacement Ready",
 			obs:   cluster(node("m1-r1", RoleManager, "hoster-a")),
 			hist:  rec(Record{Node: "m1", Replacement: "m1-r1", Since: now.Add(-time.Minute), Attempts: 1, Last: now.Add(-time.Minute)}),
-			event: "m1 is a reachable manager again and m1-r1 is Ready: not demoting or removing a reachable manager (4 managers, 4 reachable)",
+			event: "m1 came back (manager, ready) after m1-r1 became Ready: heal removes only dead nodes",
+		},
+		{
+			name:  "a worker that came back after its replacement is Ready is not removed",
+			obs:   cluster(node("w1-r1", RoleWorker, "hoster-a")),
+			hist:  rec(Record{Node: "w1", Replacement: "w1-r1", Since: now.Add(-time.Minute), Attempts: 1, Last: now.Add(-time.Minute)}),
+			event: "w1 came back (worker, ready) after w1-r1 became Ready",
+		},
+		{
+			name: "a dead manager is demoted before its replacement joins, and the reason says so",
+			obs:  cluster(node("m1", RoleManager, "hoster-a", down(2*time.Minute))),
+			acts: []string{"replace m1->m1-r1"},
+			check: func(t *testing.T, d Decision) {
+				wantIn(t, d.Actions[0].Reason, "demoting m1 first (managers 3 -> 2, 2 reachable)")
+			},
+		},
+		{
+			name: "a demoted dead manager still waits for a manager, not a worker, as its replacement",
+			obs: cluster(node("m1", RoleWorker, "hoster-a", down(2*time.Minute), asWorker()),
+				node("m1-r1", RoleWorker, "hoster-a")),
+			hist: rec(Record{Node: "m1", Replacement: "m1-r1", Role: RoleManager, Since: now.Add(-time.Minute), Attempts: 1, Last: now.Add(-time.Minute)}),
+			acts: []string{"replace m1->m1-r1 (resume)"},
+			check: func(t *testing.T, d Decision) {
+				if d.Actions[0].Spec.Role != RoleManager {
+					t.Fatalf("resumed spec role %q, want manager", d.Actions[0].Spec.Role)
+				}
+			},
+		},
+		{
+			name: "a demoted dead manager is removed once its replacement is a reachable manager",
+			obs: cluster(node("m1", RoleWorker, "hoster-a", down(2*time.Minute), asWorker()),
+				node("m1-r1", RoleManager, "hoster-a")),
+			hist: rec(Record{Node: "m1", Replacement: "m1-r1", Role: RoleManager, Since: now.Add(-time.Minute), Attempts: 1, Last: now.Add(-time.Minute)}),
+			acts: []string{"remove-dead m1->m1-r1"},
 		},
 		{
 			name: "a replacement never Ready within the startup timeout is abandoned",
@@ -444,7 +477,7 @@ func TestRecordLabelsRoundTrip(t *testing.T) {
 	if got.Replacement != "w1-r2" || got.Attempts != 2 || !got.Since.Equal(now) || got.Spare {
 		t.Fatalf("read back %+v", got)
 	}
-	if strings.Join(remove, ",") != LabelVia+","+LabelPromotedFor {
+	if strings.Join(remove, ",") != LabelVia+","+LabelPromotedFor+","+LabelRole {
 		t.Fatalf("remove = %v", remove)
 	}
 	if _, ok := ReadHistory([]NodeInfo{node("w2", RoleWorker, "hoster-b")}).Records["w2"]; ok {

@@ -21,6 +21,7 @@ const (
 	LabelLast        = "shoal.heal.last"         // RFC 3339: start of the latest attempt
 	LabelPromotedFor = "shoal.heal.promoted-for" // on a worker heal promoted while that manager was replaced
 	LabelSpare       = "shoal.heal.spare"        // "true" on a warm spare
+	LabelRole        = "shoal.heal.role"         // the role the dead node had (it is demoted before its replacement joins)
 )
 
 // Record is what the labels of one node say about its remediation.
@@ -28,6 +29,7 @@ type Record struct {
 	Node        string    `json:"node"`
 	Replacement string    `json:"replacement,omitempty"` // "" when no attempt is in flight
 	Spare       bool      `json:"spare,omitempty"`       // the replacement is an activated spare
+	Role        string    `json:"role,omitempty"`        // the role being replaced
 	Since       time.Time `json:"since,omitzero"`
 	Attempts    int       `json:"attempts,omitempty"`
 	Last        time.Time `json:"last,omitzero"`
@@ -68,6 +70,11 @@ func (r Record) Labels() (set map[string]string, remove []string) {
 	put(LabelAttempts, att)
 	put(LabelLast, ts(r.Last))
 	put(LabelPromotedFor, r.PromotedFor)
+	role := ""
+	if r.Replacement != "" {
+		role = r.Role
+	}
+	put(LabelRole, role)
 	return set, remove
 }
 
@@ -93,7 +100,7 @@ func ReadHistory(nodes []NodeInfo) History {
 
 func recordOf(n NodeInfo) (Record, bool) {
 	l := n.Labels
-	r := Record{Node: n.Name, Replacement: l[LabelReplacement], Spare: l[LabelVia] == "spare", PromotedFor: l[LabelPromotedFor]}
+	r := Record{Node: n.Name, Replacement: l[LabelReplacement], Spare: l[LabelVia] == "spare", PromotedFor: l[LabelPromotedFor], Role: l[LabelRole]}
 	r.Since, _ = time.Parse(time.RFC3339, l[LabelSince])
 	r.Last, _ = time.Parse(time.RFC3339, l[LabelLast])
 	r.Attempts, _ = strconv.Atoi(l[LabelAttempts])
