@@ -13,7 +13,8 @@ const (
 	Version = "0.1.0"
 )
 
-// New builds the provider: shoal:local:Server and shoal:swarm:Cluster.
+// New builds the provider: shoal:local:Server, shoal:swarm:Cluster,
+// shoal:swarm:Stack and shoal:portainer:Webhooks.
 func New() (p.Provider, error) {
 	return infer.NewProviderBuilder().
 		WithDisplayName("shoal").
@@ -22,6 +23,8 @@ func New() (p.Provider, error) {
 		WithResources(
 			infer.Resource(&Server{}),
 			infer.Resource(&Cluster{}),
+			infer.Resource(&Stack{}),
+			infer.Resource(&Webhooks{}),
 		).
 		Build()
 }
