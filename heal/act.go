@@ -90,6 +90,43 @@ func find(ctx context.Context, m Manager, name string) (swarmtypes.Node, bool, e
 	return match[0], true, nil
 }
 
+// Lookup returns node name's entry: ID, role, whether it is Ready (and, as
+// a manager, reachable). ok is false when it is not in the swarm.
+func (s *Swarm) Lookup(ctx context.Context, name string) (id, role string, ready, ok bool, err error) {
+	err = s.With(ctx, func(ctx context.Context, m Manager) error {
+		n, found, err := find(ctx, m, name)
+		if err != nil || !found {
+			return err
+		}
+		id, role, ok = n.ID, string(n.Spec.Role), true
+		ready = n.Status.State == swarmtypes.NodeStateReady &&
+			(n.Spec.Role != swarmtypes.NodeRoleManager || (n.ManagerStatus != nil && n.ManagerStatus.Reachability == swarmtypes.ReachabilityReachable))
+		return nil
+	})
+	return id, role, ready, ok, err
+}
+
+// RemoveWorkerEntry removes worker entry id with force (an entry its host
+// has just left). It never removes a manager entry.
+func (s *Swarm) RemoveWorkerEntry(ctx context.Context, id string) error {
+	return s.With(ctx, func(ctx context.Context, m Manager) error {
+		res, err := m.NodeInspect(ctx, id, client.NodeInspectOptions{})
+		if err != nil {
+			if isNotFound(err) {
+				return nil
+			}
+			return fmt.Errorf("inspect node %s: %w", id, err)
+		}
+		if res.Node.Spec.Role == swarmtypes.NodeRoleManager {
+			return &RefusedError{Check: "manager entry", Numbers: fmt.Sprintf("entry %s is a manager; not removing it", id)}
+		}
+		if _, err := m.NodeRemove(ctx, id, client.NodeRemoveOptions{Force: true}); err != nil && !isNotFound(err) {
+			return fmt.Errorf("node rm --force %s: %w", id, err)
+		}
+		return nil
+	})
+}
+
 // Update changes node name's spec with fn (role, availability, labels).
 func (s *Swarm) Update(ctx context.Context, name string, fn func(*swarmtypes.NodeSpec)) error {
 	return s.With(ctx, func(ctx context.Context, m Manager) error {

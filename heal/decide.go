@@ -411,8 +411,13 @@ func Decide(now time.Time, pol Policy, spec Desired, obs Snapshot, hist History)
 					have++
 				}
 			}
+			for k := range hist.Running {
+				if strings.HasPrefix(k, "spare/"+h+"-spare") {
+					have++ // being created right now
+				}
+			}
 			for i := have; i < want; i++ {
-				name := spareName(h, obs, i-have)
+				name := spareName(h, obs, hist, i-have)
 				a := Action{Kind: CreateSpare, Spec: NodeSpec{Name: name, Role: RoleWorker, Hoster: h, Region: regionAt(obs, spec, h), Spare: true}, Target: name,
 					Reason: fmt.Sprintf("hoster %s has %d of %d warm spares: creating %s", h, have, want, name)}
 				if running(a) {
@@ -531,10 +536,13 @@ func nextName(node string, obs Snapshot, hist History) string {
 }
 
 // spareName is the (skip+1)-th free spare name at hoster: <hoster>-spare<N>.
-func spareName(hoster string, obs Snapshot, skip int) string {
+func spareName(hoster string, obs Snapshot, hist History, skip int) string {
 	taken := map[string]bool{}
 	for _, n := range obs.Nodes {
 		taken[n.Name] = true
+	}
+	for k := range hist.Running {
+		taken[strings.TrimPrefix(k, "spare/")] = true
 	}
 	for i := 1; ; i++ {
 		name := fmt.Sprintf("%s-spare%d", hoster, i)

@@ -226,23 +226,67 @@ func (a *Actor) join(ctx context.Context, inv *inventory.Inventory, n inventory.
 	return nil
 }
 
-// ActivateSpare turns the spare into dead's stand-in, in the swarm and in
-// the inventory.
+// ActivateSpare turns the spare into dead's stand-in. A drained spare has
+// no tasks, so instead of `node promote` (which makes the node join raft
+// through the address it first joined, possibly the dead manager's, and on
+// Engine 20.10 it then never comes up) it leaves the swarm and joins again
+// through a live manager with dead's role and labels; its old entry is
+// removed. That takes seconds, not a VPS boot.
 func (a *Actor) ActivateSpare(ctx context.Context, spare string, dead heal.NodeInfo, as heal.NodeSpec) error {
-	if err := a.swarm.Activate(ctx, spare, as.Role, as.Labels); err != nil {
-		return err
-	}
-	if _, err := a.rewrite(func(inv *inventory.Inventory) {
+	inv, err := a.rewrite(func(inv *inventory.Inventory) {
 		drop(inv, dead.Name)
 		for i, n := range inv.Nodes {
 			if n.Name == spare {
 				inv.Nodes[i].Role, inv.Nodes[i].Labels = as.Role, as.Labels
 			}
 		}
-	}); err != nil {
+	})
+	if err != nil {
+		return err
+	}
+	n, ok := inv.Node(spare)
+	if !ok {
+		return fmt.Errorf("activate spare %s: not in the inventory %s", spare, a.invPath)
+	}
+	id, role, ready, inSwarm, err := a.swarm.Lookup(ctx, spare)
+	if err != nil {
+		return err
+	}
+	if !(inSwarm && ready && role == as.Role) { // not done before (a resumed attempt)
+		if inSwarm && role == heal.RoleWorker {
+			if err := a.leave(ctx, inv, n); err != nil {
+				return err
+			}
+			if err := a.swarm.RemoveWorkerEntry(ctx, id); err != nil {
+				return err
+			}
+		}
+		if err := a.join(ctx, inv, n); err != nil {
+			return err
+		}
+	}
+	if err := a.swarm.Activate(ctx, spare, as.Role, as.Labels); err != nil {
 		return err
 	}
 	return a.swarm.WaitReady(ctx, spare)
+}
+
+// leave makes node n leave the swarm (force: it may be a worker whose
+// managers are partly gone).
+func (a *Actor) leave(ctx context.Context, inv *inventory.Inventory, n inventory.Node) error {
+	c, err := remote.Dial(ctx, bootstrap.Target(inv, n), a.dial)
+	if err != nil {
+		return fmt.Errorf("leave %s: %w", n.Name, err)
+	}
+	defer c.Close()
+	cli, err := c.Docker(ctx)
+	if err != nil {
+		return fmt.Errorf("leave %s: %w", n.Name, err)
+	}
+	if _, err := cli.SwarmLeave(ctx, client.SwarmLeaveOptions{Force: true}); err != nil && !strings.Contains(err.Error(), "not part of a swarm") {
+		return fmt.Errorf("leave %s: %w", n.Name, err)
+	}
+	return nil
 }
 
 // PromoteNode promotes a worker (temporarily: the inventory is unchanged).
