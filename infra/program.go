@@ -26,6 +26,12 @@ const (
 	// pinned; the CLI writes them into the stack's known_hosts, so status
 	// and heal never trust a key on first use that Pulumi already knows.
 	OutputHostKeys = "hostKeys"
+	// OutputStacks lists the swarm stacks the program deploys; exported
+	// only when shoal:stacks or shoal:apps configure any.
+	OutputStacks = "stacks"
+	// OutputRegistry is {host, username, password (secret)} of the
+	// registry stack's generated user; exported only with the registry.
+	OutputRegistry = "registry"
 )
 
 // Options change one run of the program.
@@ -64,6 +70,12 @@ func ProgramWith(opts Options) pulumi.RunFunc {
 		ctx.Export(OutputSwarmID, out.SwarmID)
 		ctx.Export(OutputManagerAddresses, out.ManagerAddresses)
 		ctx.Export(OutputHostKeys, out.HostKeys)
+		if len(out.Platform.Stacks) > 0 {
+			ctx.Export(OutputStacks, out.Platform.Stacks)
+		}
+		if out.Platform.Registry != nil {
+			ctx.Export(OutputRegistry, out.Platform.Registry)
+		}
 		return nil
 	}
 }
@@ -75,6 +87,7 @@ type Outputs struct {
 	SwarmID          pulumi.StringOutput
 	ManagerAddresses pulumi.StringArrayOutput
 	HostKeys         pulumi.StringMapOutput
+	Platform         PlatformOutputs
 }
 
 // component is a shoal:infra:Hoster or shoal:infra:Node.
@@ -83,7 +96,7 @@ type component struct {
 }
 
 // deploy runs config -> spec -> validation -> hosters -> servers ->
-// firewalls -> swarm. Nothing is registered before the config is valid.
+// firewalls -> swarm -> stacks and webhooks. Nothing is registered before the config is valid.
 func deploy(ctx *pulumi.Context, opts Options) (*Outputs, error) {
 	spec, warnings, err := Parse(Load(ctx))
 	if err != nil {
@@ -194,7 +207,16 @@ func deploy(ctx *pulumi.Context, opts Options) (*Outputs, error) {
 	if err != nil {
 		return nil, fmt.Errorf("swarm %s: %w", spec.Cluster, err)
 	}
+	addresses := map[string]pulumi.StringOutput{}
+	for name, srv := range servers {
+		addresses[name] = srv.Address
+	}
+	platform, err := deployStacks(ctx, spec, args, cluster, addresses)
+	if err != nil {
+		return nil, err
+	}
 	return &Outputs{
+		Platform:         *platform,
 		Cluster:          spec.Cluster,
 		Nodes:            out.ToArrayOutput(),
 		SwarmID:          cluster.SwarmID,

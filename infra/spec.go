@@ -33,7 +33,8 @@ const (
 
 // Keys lists every config key the program reads, in the order Pulumi.yaml
 // declares them.
-var Keys = []string{KeyCluster, KeySSHPublicKey, KeySSHPrivateKey, KeyPools, KeySwarm, KeyFirewall, KeyGenerations}
+var Keys = []string{KeyCluster, KeySSHPublicKey, KeySSHPrivateKey, KeyPools, KeySwarm, KeyFirewall, KeyGenerations,
+	KeyNetwork, KeyStacks, KeyApps, KeyEnvironments, KeyVault, KeyVaultToken}
 
 // Defaults of the config.
 const (
@@ -84,7 +85,7 @@ func Load(ctx *pulumi.Context) Config {
 		if !ok {
 			continue
 		}
-		if k == KeySSHPrivateKey {
+		if k == KeySSHPrivateKey || k == KeyVaultToken {
 			v = ""
 		}
 		c.Values[k] = v
@@ -103,6 +104,9 @@ type Spec struct {
 	// Generations maps a node name to its server generation (default 0);
 	// a change replaces that node's server.
 	Generations map[string]int
+	// Platform is what runs on the swarm: shoal's stacks, the apps,
+	// webhooks and Vault (stacks.go).
+	Platform Platform
 }
 
 // Pool is one entry of shoal:pools: Count identical nodes named
@@ -297,6 +301,7 @@ func (p *parser) parse() Spec {
 
 	s.Generations = p.generations()
 	p.validate(&s)
+	s.Platform = p.platform(&s)
 	return s
 }
 

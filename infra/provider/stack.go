@@ -98,12 +98,12 @@ type StackCredential struct {
 // StackState is a Stack's state: its inputs and what the last deploy left.
 type StackState struct {
 	StackArgs
-	Services   map[string]StackService `pulumi:"services"`
-	ServiceIDs map[string]string       `pulumi:"serviceIds"`
+	Services   map[string]StackService `pulumi:"services,optional"`
+	ServiceIDs map[string]string       `pulumi:"serviceIds,optional"`
 	Changed    bool                    `pulumi:"changed"`
 	// Credentials of a shipped stack, by purpose ("dashboard", "admin",
 	// "push and pull"); secret.
-	Credentials map[string]StackCredential `pulumi:"credentials" provider:"secret"`
+	Credentials map[string]StackCredential `pulumi:"credentials,optional" provider:"secret"`
 }
 
 var (

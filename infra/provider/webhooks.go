@@ -63,10 +63,10 @@ type ServiceWebhook struct {
 // WebhooksState is a Webhooks' state.
 type WebhooksState struct {
 	WebhooksArgs
-	EndpointID int                       `pulumi:"endpointId"`
-	Webhooks   map[string]ServiceWebhook `pulumi:"webhooks" provider:"secret"`
+	EndpointID int                       `pulumi:"endpointId,optional"`
+	Webhooks   map[string]ServiceWebhook `pulumi:"webhooks,optional" provider:"secret"`
 	// WebhookIDs are Portainer's numeric ids by service, for Delete.
-	WebhookIDs map[string]int `pulumi:"webhookIds"`
+	WebhookIDs map[string]int `pulumi:"webhookIds,optional"`
 }
 
 var (
