@@ -1,11 +1,17 @@
 // Package provider is shoal's own Pulumi resource provider (package "shoal",
-// built with pulumi-go-provider's infer). It serves two resources:
+// built with pulumi-go-provider's infer). It serves four resources:
 //
 //   - shoal:local:Server, one lab VPS container on the local Docker Engine
 //     (the local hoster), made and removed through the lab package;
 //   - shoal:swarm:Cluster, the swarm converged on a list of nodes through
 //     bootstrap.Run, with nodes that leave the list removed from the swarm
-//     in an order that never loses manager quorum.
+//     in an order that never loses manager quorum;
+//   - shoal:swarm:Stack, a compose stack deployed through the first
+//     answering manager with `docker stack deploy` semantics (stacks/deploy);
+//     the shipped traefik, portainer and registry stacks are rendered here
+//     with credentials generated once and kept as secret outputs;
+//   - shoal:portainer:Webhooks, one Portainer service webhook per service of
+//     a stack (stacks/portainer), each token synced to Vault (stacks/vault).
 //
 // Diff compares inputs with state and does no I/O; Create and Update touch
 // nothing under DryRun (pulumi preview); Delete counts "already gone" as
