@@ -26,7 +26,7 @@ func (c Change) String() string {
 	if c.Op == OpDelete {
 		return fmt.Sprintf("%s %s", c.Op, c.Service)
 	}
-	return fmt.Sprintf("%s %s (url %s, token <redacted>)", c.Op, c.Service, c.Want.URL)
+	return fmt.Sprintf("%s %s (url %s, token <redacted>)", c.Op, c.Service, redactURL(c.Want.URL, c.Want.Token))
 }
 
 // GoString keeps %#v from printing the token.

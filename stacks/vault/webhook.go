@@ -24,7 +24,7 @@ type Webhook struct {
 }
 
 func (w Webhook) String() string {
-	return fmt.Sprintf("webhook{service: %s, url: %s, token: <redacted>}", w.Service, w.URL)
+	return fmt.Sprintf("webhook{service: %s, url: %s, token: <redacted>}", w.Service, redactURL(w.URL, w.Token))
 }
 
 // GoString keeps %#v from printing the token.
@@ -41,7 +41,7 @@ type Entry struct {
 }
 
 func (e Entry) String() string {
-	return fmt.Sprintf("entry{service: %s, path: %s, version: %d, url: %s, token: <redacted>}", e.Service, e.Path, e.Version, e.URL)
+	return fmt.Sprintf("entry{service: %s, path: %s, version: %d, url: %s, token: <redacted>}", e.Service, e.Path, e.Version, redactURL(e.URL, e.Token))
 }
 
 // GoString keeps %#v from printing the token.
@@ -190,4 +190,16 @@ func (c *Client) List(ctx context.Context, project, env string) ([]Entry, error)
 		out = append(out, entryOf(k, p, cur))
 	}
 	return out, nil
+}
+
+// redactURL hides the token inside a webhook URL: Portainer's webhook URLs
+// end in the token itself, so printing the URL would print the secret.
+func redactURL(url, token string) string {
+	if token != "" {
+		url = strings.ReplaceAll(url, token, "<redacted>")
+	}
+	if i := strings.Index(url, "/webhooks/"); i >= 0 {
+		url = url[:i+len("/webhooks/")] + "<redacted>"
+	}
+	return url
 }
