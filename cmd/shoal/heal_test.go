@@ -359,3 +359,51 @@ func TestHealRestartedMidRemediationDoesNotReplaceTwice(t *testing.T) {
 		t.Fatalf("lab nodes %v: want exactly one replacement (w1-r1)", names)
 	}
 }
+
+func TestHealPromotesAWarmSpareAndBackfillsIt(t *testing.T) {
+	c, name := newLab(t)
+	c.must("lab", "up", "--name", name, "--managers", "3", "--workers", "0")
+	docker, err := localDocker()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer docker.Close()
+	stop, healLog := c.startHeal("--grace", "3s", "--resync", "5s", "--spares", "hoster-a=1")
+	defer func() {
+		if stop != nil {
+			stop()
+		}
+	}()
+	isSpare := func(n swarm.NodeStatus) bool {
+		return n.State == "ready" && n.Availability == "drain" && n.Role == "worker"
+	}
+	c.waitStatus(2*time.Minute, "a warm spare at hoster-a", func(st swarm.Status) bool {
+		n, ok := nodeNamed(st, "hoster-a-spare1")
+		return ok && isSpare(n) && n.Hoster == "hoster-a"
+	}, healLog)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	killed := time.Now()
+	if err := lab.KillNode(ctx, docker, c.labRef(name), "m1"); err != nil {
+		t.Fatal(err)
+	}
+	c.waitStatus(2*time.Minute, "the spare promoted in m1's place", func(st swarm.Status) bool {
+		n, ok := nodeNamed(st, "hoster-a-spare1")
+		_, old := nodeNamed(st, "m1")
+		return ok && n.Role == "manager" && n.Reachability == "reachable" && n.Availability == "active" && !old && st.Quorum == "ok" && st.Managers == 3
+	}, healLog)
+	t.Logf("spare promoted and m1 removed %s after the kill", time.Since(killed).Round(time.Second))
+	c.waitStatus(2*time.Minute, "a new spare backfilled at hoster-a", func(st swarm.Status) bool {
+		n, ok := nodeNamed(st, "hoster-a-spare2")
+		return ok && isSpare(n) && n.Hoster == "hoster-a"
+	}, healLog)
+	code, out := stop()
+	stop = nil
+	if code != 0 {
+		t.Fatalf("heal exit %d\n%s", code, out)
+	}
+	if !strings.Contains(out, "warm spare hoster-a-spare1 at hoster-a takes its place") {
+		t.Errorf("no activate-spare decision in the log:\n%s", out)
+	}
+}
