@@ -89,7 +89,7 @@ func runBootstrap(cmd *cobra.Command, a *app, inv *inventory.Inventory, fl boots
 			}
 			var targets []string
 			for _, s := range p.Steps {
-				if s.Action == swarm.Demote || s.Action == swarm.RemoveStale {
+				if s.Destructive() {
 					targets = append(targets, fmt.Sprintf("%s %s", s.Action, s.Node))
 				}
 			}
