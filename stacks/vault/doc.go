@@ -1,5 +1,7 @@
 // Package vault keeps the Portainer webhook token of every service of a
-// user's stacks in HashiCorp Vault (KV version 2), where CI reads it.
+// user's stacks in HashiCorp Vault (KV version 2), where CI reads it, and the
+// credentials shoal generates for its own stacks (Traefik dashboard,
+// Portainer admin, registry users) next to them.
 //
 // It owns the path layout (a template, default "{project}/{env}/{service}",
 // under a configurable mount, default "secret"), the keys of an entry
@@ -8,6 +10,11 @@
 // login by token or AppRole, WriteWebhook that writes a new version only when
 // the content differs, DeleteService, List, and Sync = List + Plan + Apply.
 // Plan is pure: current entries and desired services in, changes out.
+// Generated credentials live at Template.CredentialPath, by default
+// "{project}/platform/{stack}" and, for the registry, one entry per user
+// below it ("{project}/platform/registry/{user}"), with keys "username" and
+// "password"; WriteSecret, ReadSecret and DeleteSecret work on any path with
+// the same write-only-on-change and redaction.
 //
 // Secrets (tokens, secret IDs) never appear in errors, String output or logs.
 // The package must not import cobra, Pulumi, infra or heal.

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-
-	vaultapi "github.com/hashicorp/vault/api"
 )
 
 // Keys of an entry. KeyToken holds the Portainer webhook token; the name is
@@ -111,27 +109,7 @@ func (c *Client) WriteWebhook(ctx context.Context, project, env, service, token,
 	if err != nil {
 		return WriteResult{}, err
 	}
-	cur, err := c.read(ctx, p)
-	if err != nil {
-		return WriteResult{}, err
-	}
-	if cur.data != nil && cur.data[KeyToken] == token && cur.data[KeyURL] == url {
-		return WriteResult{Path: p, Version: cur.version}, nil
-	}
-	data := make(map[string]any, len(cur.data)+2)
-	for k, v := range cur.data {
-		data[k] = v
-	}
-	data[KeyToken], data[KeyURL] = token, url
-	s, err := c.kv.Put(ctx, p, data, vaultapi.WithCheckAndSet(cur.version))
-	if err != nil {
-		return WriteResult{}, wrapErr("write", c.mount+"/data/"+p, err, c.token, token)
-	}
-	res := WriteResult{Path: p, Written: true}
-	if s != nil && s.VersionMetadata != nil {
-		res.Version = s.VersionMetadata.Version
-	}
-	return res, nil
+	return c.write(ctx, p, map[string]string{KeyToken: token, KeyURL: url})
 }
 
 // DeleteService removes the service's entry for good: every version and the
@@ -141,10 +119,7 @@ func (c *Client) DeleteService(ctx context.Context, project, env, service string
 	if err != nil {
 		return err
 	}
-	if err := c.kv.DeleteMetadata(ctx, p); err != nil {
-		return wrapErr("delete", c.mount+"/metadata/"+p, err, c.token)
-	}
-	return nil
+	return c.DeleteSecret(ctx, p)
 }
 
 // List returns the entries of one project and environment, sorted by
