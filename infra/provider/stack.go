@@ -12,6 +12,7 @@ import (
 
 	"github.com/shoalops/shoal/stacks"
 	"github.com/shoalops/shoal/stacks/deploy"
+	"github.com/shoalops/shoal/stacks/vault"
 )
 
 // Stack is shoal:swarm:Stack: one compose stack deployed on the swarm with
@@ -19,7 +20,9 @@ import (
 // (stacks/deploy), through the first answering manager. Its ID is the
 // stack name. A shipped stack (traefik, portainer, registry) is rendered
 // here from the platform options, with credentials generated on create and
-// kept, secret, in the state, so every later deploy reuses them.
+// kept, secret, in the state, so every later deploy reuses them; with
+// Vault inputs they are also written to Vault after each deploy and
+// removed from it when the stack is deleted.
 type Stack struct{}
 
 // StackOverlay is the policy for the overlay networks a stack creates.
@@ -75,6 +78,9 @@ type StackArgs struct {
 	RegistryAuth []StackRegistryAuth `pulumi:"registryAuth,optional" provider:"secret"`
 	ResolveImage string              `pulumi:"resolveImage,optional"`
 	TimeoutSecs  int                 `pulumi:"timeoutSeconds,optional"`
+	// Vault, when set, receives a shipped stack's generated credentials
+	// (stackvault.go).
+	Vault *StackVault `pulumi:"vault,optional"`
 
 	// How to reach a manager, as for a Cluster.
 	Cluster       string            `pulumi:"cluster"`
@@ -118,7 +124,7 @@ var (
 // Annotate sets the type token and describes the resource.
 func (s *Stack) Annotate(a infer.Annotator) {
 	a.SetToken("swarm", "Stack")
-	a.Describe(s, "A compose stack deployed on the swarm like `docker stack deploy --prune --with-registry-auth`; shipped stacks (traefik, portainer, registry) are rendered with generated credentials kept secret in the state.")
+	a.Describe(s, "A compose stack deployed on the swarm like `docker stack deploy --prune --with-registry-auth`; shipped stacks (traefik, portainer, registry) are rendered with generated credentials kept secret in the state and, with vault set, written to Vault KV v2 at <mount>/<project>/platform/<stack> (registry: <mount>/<project>/platform/registry/<user>), keys username and password.")
 }
 
 // Annotate describes the inputs.
@@ -128,6 +134,7 @@ func (a *StackArgs) Annotate(an infer.Annotator) {
 	an.Describe(&a.Overrides, "Compose files merged over it in order, as `docker stack deploy -c base -c override`.")
 	an.Describe(&a.Env, "What ${VAR} in the files resolves to (the process environment is not read).")
 	an.Describe(&a.ResolveImage, "always (default) or never: whether the engine resolves image digests at deploy.")
+	an.Describe(&a.Vault, "Where a shipped stack's generated credentials are written (KV v2, only on change; removed with the stack): <mount>/<pathTemplate(project, platform, stack)>, and for the registry one entry per user below it.")
 	an.Describe(&a.HostKeys, "Pinned SSH host keys by node name (the Cluster's hostKeys output); a node without one is trusted on first use.")
 }
 
@@ -144,6 +151,7 @@ func (*Stack) WireDependencies(f infer.FieldSelector, _ *StackArgs, state *Stack
 	f.OutputField(&state.SSHPrivateKey).AlwaysSecret()
 	f.OutputField(&state.RegistryAuth).AlwaysSecret()
 	f.OutputField(&state.Credentials).AlwaysSecret()
+	f.OutputField(&state.Vault).AlwaysSecret()
 }
 
 // Check validates the inputs that are known.
@@ -172,6 +180,15 @@ func checkStack(a StackArgs) []p.CheckFailure {
 	default:
 		f = append(f, p.CheckFailure{Property: "shipped", Reason: fmt.Sprintf("must be traefik, portainer or registry, got %q", a.Shipped)})
 	}
+	if v := a.Vault; v != nil && v.Address != "" && a.Name != "" {
+		tmpl, err := vault.ParseTemplate(v.PathTemplate)
+		if err == nil {
+			_, err = tmpl.CredentialPath(v.Project, a.Name, "")
+		}
+		if err != nil {
+			f = append(f, p.CheckFailure{Property: "vault", Reason: err.Error()})
+		}
+	}
 	switch deploy.ResolveImage(a.ResolveImage) {
 	case "", deploy.ResolveAlways, deploy.ResolveNever:
 	default:
@@ -180,7 +197,8 @@ func checkStack(a StackArgs) []p.CheckFailure {
 	return f
 }
 
-// Create deploys the stack. Under DryRun it touches nothing.
+// Create deploys the stack and writes its generated credentials to Vault
+// when Vault inputs are set. Under DryRun it touches nothing.
 func (*Stack) Create(ctx context.Context, req infer.CreateRequest[StackArgs]) (infer.CreateResponse[StackState], error) {
 	if req.DryRun {
 		return infer.CreateResponse[StackState]{ID: req.Inputs.Name, Output: StackState{StackArgs: req.Inputs}}, nil
@@ -193,11 +211,17 @@ func (*Stack) Create(ctx context.Context, req infer.CreateRequest[StackArgs]) (i
 		return infer.CreateResponse[StackState]{ID: req.Inputs.Name, Output: st},
 			infer.ResourceInitFailedError{Reasons: []string{err.Error()}}
 	}
+	if err := syncStackVault(ctx, &st, nil); err != nil {
+		// The stack runs with these credentials: keep them in the state.
+		return infer.CreateResponse[StackState]{ID: req.Inputs.Name, Output: st},
+			infer.ResourceInitFailedError{Reasons: []string{err.Error()}}
+	}
 	return infer.CreateResponse[StackState]{ID: req.Inputs.Name, Output: st}, nil
 }
 
 // Update deploys the changed stack: services no longer in the file are
-// removed (prune). Under DryRun it touches nothing.
+// removed (prune); then Vault gets the credentials and loses the entries
+// the previous inputs placed elsewhere. Under DryRun it touches nothing.
 func (*Stack) Update(ctx context.Context, req infer.UpdateRequest[StackArgs, StackState]) (infer.UpdateResponse[StackState], error) {
 	if req.DryRun {
 		st := req.State
@@ -209,31 +233,47 @@ func (*Stack) Update(ctx context.Context, req infer.UpdateRequest[StackArgs, Sta
 	if err != nil {
 		return infer.UpdateResponse[StackState]{}, err
 	}
+	if err := syncStackVault(ctx, &st, &prev); err != nil {
+		return infer.UpdateResponse[StackState]{}, err
+	}
 	return infer.UpdateResponse[StackState]{Output: st}, nil
 }
 
-// Delete removes the stack like `docker stack rm`. A stack that is already
-// gone, or a swarm with no manager left, counts as removed (with a
-// warning for the latter).
+// Delete removes the stack like `docker stack rm`, then its credentials'
+// Vault entries. A stack that is already gone, or a swarm with no manager
+// left, counts as removed (with a warning for the latter); a Vault error
+// fails the delete.
 func (*Stack) Delete(ctx context.Context, req infer.DeleteRequest[StackState]) (infer.DeleteResponse, error) {
 	st := req.State
+	if err := removeStack(ctx, st); err != nil {
+		return infer.DeleteResponse{}, err
+	}
+	if err := syncStackVault(ctx, nil, &st); err != nil {
+		return infer.DeleteResponse{}, err
+	}
+	return infer.DeleteResponse{}, nil
+}
+
+// removeStack removes the stack's services, secrets, configs and networks
+// from the swarm.
+func removeStack(ctx context.Context, st StackState) error {
 	m, closeFn, err := connectStackManager(ctx, st.StackArgs)
 	if err != nil {
 		var none *stacks.NoManagerError
 		if errors.As(err, &none) {
 			p.GetLogger(ctx).Warningf("stack %s: no manager answers (%v); counting the stack as removed", st.Name, err)
-			return infer.DeleteResponse{}, nil
+			return nil
 		}
-		return infer.DeleteResponse{}, err
+		return err
 	}
 	defer closeFn()
 	rm, err := deploy.Remove(ctx, m.Docker, st.Name, stackOptions(ctx, st.StackArgs))
 	if err != nil {
-		return infer.DeleteResponse{}, fmt.Errorf("remove stack %s: %w", st.Name, err)
+		return fmt.Errorf("remove stack %s: %w", st.Name, err)
 	}
 	p.GetLogger(ctx).Infof("stack %s: removed %d services, %d secrets, %d configs, %d networks",
 		st.Name, len(rm.Services), len(rm.Secrets), len(rm.Configs), len(rm.Networks))
-	return infer.DeleteResponse{}, nil
+	return nil
 }
 
 // connectStackManager reaches the first answering manager of the stack's
