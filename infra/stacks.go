@@ -71,8 +71,9 @@ type App struct {
 	Overrides []string          `json:"overrides,omitempty"`
 }
 
-// Vault is shoal:vault: where the webhook tokens go. The token is the
-// secret config shoal:vaultToken.
+// Vault is shoal:vault: where the webhook tokens and the shipped stacks'
+// generated credentials go. The token is the secret config
+// shoal:vaultToken.
 type Vault struct {
 	Address      string `json:"address"`
 	Mount        string `json:"mount,omitempty"`
@@ -231,16 +232,21 @@ func (p *parser) platform(s *Spec) Platform {
 		}
 		seen[a.ProjectName()] = i
 	}
-	if len(pl.Apps) > 0 && st.Portainer.Enabled {
-		switch {
-		case pl.Vault == nil || pl.Vault.Address == "":
-			p.fail(key(KeyVault)+".address", "is required with apps and portainer: each service's webhook token is written to Vault")
-		case !p.c.Secret[KeyVaultToken]:
-			if _, set := v[KeyVaultToken]; set {
-				p.fail(key(KeyVaultToken), "is stored in plain text: set it again with `pulumi config set --secret %s`", key(KeyVaultToken))
-			} else {
-				p.fail(key(KeyVaultToken), "is required with apps and portainer: `pulumi config set --secret %s`", key(KeyVaultToken))
-			}
+	webhooks := len(pl.Apps) > 0 && st.Portainer.Enabled
+	shipped := st.Traefik.Enabled || st.Portainer.Enabled || st.Registry.Enabled
+	vaultSet := pl.Vault != nil && pl.Vault.Address != ""
+	switch {
+	case webhooks && !vaultSet:
+		p.fail(key(KeyVault)+".address", "is required with apps and portainer: each service's webhook token is written to Vault")
+	case (webhooks || shipped && vaultSet) && !p.c.Secret[KeyVaultToken]:
+		why := "with apps and portainer"
+		if !webhooks {
+			why = "with shoal:vault and shoal's stacks: their generated credentials are written to Vault"
+		}
+		if _, set := v[KeyVaultToken]; set {
+			p.fail(key(KeyVaultToken), "is stored in plain text: set it again with `pulumi config set --secret %s`", key(KeyVaultToken))
+		} else {
+			p.fail(key(KeyVaultToken), "is required %s: `pulumi config set --secret %s`", why, key(KeyVaultToken))
 		}
 	}
 	return pl
@@ -286,7 +292,7 @@ func newStack(ctx *pulumi.Context, name string, d stackDeps, m pulumi.Map, deps 
 	var res StackResource
 	err := ctx.RegisterResource(StackType, name, m, &res,
 		pulumi.Version(local.ProviderVersion),
-		pulumi.AdditionalSecretOutputs([]string{"sshPrivateKey", "registryAuth", "credentials"}),
+		pulumi.AdditionalSecretOutputs([]string{"sshPrivateKey", "registryAuth", "credentials", "vault"}),
 		pulumi.DependsOn(append(append([]pulumi.Resource{}, d.dependsOn...), deps...)))
 	if err != nil {
 		return nil, fmt.Errorf("stack %s: %w", name, err)
@@ -368,6 +374,18 @@ func deployStacks(ctx *pulumi.Context, spec Spec, args ClusterArgs, cluster *Clu
 			"portainerAgent": pulumi.String(st.Portainer.AgentImage), "registry": pulumi.String(st.Registry.Image),
 		},
 	}
+	// The shipped stacks' credentials go to Vault at
+	// <mount>/<cluster>/platform/<stack> (registry: .../registry/<user>).
+	var credVault pulumi.Map
+	var vaultToken pulumi.StringOutput
+	var err error
+	if pl.Vault != nil && pl.Vault.Address != "" {
+		if vaultToken, err = secretConfig(ctx, KeyVaultToken); err != nil {
+			return nil, err
+		}
+		credVault = pulumi.Map{"address": pulumi.String(pl.Vault.Address), "mount": pulumi.String(pl.Vault.Mount),
+			"pathTemplate": pulumi.String(pl.Vault.PathTemplate), "project": pulumi.String(spec.Cluster), "token": vaultToken}
+	}
 	shipped := func(name string, sh ShippedStack, deps ...pulumi.Resource) (*StackResource, error) {
 		overrides, err := readFiles(ctx.RootDirectory(), sh.Overrides...)
 		if err != nil {
@@ -375,12 +393,14 @@ func deployStacks(ctx *pulumi.Context, spec Spec, args ClusterArgs, cluster *Clu
 		}
 		m := pulumi.Map{"name": pulumi.String(name), "shipped": pulumi.String(name), "platform": platform,
 			"overrides": pulumi.ToStringArray(overrides)}
+		if credVault != nil {
+			m["vault"] = credVault
+		}
 		out.Stacks = append(out.Stacks, pulumi.String(name))
 		return newStack(ctx, spec.Cluster+"-stack-"+name, d, m, deps...)
 	}
 
 	var traefik, portainer, registry *StackResource
-	var err error
 	var after []pulumi.Resource // what app stacks wait for (traefik's network)
 	if st.Traefik.Enabled {
 		if traefik, err = shipped("traefik", st.Traefik); err != nil {
@@ -429,10 +449,6 @@ func deployStacks(ctx *pulumi.Context, spec Spec, args ClusterArgs, cluster *Clu
 		}
 		adminPassword = credential(portainer, "admin", "password")
 	} else if err := ctx.Log.Warn("shoal:apps without shoal:stacks.portainer.enabled: no webhooks, no Vault entries", nil); err != nil {
-		return nil, err
-	}
-	vaultToken, err := secretConfig(ctx, KeyVaultToken)
-	if err != nil {
 		return nil, err
 	}
 	for i, app := range pl.Apps {

@@ -91,6 +91,21 @@ func TestProgramRegistersTheStacksEachAppPerEnvironmentAndItsWebhooks(t *testing
 		if text(pl["portainerNode"]) != "m-1" || text(pl["registryNode"]) != "m-1" {
 			t.Errorf("%s platform nodes = %v, want the first manager", name, pl)
 		}
+		// Its generated credentials go to Vault under the cluster's name.
+		if !s.Inputs["vault"].IsObject() {
+			t.Errorf("%s has no vault inputs: its credentials would not reach Vault", name)
+			continue
+		}
+		v := s.Inputs["vault"].ObjectValue()
+		if text(v["address"]) != "https://vault.acme.example" || text(v["project"]) != "acme" || !v["token"].IsSecret() {
+			t.Errorf("%s vault = address %v project %v token secret %v, want the cluster's Vault, project acme, a secret token",
+				name, v["address"], v["project"], v["token"].IsSecret())
+		}
+	}
+	for _, env := range []string{"dev", "prod"} {
+		if v := m.get(t, StackType, "acme-stack-shop-"+env).Inputs["vault"]; !v.IsNull() {
+			t.Errorf("the app stack shop-%s has vault inputs %v: it generates no credentials", env, v)
+		}
 	}
 }
 
@@ -113,6 +128,8 @@ func TestParsePlatformDefaultsToNothingAndRefusesWhatCannotWork(t *testing.T) {
 		{"the vault token must be secret", map[string]string{
 			KeyStacks: `{"domain":"a.example","portainer":{"enabled":true}}`, KeyApps: `[{"name":"shop","compose":"a.yml"}]`,
 			KeyVault: `{"address":"https://v"}`, KeyVaultToken: "plain"}, false, "shoal:vaultToken"},
+		{"shoal's stacks with Vault need the token", map[string]string{
+			KeyStacks: `{"domain":"a.example","registry":{"enabled":true}}`, KeyVault: `{"address":"https://v"}`}, false, "shoal:vaultToken"},
 		{"traefik needs an ACME e-mail", map[string]string{KeyStacks: `{"domain":"a.example","traefik":{"enabled":true}}`}, false, "shoal:stacks.acmeEmail"},
 		{"a stack needs a host", map[string]string{KeyStacks: `{"registry":{"enabled":true}}`}, false, "shoal:stacks.registry.host"},
 		{"two apps of one project collide", map[string]string{
