@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	vaultapi "github.com/hashicorp/vault/api"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"gopkg.in/yaml.v3"
 
@@ -83,6 +84,20 @@ func ensurePortainerStandIn(t *testing.T, ctx context.Context) string {
 	return img
 }
 
+// rootVault is a plain api client with the dev server's root token, to
+// check what shoal wrote independently of shoal's own client.
+func rootVault(t *testing.T, v *vaulttest.Server) *vaultapi.Client {
+	t.Helper()
+	conf := vaultapi.DefaultConfig()
+	conf.Address, conf.MaxRetries = v.Addr, 0
+	c, err := vaultapi.NewClient(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetToken(v.RootToken)
+	return c
+}
+
 // nodeDocker runs the docker CLI inside a lab VPS container; stdin may
 // carry a secret (never an argument).
 func nodeDocker(ctx context.Context, container string, stdin string, args ...string) (string, error) {
@@ -129,7 +144,11 @@ func editConfig(t *testing.T, path string, set map[string]any) {
 // the real registry and the example app as <project>-dev; every app
 // service gets a webhook whose token sits in a real Vault; a second up
 // changes nothing; a service removed from the app loses its webhook and
-// its Vault entry; the state holds no secret in plain text.
+// its Vault entry; the state holds no secret in plain text. The generated
+// credentials of the shipped stacks sit in Vault at
+// secret/<cluster>/platform/<stack> (registry: .../registry/<user>), the
+// registry's are the ones a push works with, a second up writes no new
+// version of them, and destroy removes them.
 func TestUpDeploysStacksAndWebhooksOnLab(t *testing.T) {
 	requirePulumi(t)
 	v := vaulttest.Start(t)
@@ -304,7 +323,52 @@ func TestUpDeploysStacksAndWebhooksOnLab(t *testing.T) {
 	}
 	addr := nodes[0].Address
 
-	t.Run("a push to the registry with the generated credentials works", func(t *testing.T) {
+	vc, err := vault.New(ctx, vault.Config{Address: v.Addr, Credentials: vault.Credentials{Token: v.RootToken}, MaxRetries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The generated credentials in Vault, by path below the mount.
+	platform := map[string]vault.Secret{}
+	readPlatform := func(path string) (vault.Secret, bool) {
+		t.Helper()
+		s, ok, err := vc.ReadSecret(ctx, path)
+		if err != nil {
+			t.Fatalf("vault read secret/%s: %v", path, err)
+		}
+		return s, ok
+	}
+	// The registry's users are the keys below its entry: exactly the one shoal generated.
+	regDir := name + "/" + vault.PlatformEnv + "/registry"
+	list, err := rootVault(t, v).Logical().ListWithContext(ctx, "secret/metadata/"+regDir)
+	if err != nil || list == nil {
+		t.Fatalf("list secret/%s: %v (nothing listed: %v)", regDir, err, list == nil)
+	}
+	if users, _ := list.Data["keys"].([]any); len(users) != 1 || users[0] != regUser {
+		t.Fatalf("users below secret/%s: %v, want only %s", regDir, users, regUser)
+	}
+	for _, stack := range []string{"traefik", "portainer", "registry"} {
+		user := ""
+		if stack == "registry" {
+			user = regUser
+		}
+		path, err := vc.Template().CredentialPath(name, stack, user)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, ok := readPlatform(path)
+		if !ok || s.Data[vault.KeyUsername] == "" || len(s.Data[vault.KeyPassword]) < 24 || s.Version != 1 {
+			t.Fatalf("vault secret/%s: ok %v, version %d, username %q, password of %d characters", path, ok, s.Version, s.Data[vault.KeyUsername], len(s.Data[vault.KeyPassword]))
+		}
+		platform[path] = s
+	}
+	vaultReg := platform[regDir+"/"+regUser]
+	if vaultReg.Data[vault.KeyUsername] != regUser || vaultReg.Data[vault.KeyPassword] != regPass {
+		t.Fatal("the registry login in Vault is not the one in the stack's registry output")
+	}
+	// From here on the push uses what CI would read from Vault.
+	regUser, regPass = vaultReg.Data[vault.KeyUsername], vaultReg.Data[vault.KeyPassword]
+
+	t.Run("a push to the registry with the generated credentials from Vault works", func(t *testing.T) {
 		hc := http.Client{Timeout: 5 * time.Second}
 		for _, auth := range []bool{false, true} {
 			req, _ := http.NewRequest("GET", "http://"+addr+":5000/v2/", nil)
@@ -332,10 +396,6 @@ func TestUpDeploysStacksAndWebhooksOnLab(t *testing.T) {
 		}
 	})
 
-	vc, err := vault.New(ctx, vault.Config{Address: v.Addr, Credentials: vault.Credentials{Token: v.RootToken}, MaxRetries: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
 	entries := map[string]vault.Entry{}
 	for _, svc := range []string{"web", "worker"} {
 		e, ok, err := vc.ReadWebhook(ctx, "shop", "dev", svc)
@@ -371,6 +431,12 @@ func TestUpDeploysStacksAndWebhooksOnLab(t *testing.T) {
 				t.Errorf("vault entry %s: version %d -> %d (ok %v, err %v), same token %v", svc, was.Version, e.Version, ok, err, e.Token == was.Token)
 			}
 		}
+		for path, was := range platform {
+			s, ok := readPlatform(path)
+			if !ok || s.Version != was.Version || s.Data[vault.KeyPassword] != was.Data[vault.KeyPassword] {
+				t.Errorf("vault secret/%s: version %d -> %d (ok %v), same password %v", path, was.Version, s.Version, ok, s.Data[vault.KeyPassword] == was.Data[vault.KeyPassword])
+			}
+		}
 	})
 
 	t.Run("the state holds no secret in plain text", func(t *testing.T) {
@@ -378,10 +444,14 @@ func TestUpDeploysStacksAndWebhooksOnLab(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for what, s := range map[string]string{
+		plain := map[string]string{
 			"registry password": regPass, "vault token": v.RootToken, "private key": "PRIVATE KEY",
 			"web webhook token": entries["web"].Token, "worker webhook token": entries["worker"].Token,
-		} {
+		}
+		for path, sec := range platform {
+			plain["password at secret/"+path] = sec.Data[vault.KeyPassword]
+		}
+		for what, s := range plain {
 			if bytes.Contains(state, []byte(s)) {
 				t.Errorf("Pulumi state holds the %s in plain text", what)
 			}
@@ -403,9 +473,9 @@ func TestUpDeploysStacksAndWebhooksOnLab(t *testing.T) {
 		}
 		checked := 0
 		for _, res := range doc.Checkpoint.Latest.Resources {
-			for _, field := range map[string][]string{infra.StackType: {"credentials", "sshPrivateKey"}, infra.WebhooksType: {"adminPassword", "vault", "webhooks"}}[res.Type] {
+			for _, field := range map[string][]string{infra.StackType: {"credentials", "vault", "sshPrivateKey"}, infra.WebhooksType: {"adminPassword", "vault", "webhooks"}}[res.Type] {
 				raw, ok := res.Outputs[field]
-				if !ok && field == "credentials" {
+				if !ok && res.Type == infra.StackType && (field == "credentials" || field == "vault") {
 					continue // a user's stack has none
 				}
 				checked++
@@ -414,8 +484,8 @@ func TestUpDeploysStacksAndWebhooksOnLab(t *testing.T) {
 				}
 			}
 		}
-		if checked != 10 { // 4 stacks' keys, 3 shipped stacks' credentials, 1 webhooks x 3
-			t.Errorf("checked %d secret outputs, want 10", checked)
+		if checked != 13 { // 4 stacks' keys, 3 shipped stacks' credentials and Vault inputs, 1 webhooks x 3
+			t.Errorf("checked %d secret outputs, want 13", checked)
 		}
 	})
 
@@ -446,10 +516,14 @@ func TestUpDeploysStacksAndWebhooksOnLab(t *testing.T) {
 	})
 
 	t.Run("shoal up printed no secret", func(t *testing.T) {
-		for what, s := range map[string]string{
+		printed := map[string]string{
 			"registry password": regPass, "vault token": v.RootToken,
 			"web webhook token": entries["web"].Token, "worker webhook token": entries["worker"].Token,
-		} {
+		}
+		for path, sec := range platform {
+			printed["password at secret/"+path] = sec.Data[vault.KeyPassword]
+		}
+		for what, s := range printed {
 			if strings.Contains(logs.String(), s) {
 				t.Errorf("shoal up printed the %s", what)
 			}
@@ -459,6 +533,11 @@ func TestUpDeploysStacksAndWebhooksOnLab(t *testing.T) {
 	c.must("destroy", "--stack", name, "--dir", dir, "--yes")
 	if e, ok, err := vc.ReadWebhook(ctx, "shop", "dev", "web"); ok || err != nil {
 		t.Errorf("after destroy: vault entry of web ok %v (version %d), err %v", ok, e.Version, err)
+	}
+	for path := range platform {
+		if _, ok := readPlatform(path); ok {
+			t.Errorf("after destroy: vault secret/%s is still there", path)
+		}
 	}
 	t.Logf("done after %s", time.Since(start).Round(time.Second))
 }
