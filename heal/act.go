@@ -25,14 +25,11 @@ import (
 // Implementations:
 //   - heal/labactor: clusters made by `shoal lab up` (servers are lab
 //     containers, the spec is the lab's inventory file).
-//   - Pulumi-managed clusters (not written yet): ReplaceServer will bump the
-//     dead node's `generation` input in the stack config and run the
-//     Automation API `up` of `shoal up`'s program, which replaces exactly that
-//     server and bootstraps it through shoal's provider, so the Pulumi state
-//     stays the truth; RemoveDeadNode removes the node's swarm entry (the old
-//     server is already gone by then). It needs `shoal up`'s Automation API
-//     wiring (infra/), which is being built; until then `shoal heal` refuses
-//     clusters that are not lab clusters rather than pretend.
+//   - heal/pulumiactor: clusters made by `shoal up`. ReplaceServer bumps the
+//     dead node's generation in the stack config and runs the Automation
+//     API `up` of `shoal up`'s program, which replaces exactly that server
+//     under the same name and converges the swarm (the dead entry goes), so
+//     the Pulumi state stays the truth. It is a NameKeeper.
 type Actor interface {
 	// ReplaceServer creates server spec.Name with spec's role, hoster, region
 	// and labels, joins it to the swarm and returns once it is Ready. dead
@@ -54,6 +51,14 @@ type Actor interface {
 	// Unlock unlocks manager node, which restarted locked, with the
 	// cluster's unlock key.
 	Unlock(ctx context.Context, node NodeInfo) error
+}
+
+// NameKeeper is an Actor capability: an actor whose KeepsNames is true
+// replaces a dead node under the node's own name (Desired.SameName), and
+// its ReplaceServer also removes the dead entry once the new server has
+// joined, so Decide asks for RemoveDead only if that entry is left over.
+type NameKeeper interface {
+	KeepsNames() bool
 }
 
 // Swarm changes swarm node entries through a manager: the parts of acting
@@ -88,6 +93,31 @@ func find(ctx context.Context, m Manager, name string) (swarmtypes.Node, bool, e
 		}
 	}
 	return match[0], true, nil
+}
+
+// lookup finds one swarm entry through manager m; ok is false when it is
+// not there.
+type lookup func(ctx context.Context, m Manager) (n swarmtypes.Node, ok bool, err error)
+
+// named finds node name's entry (a Ready one first).
+func named(name string) lookup {
+	return func(ctx context.Context, m Manager) (swarmtypes.Node, bool, error) { return find(ctx, m, name) }
+}
+
+// entry finds the entry with ID id. While a replacement keeps the dead
+// node's name (Desired.SameName) two entries share it: the dead one is
+// addressed by its ID.
+func entry(id string) lookup {
+	return func(ctx context.Context, m Manager) (swarmtypes.Node, bool, error) {
+		res, err := m.NodeInspect(ctx, id, client.NodeInspectOptions{})
+		if err != nil {
+			if isNotFound(err) {
+				return swarmtypes.Node{}, false, nil
+			}
+			return swarmtypes.Node{}, false, fmt.Errorf("inspect node %s: %w", id, err)
+		}
+		return res.Node, true, nil
+	}
 }
 
 // Lookup returns node name's entry: ID, role, whether it is Ready (and, as
@@ -129,15 +159,24 @@ func (s *Swarm) RemoveWorkerEntry(ctx context.Context, id string) error {
 
 // Update changes node name's spec with fn (role, availability, labels).
 func (s *Swarm) Update(ctx context.Context, name string, fn func(*swarmtypes.NodeSpec)) error {
+	return s.update(ctx, named(name), name, fn)
+}
+
+// UpdateEntry changes the spec of the entry with ID id with fn.
+func (s *Swarm) UpdateEntry(ctx context.Context, id string, fn func(*swarmtypes.NodeSpec)) error {
+	return s.update(ctx, entry(id), id, fn)
+}
+
+func (s *Swarm) update(ctx context.Context, look lookup, what string, fn func(*swarmtypes.NodeSpec)) error {
 	return s.With(ctx, func(ctx context.Context, m Manager) error {
 		var err error
 		for range 3 {
-			n, ok, ferr := find(ctx, m, name)
+			n, ok, ferr := look(ctx, m)
 			if ferr != nil {
 				return ferr
 			}
 			if !ok {
-				return fmt.Errorf("node %s is not in the swarm", name)
+				return fmt.Errorf("node %s is not in the swarm", what)
 			}
 			spec := n.Spec
 			spec.Labels = maps.Clone(spec.Labels)
@@ -149,7 +188,7 @@ func (s *Swarm) Update(ctx context.Context, name string, fn func(*swarmtypes.Nod
 				return nil
 			}
 		}
-		return fmt.Errorf("update node %s: %w", name, err)
+		return fmt.Errorf("update node %s: %w", what, err)
 	})
 }
 
@@ -161,8 +200,17 @@ func (s *Swarm) SetRole(ctx context.Context, name, role string) error {
 // Demote demotes dead manager name and waits until it no longer counts as
 // a manager. It refuses a reachable manager.
 func (s *Swarm) Demote(ctx context.Context, name string) error {
+	return s.demote(ctx, named(name), name)
+}
+
+// DemoteEntry is Demote for the entry with ID id of node name.
+func (s *Swarm) DemoteEntry(ctx context.Context, id, name string) error {
+	return s.demote(ctx, entry(id), name)
+}
+
+func (s *Swarm) demote(ctx context.Context, look lookup, name string) error {
 	err := s.With(ctx, func(ctx context.Context, m Manager) error {
-		n, ok, err := find(ctx, m, name)
+		n, ok, err := look(ctx, m)
 		if err != nil || !ok || n.Spec.Role != swarmtypes.NodeRoleManager {
 			return err
 		}
@@ -182,7 +230,7 @@ func (s *Swarm) Demote(ctx context.Context, name string) error {
 	for {
 		var done bool
 		err := s.With(ctx, func(ctx context.Context, m Manager) error {
-			n, ok, err := find(ctx, m, name)
+			n, ok, err := look(ctx, m)
 			done = err == nil && (!ok || n.ManagerStatus == nil)
 			return err
 		})
@@ -226,8 +274,18 @@ func (s *Swarm) Activate(ctx context.Context, name, role string, labels map[stri
 // A node that is not there is done. It refuses to touch a Ready node
 // unless it is a worker being abandoned (force).
 func (s *Swarm) Remove(ctx context.Context, name string, allowReadyWorker bool) error {
+	return s.remove(ctx, named(name), name, allowReadyWorker)
+}
+
+// RemoveEntry is Remove for the entry with ID id of node name, which must
+// not be Ready: the dead entry of a node whose replacement kept its name.
+func (s *Swarm) RemoveEntry(ctx context.Context, id, name string) error {
+	return s.remove(ctx, entry(id), name, false)
+}
+
+func (s *Swarm) remove(ctx context.Context, look lookup, name string, allowReadyWorker bool) error {
 	return s.With(ctx, func(ctx context.Context, m Manager) error {
-		n, ok, err := find(ctx, m, name)
+		n, ok, err := look(ctx, m)
 		if err != nil || !ok {
 			return err
 		}

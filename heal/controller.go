@@ -179,6 +179,7 @@ func (c *Controller) decide(snap Snapshot, running map[string]bool) Decision {
 	if c.Spec != nil {
 		spec = c.Spec()
 	}
+	spec.SameName = spec.SameName || c.keepsNames()
 	d := Decide(now, c.Policy, spec, snap, hist)
 	log := c.log()
 	if c.lastEvents == nil {
@@ -229,6 +230,21 @@ func (c *Controller) report(r result) {
 	c.Metrics.remediation(r.a.Kind, "ok")
 }
 
+// keepsNames tells whether the actor replaces nodes under their own names.
+func (c *Controller) keepsNames() bool {
+	k, ok := c.Actor.(NameKeeper)
+	return ok && k.KeepsNames()
+}
+
+// writeDeadRecord stores r on the dead node's entry: by ID when the
+// replacement shares its name.
+func (c *Controller) writeDeadRecord(ctx context.Context, dead NodeInfo, r Record) error {
+	if c.keepsNames() && dead.ID != "" {
+		return c.Swarm.WriteRecordAt(ctx, dead.ID, r)
+	}
+	return c.Swarm.WriteRecord(ctx, r)
+}
+
 // execute carries out one action: the durable record first, then the
 // actor.
 func (c *Controller) execute(ctx context.Context, a Action, now time.Time) error {
@@ -248,14 +264,19 @@ func (c *Controller) act(ctx context.Context, a Action, now time.Time) error {
 		r := a.Record
 		if !a.Resume {
 			r = Record{Node: a.Node.Name, Replacement: a.Target, Spare: a.Kind == ActivateSpare, Role: a.Spec.Role, Since: now, Attempts: a.Attempt, Last: now}
-			if err := c.Swarm.WriteRecord(ctx, r); err != nil {
+			if err := c.writeDeadRecord(ctx, a.Node, r); err != nil {
 				return fmt.Errorf("record the attempt before acting: %w", err)
 			}
 		}
+		sameName := c.keepsNames() && a.Target == a.Node.Name
 		if a.Node.Role == RoleManager {
 			// Demote the dead manager before its replacement adds a voter
 			// (Decide checked the numbers; Demote refuses a reachable one).
-			if err := c.Swarm.Demote(ctx, a.Node.Name); err != nil {
+			demote := func() error { return c.Swarm.Demote(ctx, a.Node.Name) }
+			if sameName && a.Node.ID != "" {
+				demote = func() error { return c.Swarm.DemoteEntry(ctx, a.Node.ID, a.Node.Name) }
+			}
+			if err := demote(); err != nil {
 				return err
 			}
 		}
@@ -264,7 +285,18 @@ func (c *Controller) act(ctx context.Context, a Action, now time.Time) error {
 		if a.Kind == ActivateSpare {
 			return c.Actor.ActivateSpare(actx, a.Target, a.Node, a.Spec)
 		}
-		return c.Actor.ReplaceServer(actx, a.Node, a.Spec)
+		if err := c.Actor.ReplaceServer(actx, a.Node, a.Spec); err != nil {
+			return err
+		}
+		if sameName {
+			// The dead entry, and the record on it, went with the server:
+			// the node (now its Ready entry) keeps the slot's attempts, so
+			// a flapping slot is counted across servers.
+			if err := c.Swarm.WriteRecord(ctx, Record{Node: a.Target, Attempts: r.Attempts, Last: r.Last}); err != nil {
+				return fmt.Errorf("carry the record over to the new %s: %w", a.Target, err)
+			}
+		}
+		return nil
 	case CreateSpare:
 		actx, cancel := context.WithTimeout(ctx, c.Policy.StartupTimeout)
 		defer cancel()
@@ -282,7 +314,7 @@ func (c *Controller) act(ctx context.Context, a Action, now time.Time) error {
 		if err := c.Actor.AbandonReplacement(ctx, a.Node, a.Target); err != nil {
 			return err
 		}
-		return c.Swarm.WriteRecord(ctx, Record{Node: a.Node.Name, Attempts: a.Record.Attempts, Last: now})
+		return c.writeDeadRecord(ctx, a.Node, Record{Node: a.Node.Name, Attempts: a.Record.Attempts, Last: now})
 	case PromoteWorker:
 		if err := c.Swarm.WriteRecord(ctx, Record{Node: a.Target, PromotedFor: a.Node.Name}); err != nil {
 			return err

@@ -148,8 +148,20 @@ func Decide(now time.Time, pol Policy, spec Desired, obs Snapshot, hist History)
 	}
 
 	byName := map[string]NodeInfo{}
+	// With spec.SameName a replacement joins under the dead node's own
+	// name: the entry carrying the in-flight record stays under the name in
+	// byName, the other entry of that name is its replacement (twin).
+	twin := map[string]NodeInfo{}
 	for _, n := range obs.Nodes {
-		byName[n.Name] = n
+		if prev, dup := byName[n.Name]; dup && spec.SameName {
+			if recorded(n) && !recorded(prev) {
+				byName[n.Name], twin[n.Name] = n, prev
+			} else {
+				twin[n.Name] = n
+			}
+		} else {
+			byName[n.Name] = n
+		}
 		d.Total++
 		if n.Role == RoleManager {
 			d.Managers++
@@ -187,11 +199,18 @@ func Decide(now time.Time, pol Policy, spec Desired, obs Snapshot, hist History)
 	// 2. Who is unhealthy: Down for longer than the grace period.
 	var unhealthy []NodeInfo
 	for _, n := range obs.Nodes {
-		if n.Ready() || n.Locked || replacing[n.Name] != "" {
+		if n.Ready() || n.Locked {
 			continue
+		}
+		if replacing[n.Name] != "" && !(spec.SameName && recorded(n)) {
+			continue // a replacement (under SameName: the entry without the record)
 		}
 		if n.State == StateReady {
 			continue // a manager Ready but not reachable: raft catches up; not a dead server
+		}
+		if spec.SameName && !recorded(n) && readySibling(obs, n) {
+			d.event(EventSkipped, n.Name, "stale entry %s of %s is %s beside a Ready %s (its server was replaced under the same name): not a dead node; `shoal up` removes such entries", shortID(n.ID), n.Name, n.State, n.Name)
+			continue
 		}
 		if n.DownSince.IsZero() {
 			n.DownSince = obs.At
@@ -240,6 +259,9 @@ func Decide(now time.Time, pol Policy, spec Desired, obs Snapshot, hist History)
 			managerBusy = dead.Name
 		}
 		repl, joined := byName[r.Replacement]
+		if spec.SameName && r.Replacement == r.Node {
+			repl, joined = twin[r.Node]
+		}
 		finished := joined && repl.Ready() && repl.Availability == "active" && repl.Role == role &&
 			(!r.Spare || repl.Labels[LabelSpare] != "true")
 		switch {
@@ -395,6 +417,9 @@ func Decide(now time.Time, pol Policy, spec Desired, obs Snapshot, hist History)
 			continue
 		}
 		name := nextName(n.Name, obs, hist)
+		if spec.SameName {
+			name = n.Name // a new server under the same name
+		}
 		d.act(Action{Kind: Replace, Node: n, Target: name, Attempt: attempts + 1,
 			Spec:   replacementSpec(spec, n, name),
 			Reason: fmt.Sprintf("%s (%s at %s) down %s, grace %s; replacing it with %s, attempt %d of %d (unhealthy %d of %d, maxUnhealthy %s)%s", n.Name, n.Role, n.Hoster, downFor(now, n), pol.Grace, name, attempts+1, pol.RetryLimit, len(unhealthy), d.Total, pol.MaxUnhealthy, how)})
@@ -464,6 +489,26 @@ func promoteIfSlow(now time.Time, pol Policy, d *Decision, obs Snapshot, hist Hi
 		return
 	}
 	d.event(EventWaiting, dead.Name, "replacement of %s is slow, but no healthy worker sits at a hoster without a manager", dead.Name)
+}
+
+// recorded tells whether n's labels carry an in-flight record.
+func recorded(n NodeInfo) bool { return n.Labels[LabelReplacement] != "" }
+
+// readySibling tells whether another entry of n's name is Ready.
+func readySibling(obs Snapshot, n NodeInfo) bool {
+	for _, o := range obs.Nodes {
+		if o.Name == n.Name && o.ID != n.ID && o.Ready() {
+			return true
+		}
+	}
+	return false
+}
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
 }
 
 func sortedRecords(h History) []Record {

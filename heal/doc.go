@@ -12,9 +12,11 @@
 //     node labels, so a restarted loop resumes instead of duplicating;
 //   - act (act.go): the Actor interface, the only part that creates or
 //     removes servers; heal/labactor implements it for `shoal lab up`
-//     clusters (the Pulumi actor plugs in at the same seam later);
+//     clusters, heal/pulumiactor for `shoal up` stacks (a NameKeeper: the
+//     replacement keeps the dead node's name, Desired.SameName);
 //   - the loop (controller.go) and its Prometheus metrics (metrics.go).
 //
 // heal may import bootstrap and its subpackages; it must not import
-// Pulumi, cobra or the lab (only heal/labactor imports the lab).
+// Pulumi, cobra or the lab (only heal/labactor imports the lab, only
+// heal/pulumiactor Pulumi).
 package heal

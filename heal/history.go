@@ -115,11 +115,21 @@ func recordOf(n NodeInfo) (Record, bool) {
 // The controller calls it before it acts, so a restarted loop finds the
 // attempt and resumes it.
 func (s *Swarm) WriteRecord(ctx context.Context, r Record) error {
+	return s.Update(ctx, r.Node, recordLabels(r))
+}
+
+// WriteRecordAt is WriteRecord on the entry with ID id (the dead entry,
+// while its replacement shares its name).
+func (s *Swarm) WriteRecordAt(ctx context.Context, id string, r Record) error {
+	return s.UpdateEntry(ctx, id, recordLabels(r))
+}
+
+func recordLabels(r Record) func(*swarmtypes.NodeSpec) {
 	set, remove := r.Labels()
-	return s.Update(ctx, r.Node, func(spec *swarmtypes.NodeSpec) {
+	return func(spec *swarmtypes.NodeSpec) {
 		maps.Copy(spec.Labels, set)
 		for _, k := range remove {
 			delete(spec.Labels, k)
 		}
-	})
+	}
 }

@@ -104,6 +104,12 @@ type Desired struct {
 	Cluster  string
 	Nodes    []NodeSpec
 	Autolock bool
+	// SameName is set when a replacement keeps the dead node's name (the
+	// actor is a NameKeeper: with Pulumi the logical name is the node's
+	// identity and only its server changes). The dead entry and its
+	// replacement then share the name until the dead entry is removed,
+	// which the actor's ReplaceServer does itself.
+	SameName bool
 }
 
 // Node returns the spec of node name.

@@ -19,6 +19,9 @@ import (
 	"github.com/shoalops/shoal/bootstrap/remote"
 	"github.com/shoalops/shoal/heal"
 	"github.com/shoalops/shoal/heal/labactor"
+	"github.com/shoalops/shoal/heal/pulumiactor"
+	"github.com/shoalops/shoal/infra"
+	"github.com/shoalops/shoal/infra/automation"
 )
 
 type healFlags struct {
@@ -29,6 +32,7 @@ type healFlags struct {
 	resync       time.Duration
 	pol          heal.Policy
 	spares       map[string]string
+	stack        stackFlags
 }
 
 func newHealCmd(a *app) *cobra.Command {
@@ -60,15 +64,20 @@ Safety rules (not settings):
     it instead of starting a second replacement
 
 Every decision is logged with its reason and the numbers behind it.
-Replacing servers works for lab clusters (` + "`shoal lab up`" + `) today; Pulumi-managed
-clusters come with ` + "`shoal up`" + `. Other clusters can be watched with --dry-run.
+Replacing servers works for lab clusters (` + "`shoal lab up`" + `) and for stacks made by
+` + "`shoal up`" + ` (its inventory, or --stack with the --dir and --backend ` + "`shoal up`" + ` used):
+there the node keeps its name and gets a new server through the Pulumi
+program (its generation in the stack config is raised, then ` + "`up`" + ` replaces the
+server and converges the swarm), so the Pulumi state stays the truth.
+Other clusters can be watched with --dry-run.
 
 Exit codes: 0 done or nothing to do; 1 an action failed; 2 bad usage;
 3 (--once) a safety rule held remediation back; 4 --dry-run found work.`,
 		Example: `  shoal heal                              # daemon; /metrics on :9469
   shoal heal --once --dry-run             # what would it do now? (exit 4: work)
   shoal heal --grace 30s --max-unhealthy 40% --spares hoster-a=1
-  shoal heal --policy heal.yaml           # the shoal:heal block of the cluster spec`,
+  shoal heal --policy heal.yaml           # the shoal:heal block of the cluster spec
+  shoal heal --once --stack prod --dir .  # a ` + "`shoal up`" + ` stack: replacement through Pulumi`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runHeal(cmd, a, &fl)
@@ -89,7 +98,8 @@ Exit codes: 0 done or nothing to do; 1 an action failed; 2 bad usage;
 	f.DurationVar(&fl.pol.Backoff, "backoff", fl.pol.Backoff, "wait before a retry (doubles per attempt)")
 	f.DurationVar(&fl.pol.MaxBackoff, "max-backoff", fl.pol.MaxBackoff, "cap of the back-off")
 	f.DurationVar(&fl.pol.PromoteWorkerAfter, "promote-worker-after", 0, "while a manager replacement is this slow and only 2 managers are left, promote a worker at a hoster without one (0: off)")
-	f.StringToStringVar(&fl.spares, "spares", nil, "warm spares per hoster, e.g. hoster-a=1,hoster-b=1")
+	f.StringToStringVar(&fl.spares, "spares", nil, "warm spares per hoster, e.g. hoster-a=1,hoster-b=1 (lab clusters)")
+	addStackFlags(cmd, &fl.stack)
 	return cmd
 }
 
@@ -99,9 +109,19 @@ func runHeal(cmd *cobra.Command, a *app, fl *healFlags) error {
 	if err != nil {
 		return withCode(exitUsage, err)
 	}
+	stack := ""
+	if cmd.Flags().Changed("stack") {
+		stack = fl.stack.stack
+		if a.inventory == "" {
+			a.inventory = automation.InventoryPath(a.home, stack)
+		}
+	}
 	path, err := a.inventoryPath()
 	if err != nil {
 		return err
+	}
+	if stack == "" {
+		stack = stackOf(a.home, path)
 	}
 	inv, err := a.loadInventory()
 	if err != nil {
@@ -143,7 +163,18 @@ func runHeal(cmd *cobra.Command, a *app, fl *healFlags) error {
 		keyFile = filepath.Join(a.home, "clusters", inv.Cluster.Name, "unlock-key")
 	}
 	var actor heal.Actor
-	if docker, err := localDocker(); err == nil {
+	if stack != "" {
+		if len(pol.Spares) > 0 {
+			return withCode(exitUsage, fmt.Errorf("--spares: warm spares are not part of the Pulumi program; stack %s has none", stack))
+		}
+		if !fl.dryRun {
+			ws, err := a.openHealStack(cmd, fl.stack, stack)
+			if err != nil {
+				return err
+			}
+			actor = pulumiactor.New(ws, path, sw, pulumiactor.Options{Dial: dial, UnlockKeyFile: keyFile, Log: a.log})
+		}
+	} else if docker, err := localDocker(); err == nil {
 		defer docker.Close()
 		if ok, _ := labactor.IsLab(ctx, docker, path); ok {
 			actor, err = labactor.New(docker, path, sw, labactor.Options{Dial: dial, UnlockKeyFile: keyFile, Progress: labProgress(a), Log: a.log})
@@ -153,7 +184,7 @@ func runHeal(cmd *cobra.Command, a *app, fl *healFlags) error {
 		}
 	}
 	if actor == nil && !fl.dryRun {
-		return withCode(exitUsage, fmt.Errorf("heal can replace servers of lab clusters (`shoal lab up`) only, and %s is not one; Pulumi-managed clusters come with `shoal up`. Watch it with --dry-run", path))
+		return withCode(exitUsage, fmt.Errorf("heal can replace servers of lab clusters (`shoal lab up`) and `shoal up` stacks only, and %s is neither; watch it with --dry-run", path))
 	}
 
 	ctl := &heal.Controller{
@@ -199,6 +230,36 @@ func runHeal(cmd *cobra.Command, a *app, fl *healFlags) error {
 	}
 	a.log.Info("heal: watching", "cluster", inv.Cluster.Name, "grace", pol.Grace, "max_unhealthy", pol.MaxUnhealthy.String(), "dry_run", fl.dryRun)
 	return ctl.Run(ctx)
+}
+
+// stackOf is the stack whose inventory `shoal up` wrote at path
+// ($SHOAL_HOME/stacks/<stack>/inventory.yaml), else "".
+func stackOf(home, path string) string {
+	stack := filepath.Base(filepath.Dir(path))
+	want, err1 := filepath.Abs(automation.InventoryPath(home, stack))
+	got, err2 := filepath.Abs(path)
+	if err1 != nil || err2 != nil || want != got {
+		return ""
+	}
+	return stack
+}
+
+// openHealStack opens the stack heal replaces servers of. Unlike `shoal up`
+// it never writes a default config: a stack without its config (a wrong
+// --dir) would get a new SSH key, so it is refused instead.
+func (a *app) openHealStack(cmd *cobra.Command, fl stackFlags, stack string) (*automation.Workspace, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find the shoal executable (it serves the provider): %w", err)
+	}
+	ws, err := automation.Open(cmd.Context(), automation.Options{
+		Home: a.home, Stack: stack, Dir: fl.dir, Backend: fl.backend, Self: self,
+		Program: infra.Program, Progress: labProgress(a),
+	})
+	if err != nil {
+		return nil, withCode(exitUsage, fmt.Errorf("heal stack %s (pass the --dir and --backend `shoal up` used): %w", stack, err))
+	}
+	return ws, nil
 }
 
 // healPolicy is the policy file (if any) with the flags given on top.

@@ -5,17 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/spf13/cobra"
-	"golang.org/x/crypto/ssh"
-	"golang.org/x/crypto/ssh/knownhosts"
 
-	"github.com/shoalops/shoal/bootstrap/inventory"
 	"github.com/shoalops/shoal/infra"
 	"github.com/shoalops/shoal/infra/automation"
 )
@@ -110,15 +104,11 @@ Afterwards ` + "`shoal status`" + ` works on the cluster without more flags.`,
 			if err != nil {
 				return err
 			}
-			nodes, err := parseOutputNodes(outputs)
+			nodes, err := automation.OutputNodes(outputs)
 			if err != nil {
 				return err
 			}
-			hostKeys, err := parseHostKeys(outputs)
-			if err != nil {
-				return err
-			}
-			if _, err := a.writeStackInventory(fl.stack, w, nodes, hostKeys); err != nil {
+			if err := a.writeStackInventory(w, outputs); err != nil {
 				return err
 			}
 			return a.reportChanges("up", fl.stack, changes, nodes)
@@ -212,93 +202,21 @@ func newRefreshCmd(a *app) *cobra.Command {
 }
 
 // outputNode is one entry of the program's `nodes` stack output.
-type outputNode struct {
-	Name    string `json:"name"`
-	Hoster  string `json:"hoster"`
-	Role    string `json:"role"`
-	Address string `json:"address"`
-	Region  string `json:"region,omitempty"`
-}
+type outputNode = automation.OutputNode
 
-func parseOutputNodes(outputs auto.OutputMap) ([]outputNode, error) {
-	raw, ok := outputs["nodes"]
-	if !ok {
-		return nil, errors.New("stack output `nodes` missing")
-	}
-	b, err := json.Marshal(raw.Value)
+// writeStackInventory writes an inventory of the stack's nodes and its
+// known_hosts from the outputs (automation.Workspace.WriteInventory) and
+// makes it the current one.
+func (a *app) writeStackInventory(w *automation.Workspace, outputs auto.OutputMap) error {
+	path, err := w.WriteInventory(outputs)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var nodes []outputNode
-	if err := json.Unmarshal(b, &nodes); err != nil {
-		return nil, fmt.Errorf("stack output `nodes`: %w", err)
-	}
-	return nodes, nil
-}
-
-func parseHostKeys(outputs auto.OutputMap) (map[string]string, error) {
-	keys := map[string]string{}
-	raw, ok := outputs["hostKeys"]
-	if !ok {
-		return keys, nil
-	}
-	b, err := json.Marshal(raw.Value)
-	if err != nil {
-		return nil, err
-	}
-	if err := json.Unmarshal(b, &keys); err != nil {
-		return nil, fmt.Errorf("stack output `hostKeys`: %w", err)
-	}
-	return keys, nil
-}
-
-// writeStackInventory writes an inventory of the stack's nodes so status,
-// bootstrap and heal work on it, and makes it the current one.
-func (a *app) writeStackInventory(stack string, w *automation.Workspace, nodes []outputNode, hostKeys map[string]string) (string, error) {
-	dir := filepath.Join(a.home, "stacks", stack)
-	inv := &inventory.Inventory{
-		Cluster: inventory.Cluster{Name: stack},
-		SSH:     inventory.SSH{User: "root", Port: 22, IdentityFile: w.KeyPath, KnownHosts: filepath.Join(dir, "known_hosts")},
-	}
-	for _, n := range nodes {
-		inv.Nodes = append(inv.Nodes, inventory.Node{Name: n.Name, Address: n.Address, Role: n.Role, Hoster: n.Hoster, Region: n.Region})
-	}
-	b, err := inventory.Marshal(inv)
-	if err != nil {
-		return "", err
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", err
-	}
-	// The host keys the swarm resource pinned are the truth: known_hosts is
-	// rewritten from them, nothing is trusted on first use afterwards.
-	var kh strings.Builder
-	for _, n := range nodes {
-		k, ok := hostKeys[n.Name]
-		if !ok {
-			continue
-		}
-		pub, _, _, _, err := ssh.ParseAuthorizedKey([]byte(k))
-		if err != nil {
-			return "", fmt.Errorf("host key of %s in stack output: %w", n.Name, err)
-		}
-		kh.WriteString(knownhosts.Line([]string{knownhosts.Normalize(net.JoinHostPort(n.Address, "22"))}, pub) + "\n")
-	}
-	if err := os.WriteFile(inv.SSH.KnownHosts, []byte(kh.String()), 0o600); err != nil {
-		return "", fmt.Errorf("write stack known_hosts: %w", err)
-	}
-	path := filepath.Join(dir, "inventory.yaml")
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		return "", fmt.Errorf("write stack inventory: %w", err)
-	}
-	if err := os.WriteFile(a.currentPointer(), []byte(path+"\n"), 0o600); err != nil {
-		return "", err
-	}
-	return path, nil
+	return os.WriteFile(a.currentPointer(), []byte(path+"\n"), 0o600)
 }
 
 func (a *app) forgetStackInventory(stack string) {
-	path := filepath.Join(a.home, "stacks", stack, "inventory.yaml")
+	path := automation.InventoryPath(a.home, stack)
 	_ = os.Remove(path)
 	if b, err := os.ReadFile(a.currentPointer()); err == nil && string(b) == path+"\n" {
 		_ = os.Remove(a.currentPointer())

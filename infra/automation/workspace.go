@@ -300,3 +300,19 @@ func (w *Workspace) configSet(ctx context.Context, key, value string, secret boo
 	}
 	return nil
 }
+
+// SetConfigPathInt sets key, in path syntax (`shoal:generations.w-1`), to
+// the integer v in the stack config: `pulumi config set --path --type int`,
+// the value on stdin. For plain values only (heal's generations).
+func (w *Workspace) SetConfigPathInt(ctx context.Context, key string, v int) error {
+	var env []string
+	for k, val := range w.env {
+		env = append(env, k+"="+val)
+	}
+	_, stderr, code, err := w.cmd.Run(ctx, w.Dir, strings.NewReader(fmt.Sprint(v)), nil, nil, env,
+		"config", "set", "--stack", w.o.Stack, "--path", key, "--type", "int", "--non-interactive")
+	if err != nil || code != 0 {
+		return fmt.Errorf("set %s in stack %s: exit %d: %s: %w", key, w.o.Stack, code, strings.TrimSpace(stderr), err)
+	}
+	return nil
+}

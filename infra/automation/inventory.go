@@ -1,0 +1,128 @@
+package automation
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/shoalops/shoal/bootstrap/inventory"
+)
+
+// OutputNode is one entry of the program's `nodes` stack output.
+type OutputNode struct {
+	Name       string `json:"name"`
+	Hoster     string `json:"hoster"`
+	Role       string `json:"role"`
+	Address    string `json:"address"`
+	Region     string `json:"region,omitempty"`
+	Generation int    `json:"generation,omitempty"`
+}
+
+// OutputNodes reads the `nodes` stack output.
+func OutputNodes(outputs auto.OutputMap) ([]OutputNode, error) {
+	raw, ok := outputs["nodes"]
+	if !ok {
+		return nil, errors.New("stack output `nodes` missing")
+	}
+	b, err := json.Marshal(raw.Value)
+	if err != nil {
+		return nil, err
+	}
+	var nodes []OutputNode
+	if err := json.Unmarshal(b, &nodes); err != nil {
+		return nil, fmt.Errorf("stack output `nodes`: %w", err)
+	}
+	return nodes, nil
+}
+
+// OutputHostKeys reads the `hostKeys` stack output (node name -> the SSH
+// host key the swarm resource pinned); none is an empty map.
+func OutputHostKeys(outputs auto.OutputMap) (map[string]string, error) {
+	keys := map[string]string{}
+	raw, ok := outputs["hostKeys"]
+	if !ok {
+		return keys, nil
+	}
+	b, err := json.Marshal(raw.Value)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(b, &keys); err != nil {
+		return nil, fmt.Errorf("stack output `hostKeys`: %w", err)
+	}
+	return keys, nil
+}
+
+// InventoryPath is where the inventory of stack's nodes lives:
+// $home/stacks/<stack>/inventory.yaml, beside its known_hosts and SSH key.
+func InventoryPath(home, stack string) string {
+	return filepath.Join(home, "stacks", stack, "inventory.yaml")
+}
+
+// WriteInventory writes the inventory of the stack's nodes (so status,
+// bootstrap and heal work on it) and its known_hosts, both from the stack
+// outputs, and returns the inventory's path. Both files are replaced
+// atomically: heal reads them while it rewrites them.
+func (w *Workspace) WriteInventory(outputs auto.OutputMap) (string, error) {
+	nodes, err := OutputNodes(outputs)
+	if err != nil {
+		return "", err
+	}
+	hostKeys, err := OutputHostKeys(outputs)
+	if err != nil {
+		return "", err
+	}
+	path := InventoryPath(w.o.Home, w.o.Stack)
+	dir := filepath.Dir(path)
+	inv := &inventory.Inventory{
+		Cluster: inventory.Cluster{Name: w.o.Stack},
+		SSH:     inventory.SSH{User: "root", Port: 22, IdentityFile: w.KeyPath, KnownHosts: filepath.Join(dir, "known_hosts")},
+	}
+	for _, n := range nodes {
+		inv.Nodes = append(inv.Nodes, inventory.Node{Name: n.Name, Address: n.Address, Role: n.Role, Hoster: n.Hoster, Region: n.Region})
+	}
+	b, err := inventory.Marshal(inv)
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	// The host keys the swarm resource pinned are the truth: known_hosts is
+	// rewritten from them, nothing is trusted on first use afterwards.
+	var kh strings.Builder
+	for _, n := range nodes {
+		k, ok := hostKeys[n.Name]
+		if !ok {
+			continue
+		}
+		pub, _, _, _, err := ssh.ParseAuthorizedKey([]byte(k))
+		if err != nil {
+			return "", fmt.Errorf("host key of %s in stack output: %w", n.Name, err)
+		}
+		kh.WriteString(knownhosts.Line([]string{knownhosts.Normalize(net.JoinHostPort(n.Address, "22"))}, pub) + "\n")
+	}
+	if err := writeAtomic(inv.SSH.KnownHosts, []byte(kh.String())); err != nil {
+		return "", fmt.Errorf("write stack known_hosts: %w", err)
+	}
+	if err := writeAtomic(path, b); err != nil {
+		return "", fmt.Errorf("write stack inventory: %w", err)
+	}
+	return path, nil
+}
+
+func writeAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
