@@ -340,6 +340,7 @@ func TestProgramBuildsTheLocalStackAsLabServersAndOneSwarm(t *testing.T) {
 		"local-w-1-server local w-1 hoster-a worker",
 		"local-w-2-server local w-2 hoster-a worker",
 	}
+	sort.Strings(got) // mocks see registrations in whatever order the program's goroutines make them
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("local servers =\n%q\nwant\n%q", got, want)
 	}
