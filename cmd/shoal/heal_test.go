@@ -14,10 +14,16 @@ import (
 	"testing"
 	"time"
 
+	mswarm "github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
+
+	"github.com/shoalops/shoal/bootstrap"
 	"github.com/shoalops/shoal/bootstrap/inventory"
+	"github.com/shoalops/shoal/bootstrap/remote"
 	"github.com/shoalops/shoal/bootstrap/swarm"
 	"github.com/shoalops/shoal/heal"
 	"github.com/shoalops/shoal/lab"
+	"github.com/shoalops/shoal/lab/images"
 )
 
 // syncBuffer is a bytes.Buffer safe for the daemon's goroutines.
@@ -125,6 +131,119 @@ func TestHealRefusesABadPolicy(t *testing.T) {
 	}
 }
 
+// managerDocker opens the Docker API of a lab node over SSH, the way shoal
+// reaches it (inventory SSH options, pinned host keys); closed at cleanup.
+func (c cli) managerDocker(ctx context.Context, lab, node string) *client.Client {
+	c.t.Helper()
+	inv, err := inventory.Load(filepath.Join(c.home, "lab", lab, "inventory.yaml"))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	n, ok := inv.Node(node)
+	if !ok {
+		c.t.Fatalf("%s is not in the inventory", node)
+	}
+	dial, closer, err := bootstrap.DialOptions(inv)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(func() { closer.Close() })
+	conn, err := remote.Dial(ctx, bootstrap.Target(inv, n), dial)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(func() { conn.Close() })
+	d, err := conn.Docker(ctx)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(func() { d.Close() })
+	return d
+}
+
+// createWorkerService creates a one-replica service of image constrained
+// to workers, restarted a second after a failed attempt.
+func createWorkerService(ctx context.Context, t *testing.T, d *client.Client, name, image string) string {
+	t.Helper()
+	one, delay := uint64(1), time.Second
+	r, err := d.ServiceCreate(ctx, client.ServiceCreateOptions{Spec: mswarm.ServiceSpec{
+		Annotations: mswarm.Annotations{Name: name},
+		TaskTemplate: mswarm.TaskSpec{
+			ContainerSpec: &mswarm.ContainerSpec{Image: image},
+			Placement:     &mswarm.Placement{Constraints: []string{"node.role==worker"}},
+			RestartPolicy: &mswarm.RestartPolicy{Condition: mswarm.RestartPolicyConditionAny, Delay: &delay},
+		},
+		Mode: mswarm.ServiceMode{Replicated: &mswarm.ReplicatedService{Replicas: &one}},
+	}})
+	if err != nil {
+		t.Fatalf("create service %s: %v", name, err)
+	}
+	return r.ID
+}
+
+// serviceRuns is where a service runs: the nodes (hostname, or ID when the
+// node is gone) of its tasks in state running, and the running and desired
+// counts the manager reports for it.
+type serviceRuns struct {
+	On               []string
+	NodeIDs          []string
+	Running, Desired uint64
+}
+
+// runsOf reads serviceRuns of service id from a manager.
+func runsOf(ctx context.Context, d *client.Client, id string) (serviceRuns, error) {
+	var r serviceRuns
+	nodes, err := d.NodeList(ctx, client.NodeListOptions{})
+	if err != nil {
+		return r, err
+	}
+	host := map[string]string{}
+	for _, n := range nodes.Items {
+		host[n.ID] = n.Description.Hostname
+	}
+	tasks, err := d.TaskList(ctx, client.TaskListOptions{Filters: make(client.Filters).Add("service", id)})
+	if err != nil {
+		return r, err
+	}
+	for _, tk := range tasks.Items {
+		if tk.Status.State != mswarm.TaskStateRunning {
+			continue
+		}
+		on := host[tk.NodeID]
+		if on == "" {
+			on = tk.NodeID
+		}
+		r.On = append(r.On, on)
+		r.NodeIDs = append(r.NodeIDs, tk.NodeID)
+	}
+	svcs, err := d.ServiceList(ctx, client.ServiceListOptions{Filters: make(client.Filters).Add("id", id), Status: true})
+	if err != nil {
+		return r, err
+	}
+	for _, s := range svcs.Items {
+		if s.ID == id && s.ServiceStatus != nil {
+			r.Running, r.Desired = s.ServiceStatus.RunningTasks, s.ServiceStatus.DesiredTasks
+		}
+	}
+	return r, nil
+}
+
+// waitRuns polls runsOf until ok says done or d has passed.
+func waitRuns(ctx context.Context, t *testing.T, d *client.Client, id string, within time.Duration, what string, ok func(serviceRuns) bool) serviceRuns {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	var r serviceRuns
+	var err error
+	for time.Now().Before(deadline) {
+		if r, err = runsOf(ctx, d, id); err == nil && ok(r) {
+			return r
+		}
+		time.Sleep(time.Second)
+	}
+	t.Fatalf("timed out after %s waiting for %s; last %+v (err %v)", within, what, r, err)
+	return r
+}
+
 func nodeNamed(st swarm.Status, name string) (swarm.NodeStatus, bool) {
 	for _, n := range st.Nodes {
 		if n.Name == name {
@@ -144,6 +263,25 @@ func TestHealReplacesAKilledWorker(t *testing.T) {
 	defer docker.Close()
 	before := c.status()
 	w1, _ := nodeNamed(before, "w1")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	start := time.Now()
+
+	// A service runs on w1: one replica, workers only (w1 is the only one).
+	// Lab VPSes cannot pull, so the demo image is loaded into w1 first.
+	demo, err := images.EnsureDemo(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := images.LoadInto(ctx, demo, lab.ContainerName(name, "w1")); err != nil {
+		t.Fatal(err)
+	}
+	m1 := c.managerDocker(ctx, name, "m1")
+	svc := createWorkerService(ctx, t, m1, "demo", demo)
+	onW1 := waitRuns(ctx, t, m1, svc, time.Minute, "the service's task running on w1", func(r serviceRuns) bool {
+		return strings.Join(r.On, ",") == "w1" && r.Running == 1
+	})
+	t.Logf("service running on w1 %s after the lab was up", time.Since(start).Round(time.Second))
 
 	stop, healLog := c.startHeal("--grace", "3s", "--resync", "10s", "--metrics-addr", "127.0.0.1:0")
 	defer func() {
@@ -151,8 +289,7 @@ func TestHealReplacesAKilledWorker(t *testing.T) {
 			stop()
 		}
 	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
+	killed := time.Now()
 	if err := lab.KillNode(ctx, docker, c.labRef(name), "w1"); err != nil {
 		t.Fatal(err)
 	}
@@ -161,6 +298,20 @@ func TestHealReplacesAKilledWorker(t *testing.T) {
 		_, old := nodeNamed(st, "w1")
 		return ok && r.State == "ready" && !old && len(st.Nodes) == 4
 	}, healLog)
+	t.Logf("w1-r1 ready and w1 removed %s after the kill", time.Since(killed).Round(time.Second))
+
+	// The service that ran on w1 runs on its replacement (the only worker
+	// left), once the image is there: a new VPS would pull it.
+	if err := images.LoadInto(ctx, demo, lab.ContainerName(name, "w1-r1")); err != nil {
+		t.Fatal(err)
+	}
+	moved := waitRuns(ctx, t, m1, svc, time.Minute, "the service's one task running on w1-r1", func(r serviceRuns) bool {
+		return strings.Join(r.On, ",") == "w1-r1" && r.Running == 1 && r.Desired == 1
+	})
+	if moved.NodeIDs[0] == onW1.NodeIDs[0] {
+		t.Fatalf("the service's task is still on w1's node %s", onW1.NodeIDs[0])
+	}
+	t.Logf("service running on w1-r1 %s after the kill", time.Since(killed).Round(time.Second))
 	r, _ := nodeNamed(st, "w1-r1")
 	if r.Hoster != w1.Hoster || r.Role != "worker" || !r.InInventory {
 		t.Fatalf("replacement %+v: want a worker at %s in the inventory", r, w1.Hoster)
