@@ -44,6 +44,11 @@ type Options struct {
 	// server again, so `shoal heal` writes the config and uses Options
 	// only to preview.
 	Generations map[string]int
+	// Root is the project directory relative file paths in the config
+	// (shoal:apps compose files) are read from. Empty: the engine's root
+	// directory (`pulumi up`), else the current directory. `shoal up` runs
+	// the program inline and sets it to its --dir.
+	Root string
 }
 
 // GenerationConfigKey is the config key of node's generation, to set with
@@ -211,7 +216,7 @@ func deploy(ctx *pulumi.Context, opts Options) (*Outputs, error) {
 	for name, srv := range servers {
 		addresses[name] = srv.Address
 	}
-	platform, err := deployStacks(ctx, spec, args, cluster, addresses)
+	platform, err := deployStacks(ctx, spec, args, cluster, addresses, projectRoot(ctx, opts))
 	if err != nil {
 		return nil, err
 	}
@@ -247,4 +252,12 @@ func applyGenerations(s *Spec, gens map[string]int) error {
 		s.Generations[n] = g
 	}
 	return nil
+}
+
+// projectRoot is where relative config paths are read from.
+func projectRoot(ctx *pulumi.Context, opts Options) string {
+	if opts.Root != "" {
+		return opts.Root
+	}
+	return ctx.RootDirectory()
 }

@@ -337,7 +337,7 @@ type PlatformOutputs struct {
 // deployStacks registers shoal's own stacks, then every app in every
 // environment with its Webhooks, all after the cluster. Nothing is
 // registered when nothing is configured.
-func deployStacks(ctx *pulumi.Context, spec Spec, args ClusterArgs, cluster *Cluster, addresses map[string]pulumi.StringOutput) (*PlatformOutputs, error) {
+func deployStacks(ctx *pulumi.Context, spec Spec, args ClusterArgs, cluster *Cluster, addresses map[string]pulumi.StringOutput, root string) (*PlatformOutputs, error) {
 	pl := spec.Platform
 	st := pl.Stacks
 	out := &PlatformOutputs{}
@@ -387,7 +387,7 @@ func deployStacks(ctx *pulumi.Context, spec Spec, args ClusterArgs, cluster *Clu
 			"pathTemplate": pulumi.String(pl.Vault.PathTemplate), "project": pulumi.String(spec.Cluster), "token": vaultToken}
 	}
 	shipped := func(name string, sh ShippedStack, deps ...pulumi.Resource) (*StackResource, error) {
-		overrides, err := readFiles(ctx.RootDirectory(), sh.Overrides...)
+		overrides, err := readFiles(root, sh.Overrides...)
 		if err != nil {
 			return nil, fmt.Errorf("%s.%s.overrides: %w", key(KeyStacks), name, err)
 		}
@@ -452,7 +452,7 @@ func deployStacks(ctx *pulumi.Context, spec Spec, args ClusterArgs, cluster *Clu
 		return nil, err
 	}
 	for i, app := range pl.Apps {
-		files, err := readFiles(ctx.RootDirectory(), append([]string{app.Compose}, app.Overrides...)...)
+		files, err := readFiles(root, append([]string{app.Compose}, app.Overrides...)...)
 		if err != nil {
 			return nil, fmt.Errorf("%s[%d]: %w", key(KeyApps), i, err)
 		}

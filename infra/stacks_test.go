@@ -150,3 +150,17 @@ func TestParsePlatformDefaultsToNothingAndRefusesWhatCannotWork(t *testing.T) {
 		})
 	}
 }
+
+func TestRelativeComposePathsAreReadFromTheProjectRoot(t *testing.T) {
+	cfg := platformConfig(t)
+	abs := cfg["shoal:apps"].([]any)[0].(map[string]any)["compose"].(string)
+	cfg["shoal:apps"].([]any)[0].(map[string]any)["compose"] = filepath.Base(abs)
+	secrets := append(slices.Clone(secretKeys), "shoal:vaultToken")
+	t.Chdir(t.TempDir()) // the current directory has no app.yml
+	if _, _, err := run(t, "prod", cfg, secrets, Options{Root: filepath.Dir(abs)}, false); err != nil {
+		t.Fatalf("with Root set to the project dir: %v", err)
+	}
+	if _, _, err := run(t, "prod", cfg, secrets, Options{}, false); err == nil {
+		t.Fatal("without Root the relative path was found somewhere else")
+	}
+}

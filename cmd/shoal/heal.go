@@ -20,7 +20,6 @@ import (
 	"github.com/shoalops/shoal/heal"
 	"github.com/shoalops/shoal/heal/labactor"
 	"github.com/shoalops/shoal/heal/pulumiactor"
-	"github.com/shoalops/shoal/infra"
 	"github.com/shoalops/shoal/infra/automation"
 )
 
@@ -254,7 +253,7 @@ func (a *app) openHealStack(cmd *cobra.Command, fl stackFlags, stack string) (*a
 	}
 	ws, err := automation.Open(cmd.Context(), automation.Options{
 		Home: a.home, Stack: stack, Dir: fl.dir, Backend: fl.backend, Self: self,
-		Program: infra.Program, Progress: labProgress(a),
+		ProgramFor: projectProgram, Progress: labProgress(a),
 	})
 	if err != nil {
 		return nil, withCode(exitUsage, fmt.Errorf("heal stack %s (pass the --dir and --backend `shoal up` used): %w", stack, err))

@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/spf13/cobra"
 
 	"github.com/shoalops/shoal/infra"
@@ -26,6 +27,10 @@ func defaultStackConfig(stack string) []byte {
 	}
 	return nil
 }
+
+// projectProgram is the Pulumi program reading relative config paths
+// (shoal:apps compose files) from the project directory.
+func projectProgram(dir string) pulumi.RunFunc { return infra.ProgramWith(infra.Options{Root: dir}) }
 
 // stackFlags are shared by up, preview, destroy and refresh.
 type stackFlags struct {
@@ -52,7 +57,7 @@ func (a *app) openStack(cmd *cobra.Command, fl stackFlags) (*automation.Workspac
 	}
 	return automation.Open(cmd.Context(), automation.Options{
 		Home: a.home, Stack: fl.stack, Dir: fl.dir, Backend: fl.backend, Self: self,
-		Program: infra.Program, Progress: progress, DefaultConfig: defaultStackConfig(fl.stack),
+		ProgramFor: projectProgram, Progress: progress, DefaultConfig: defaultStackConfig(fl.stack),
 	})
 }
 

@@ -46,9 +46,13 @@ type Options struct {
 	PulumiDir string
 	// Self is the executable that serves shoal's provider (the running
 	// shoal binary, which acts as pulumi-resource-shoal when so named).
-	Self     string
-	Program  pulumi.RunFunc
-	Progress io.Writer
+	Self    string
+	Program pulumi.RunFunc
+	// ProgramFor, when set, builds the program once the project directory
+	// is known (relative paths in the config are read from it); it wins
+	// over Program.
+	ProgramFor func(dir string) pulumi.RunFunc
+	Progress   io.Writer
 	// DefaultConfig is written as Pulumi.<Stack>.yaml when Dir has none.
 	DefaultConfig []byte
 }
@@ -87,7 +91,11 @@ func Open(ctx context.Context, o Options) (*Workspace, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := auto.UpsertStackInlineSource(ctx, o.Stack, o.Project, o.Program,
+	program := o.Program
+	if o.ProgramFor != nil {
+		program = o.ProgramFor(dir)
+	}
+	st, err := auto.UpsertStackInlineSource(ctx, o.Stack, o.Project, program,
 		auto.WorkDir(dir),
 		auto.Pulumi(cmd),
 		auto.PulumiHome(filepath.Join(o.Home, "pulumi", "home")),
