@@ -154,30 +154,7 @@ type ConfigError struct {
 func (e *ConfigError) Error() string { return e.Key + ": " + e.Msg }
 
 // ConfigErrors returns every *ConfigError in err's tree, in order.
-func ConfigErrors(err error) []*ConfigError {
-	var out []*ConfigError
-	var walk func(error)
-	walk = func(err error) {
-		if ce, ok := err.(*ConfigError); ok {
-			out = append(out, ce)
-			return
-		}
-		switch u := err.(type) {
-		case interface{ Unwrap() []error }:
-			for _, e := range u.Unwrap() {
-				walk(e)
-			}
-		case interface{ Unwrap() error }:
-			if e := u.Unwrap(); e != nil {
-				walk(e)
-			}
-		}
-	}
-	if err != nil {
-		walk(err)
-	}
-	return out
-}
+func ConfigErrors(err error) []*ConfigError { return inventory.ErrorsOf[*ConfigError](err) }
 
 // poolConfig is one entry of shoal:pools as written.
 type poolConfig struct {

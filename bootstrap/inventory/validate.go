@@ -46,12 +46,18 @@ func (e *FieldError) Error() string {
 
 // FieldErrors returns every *FieldError in err's tree, in order: the
 // problems of a joined error from Parse or Validate.
-func FieldErrors(err error) []*FieldError {
-	var out []*FieldError
+func FieldErrors(err error) []*FieldError { return ErrorsOf[*FieldError](err) }
+
+// ErrorsOf returns every error of type T in err's tree (joined and wrapped
+// errors included), in order, without descending into a match. Validation
+// that reports all problems at once (here and in infra's config checks)
+// hands them back this way.
+func ErrorsOf[T error](err error) []T {
+	var out []T
 	var walk func(error)
 	walk = func(err error) {
-		if fe, ok := err.(*FieldError); ok {
-			out = append(out, fe)
+		if t, ok := err.(T); ok {
+			out = append(out, t)
 			return
 		}
 		switch u := err.(type) {
