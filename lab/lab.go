@@ -525,6 +525,9 @@ func Find(ctx context.Context, docker Docker, name string) (*Lab, bool, error) {
 		l.Dir = cmp.Or(l.Dir, n.Labels[LabelDir])
 	}
 	for _, c := range cs.Items {
+		if c.Labels[LabelService] != "" {
+			continue // a service of the lab (its S3 server), not a VPS
+		}
 		n := Node{
 			Name:   c.Labels[LabelNode],
 			Role:   Role(c.Labels[LabelRole]),

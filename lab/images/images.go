@@ -216,3 +216,34 @@ func LoadInto(ctx context.Context, image string, containers ...string) error {
 	}
 	return nil
 }
+
+// S3Version is the versitygw release the lab's S3-compatible server is
+// built from (see docs/decisions/0017-lab-s3.md).
+const S3Version = "v1.8.0"
+
+// EnsureS3 returns a real S3-compatible server as an image
+// (shoal-lab/s3:VERSION): versitygw, an S3 gateway over a POSIX directory,
+// built with `go install` from the module proxy once per machine (about 3
+// minutes of CPU, 60 MB). It serves the S3 API on :7070 from /data; the root
+// credentials come from the environment (ROOT_ACCESS_KEY_ID,
+// ROOT_SECRET_ACCESS_KEY), never from arguments.
+func EnsureS3(ctx context.Context) (string, error) {
+	name := "shoal-lab/s3:" + S3Version
+	if imageExists(ctx, name) {
+		return name, nil
+	}
+	dir, err := cacheDir("versitygw", S3Version)
+	if err != nil {
+		return "", err
+	}
+	bin, err := goBinary(ctx, filepath.Join(dir, "versitygw"), func(tmp string) error {
+		_, err := run(ctx, nil, []string{"CGO_ENABLED=0", "GOBIN=" + tmp, "GOFLAGS=", "GOTOOLCHAIN=local"},
+			"go", "install", "-ldflags=-s -w", "github.com/versity/versitygw/cmd/versitygw@"+S3Version)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	return name, build(ctx, name, map[string][]byte{"/bin/versitygw": bin},
+		"VOLUME /data\nEXPOSE 7070\nENTRYPOINT [\"/bin/versitygw\"]\nCMD [\"--port\", \":7070\", \"--quiet\", \"posix\", \"/data\"]\n")
+}
