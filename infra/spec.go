@@ -86,6 +86,9 @@ func Load(ctx *pulumi.Context) Config {
 			continue
 		}
 		if k == KeySSHPrivateKey || k == KeyVaultToken {
+			if v == "" {
+				continue // Pulumi.yaml's default: not set
+			}
 			v = ""
 		}
 		c.Values[k] = v
@@ -126,6 +129,7 @@ type Pool struct {
 	Port      int      // existing pools
 
 	locationKey string // "location" or "region": the key the config used
+	unread      bool   // the entry could not be read; checks of the whole layout are skipped
 }
 
 // Swarm is shoal:swarm: options of the swarm as a whole.
@@ -285,9 +289,7 @@ func (p *parser) parse() Spec {
 func (p *parser) swarm() Swarm {
 	var sw Swarm
 	if raw, ok := p.c.Values[KeySwarm]; ok {
-		if err := decode(raw, &sw); err != nil {
-			p.fail(key(KeySwarm), "must be an object {advertiseInterface, dataPathPort, overlayMtu, autolock, allowSingleHosterQuorum}: %v", err)
-		}
+		p.decodeAt(key(KeySwarm), raw, &sw, "an object {advertiseInterface, dataPathPort, overlayMtu, autolock, allowSingleHosterQuorum}")
 	}
 	if sw.DataPathPort == 0 {
 		sw.DataPathPort = DefaultDataPathPort
@@ -298,9 +300,7 @@ func (p *parser) swarm() Swarm {
 func (p *parser) firewall(sw Swarm) Firewall {
 	var fw Firewall
 	if raw, ok := p.c.Values[KeyFirewall]; ok {
-		if err := decode(raw, &fw); err != nil {
-			p.fail(key(KeyFirewall), "must be an object {publicTcp: [ports], publicSources: [CIDRs]}: %v", err)
-		}
+		p.decodeAt(key(KeyFirewall), raw, &fw, "an object {publicTcp: [ports], publicSources: [CIDRs]}")
 	}
 	if fw.PublicTCP == nil {
 		fw.PublicTCP = slices.Clone(DefaultPublicTCP)
@@ -357,8 +357,8 @@ func (p *parser) pools() []Pool {
 	hosterProvider := map[string]int{} // hoster -> first pool index
 	for i, item := range items {
 		var pc poolConfig
-		if err := decode(string(item), &pc); err != nil {
-			p.fail(poolKey(i, ""), "must be an object {name, provider, hoster, role, count, type, location, image, labels, addresses, user, port}: %v", err)
+		if !p.decodeAt(poolKey(i, ""), string(item), &pc, "an object {name, provider, hoster, role, count, type, location, image, labels, addresses, user, port}") {
+			out = append(out, Pool{unread: true}) // keeps pools[i] at index i in every later message
 			continue
 		}
 		pl := p.pool(i, pc)
@@ -553,6 +553,9 @@ func (p *parser) validate(s *Spec) {
 		}
 	}
 
+	if slices.ContainsFunc(s.Pools, func(pl Pool) bool { return pl.unread }) {
+		return // the layout is incomplete: its checks would blame the pools that were read
+	}
 	_, err := inv.Validate()
 	for _, fe := range inventory.FieldErrors(err) {
 		k, ok := p.configKey(s, refs, fe.Field)

@@ -27,6 +27,9 @@ type app struct {
 	verbose   bool   // --verbose
 
 	log *slog.Logger
+	// tty, when set, says whether stdin is a terminal (tests); nil: ask
+	// the file.
+	tty func() bool
 }
 
 func (a *app) json() bool { return a.output == "json" }
@@ -157,14 +160,23 @@ func (p *nodePrinter) Node(name, msg string) {
 	fmt.Fprintf(p.w, "%s %s\n", pre, msg)
 }
 
-// confirm asks a yes/no question on the terminal; only an exact "y" is yes.
-// Without a terminal it answers no, so nothing destructive runs unattended.
-func (a *app) confirm(question string) bool {
+// interactive tells whether questions can be asked: stdin is a terminal.
+func (a *app) interactive() bool {
+	if a.tty != nil {
+		return a.tty()
+	}
 	f, ok := a.stdin.(*os.File)
 	if !ok {
 		return false
 	}
-	if st, err := f.Stat(); err != nil || st.Mode()&os.ModeCharDevice == 0 {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// confirm asks a yes/no question on the terminal; only an exact "y" is yes.
+// Without a terminal it answers no, so nothing destructive runs unattended.
+func (a *app) confirm(question string) bool {
+	if !a.interactive() {
 		return false
 	}
 	fmt.Fprintf(a.stderr, "%s [y/N] ", question)

@@ -90,20 +90,42 @@ each hoster with their SSH keys and firewalls, then converges the swarm on them
 resource changes. Nodes removed from the config leave the swarm before their
 servers are deleted.
 
-The default stack "local" needs no cloud account: its VPSes are containers on
-the local Docker Engine, three simulated hosters with one manager each.
-Secrets (hoster tokens, the SSH private key, join tokens, the unlock key) live
-in Pulumi's encrypted config and state; the local passphrase is kept in
-$SHOAL_HOME/pulumi/passphrase unless PULUMI_CONFIG_PASSPHRASE is set.
+As ` + "`pulumi up`" + ` does, it first shows what would change and asks on the
+terminal; --yes applies without the question. Without a terminal and without
+--yes it refuses (exit 3) and touches nothing.
+
+The project is the directory's Pulumi.yaml (its config schema and defaults
+apply) and the stack's config is Pulumi.<stack>.yaml beside it; shoal reads both
+and writes neither. Outside a project directory, the default stack "local"
+uses the built-in copy of this repository's Pulumi.local.yaml: its VPSes are
+containers on the local Docker Engine (three simulated hosters with one
+manager each), and its SSH key is generated once and kept in
+$SHOAL_HOME/stacks/local. Secrets (hoster tokens, the SSH private key, join
+tokens, the unlock key) live in Pulumi's encrypted config and state; the local
+passphrase is kept in $SHOAL_HOME/pulumi/passphrase unless
+PULUMI_CONFIG_PASSPHRASE is set.
 
 Afterwards ` + "`shoal status`" + ` works on the cluster without more flags.`,
-		Example: `  shoal up                       # the local stack
-  shoal up --stack prod          # Pulumi.prod.yaml in the current directory`,
+		Example: `  shoal up --yes                 # the local stack, no question
+  shoal up --stack prod          # Pulumi.prod.yaml in the current directory: preview, then asks`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := a.mayAsk("up", fl); err != nil {
+				return err
+			}
 			w, err := a.openStack(cmd, fl)
 			if err != nil {
 				return err
+			}
+			if !fl.yes {
+				planned, err := w.Preview(cmd.Context())
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stderr, "up %s would change: %s\n", fl.stack, planned)
+				if !planned.None() && !a.confirm(fmt.Sprintf("apply these changes to stack %s?", fl.stack)) {
+					return withCode(exitRefused, fmt.Errorf("up %s not confirmed: nothing changed", fl.stack))
+				}
 			}
 			changes, outputs, err := w.Up(cmd.Context(), nil)
 			if err != nil {
@@ -120,7 +142,17 @@ Afterwards ` + "`shoal status`" + ` works on the cluster without more flags.`,
 		},
 	}
 	addStackFlags(cmd, &fl)
+	cmd.Flags().BoolVarP(&fl.yes, "yes", "y", false, "apply without showing the preview and asking")
 	return cmd
+}
+
+// mayAsk refuses, before anything is opened, a verb that would have to ask
+// when there is no terminal to ask on and --yes was not given.
+func (a *app) mayAsk(verb string, fl stackFlags) error {
+	if fl.yes || a.interactive() {
+		return nil
+	}
+	return withCode(exitRefused, fmt.Errorf("%s %s: no terminal to ask on, and --yes not given: nothing done (pass --yes to go ahead unasked)", verb, fl.stack))
 }
 
 func newPreviewCmd(a *app) *cobra.Command {
@@ -129,8 +161,9 @@ func newPreviewCmd(a *app) *cobra.Command {
 		Use:   "preview",
 		Short: "Show what `shoal up` would change, changing nothing",
 		Long: `preview runs the program and asks every resource what it would do. Spec
-validation (odd managers, no hoster able to break quorum) fails here, naming
-the config key. Exit 4 when there are changes, 0 when none.`,
+validation (odd managers, no hoster able to break quorum, unknown shoal:* keys)
+fails here, naming the config key, before the stack is created in the backend.
+Exit 4 when there are changes, 0 when none.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			w, err := a.openStack(cmd, fl)
@@ -160,16 +193,30 @@ func newDestroyCmd(a *app) *cobra.Command {
 		Use:   "destroy",
 		Short: "Remove every node from the swarm, then delete the servers",
 		Long: `destroy deletes every resource of the stack: first the swarm resource (each
-node leaves the swarm), then the servers. It asks first; --yes skips the
-question, and without a terminal it refuses (exit 3) unless --yes is given.`,
+node leaves the swarm), then the servers. As ` + "`pulumi destroy`" + ` does, it
+first shows what would be deleted and asks on the terminal; --yes deletes
+without the question. Without a terminal and without --yes it refuses (exit 3)
+and touches nothing.`,
+		Example: `  shoal destroy --yes            # the local stack
+  shoal destroy --stack prod     # shows what goes, then asks`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if !fl.yes && !a.confirm(fmt.Sprintf("destroy every server and the swarm of stack %s?", fl.stack)) {
-				return withCode(exitRefused, fmt.Errorf("destroy of stack %s not confirmed (use --yes)", fl.stack))
+			if err := a.mayAsk("destroy", fl); err != nil {
+				return err
 			}
 			w, err := a.openStack(cmd, fl)
 			if err != nil {
 				return err
+			}
+			if !fl.yes {
+				planned, err := w.PreviewDestroy(cmd.Context())
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stderr, "destroy %s would change: %s\n", fl.stack, planned)
+				if !planned.None() && !a.confirm(fmt.Sprintf("delete every server and the swarm of stack %s?", fl.stack)) {
+					return withCode(exitRefused, fmt.Errorf("destroy %s not confirmed: nothing deleted", fl.stack))
+				}
 			}
 			changes, err := w.Destroy(cmd.Context())
 			if err != nil {
@@ -180,7 +227,7 @@ question, and without a terminal it refuses (exit 3) unless --yes is given.`,
 		},
 	}
 	addStackFlags(cmd, &fl)
-	cmd.Flags().BoolVarP(&fl.yes, "yes", "y", false, "do not ask for confirmation")
+	cmd.Flags().BoolVarP(&fl.yes, "yes", "y", false, "delete without showing the preview and asking")
 	return cmd
 }
 
