@@ -59,8 +59,10 @@ func TestPulumiYamlDeclaresEveryKeyWithTheProgramsDefaults(t *testing.T) {
 		t.Errorf("Pulumi.yaml declares %q, the program reads %q", declared, keys)
 	}
 	for _, k := range []string{KeySSHPrivateKey, KeyVaultToken} {
-		if c := p.Config[k]; !c.Secret || c.Default != "" {
-			t.Errorf("%s must be secret with the empty default (not set): %+v", k, c)
+		// Pulumi refuses a default for a key declared secret; the program
+		// refuses these keys unless they are secrets.
+		if c := p.Config[k]; c.Secret || c.Default != "" {
+			t.Errorf("%s must have the empty default (not set), and so cannot be declared secret: %+v", k, c)
 		}
 	}
 	if c := p.Config[KeyPools]; c.Default != nil {

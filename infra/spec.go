@@ -73,6 +73,11 @@ type Config struct {
 	Values map[string]string
 	// Secret holds the keys whose values are stored as secrets.
 	Secret map[string]bool
+	// LocalSuffix follows the stack name in the default cluster name of a
+	// stack of only local pools ("local-3fa2c1"): their lab shares this
+	// machine's Docker Engine, so two shoal homes must not default to the
+	// same name. `shoal up` sets it to lab.HomeID($SHOAL_HOME).
+	LocalSuffix string
 }
 
 // Load reads the raw config of namespace shoal from the program's
@@ -268,6 +273,9 @@ func (p *parser) parse() Spec {
 	s.Swarm = p.swarm()
 	s.Firewall = p.firewall(s.Swarm)
 	s.Pools = p.pools()
+	if name := v[KeyCluster]; name == "" && p.c.LocalSuffix != "" && s.LocalOnly() {
+		s.Cluster += "-" + p.c.LocalSuffix
+	}
 
 	needsKey := slices.ContainsFunc(s.Pools, func(pl Pool) bool { return pl.Provider != node.ProviderExisting && pl.Provider != "" })
 	if pub, ok := v[KeySSHPublicKey]; ok && strings.TrimSpace(pub) != "" {
@@ -553,8 +561,8 @@ func (p *parser) validate(s *Spec) {
 		}
 	}
 
-	if slices.ContainsFunc(s.Pools, func(pl Pool) bool { return pl.unread }) {
-		return // the layout is incomplete: its checks would blame the pools that were read
+	if len(s.Pools) == 0 || slices.ContainsFunc(s.Pools, func(pl Pool) bool { return pl.unread }) {
+		return // no layout, or an incomplete one: its checks would blame the pools that were read
 	}
 	_, err := inv.Validate()
 	for _, fe := range inventory.FieldErrors(err) {

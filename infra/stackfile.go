@@ -8,6 +8,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/common/encoding"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
 	"gopkg.in/yaml.v3"
 )
 
@@ -26,93 +29,137 @@ import (
 // pure.
 func ConfigFromFiles(stack string, project, stackFile []byte) (Config, error) {
 	c := Config{Stack: stack, Values: map[string]string{}, Secret: map[string]bool{}}
-	var proj struct {
-		Name   string               `yaml:"name"`
-		Config map[string]yaml.Node `yaml:"config"`
-	}
-	if err := yaml.Unmarshal(project, &proj); err != nil {
+	proj, err := workspace.LoadProjectBytes(project, "Pulumi.yaml", encoding.YAML)
+	if err != nil {
 		return c, &ConfigError{Key: "Pulumi.yaml", Msg: err.Error()}
 	}
 	var st struct {
-		Config map[string]yaml.Node `yaml:"config"`
+		Config map[string]config.Value `yaml:"config"`
 	}
 	if err := yaml.Unmarshal(stackFile, &st); err != nil {
 		return c, &ConfigError{Key: "Pulumi." + stack + ".yaml", Msg: err.Error()}
 	}
+	projectName := proj.Name.String()
 	qualify := func(k string) string {
 		if strings.Contains(k, ":") {
 			return k
 		}
-		return proj.Name + ":" + k
+		return projectName + ":" + k
+	}
+	declared := map[string]workspace.ProjectConfigType{}
+	for k, t := range proj.Config {
+		declared[qualify(k)] = t
 	}
 
 	var errs []error
-	unknown := func(full string) bool {
+	fail := func(k, format string, args ...any) {
+		errs = append(errs, &ConfigError{Key: k, Msg: fmt.Sprintf(format, args...)})
+	}
+	// shoalKey is the key's name below the namespace, when it is one the
+	// program reads; an unknown one is a problem.
+	shoalKey := func(full string) (string, bool) {
 		name, ok := strings.CutPrefix(full, Namespace+":")
 		if !ok {
-			return false // another namespace (hcloud:token): not the program's to judge
+			return "", false // another namespace (hcloud:token): not the program's to judge
 		}
-		name, _, _ = strings.Cut(name, ".") // path syntax: shoal:swarm.autolock
-		if slices.Contains(Keys, name) {
-			return false
+		if !slices.Contains(Keys, name) {
+			fail(full, "is not a key shoal reads%s", suggestKey(full))
+			return "", false
 		}
-		errs = append(errs, &ConfigError{Key: full, Msg: "is not a key shoal reads" + suggestKey(full)})
-		return true
+		return name, true
+	}
+	// check applies Pulumi.yaml's declaration to a value, as Pulumi does
+	// before the program runs.
+	check := func(full string, v config.Value, what string) {
+		t, ok := declared[full]
+		if !ok {
+			return
+		}
+		if t.Secret && !v.Secure() {
+			fail(full, "%s must be a secret: Pulumi.yaml declares it secret (`pulumi config set --secret %s`)", what, full)
+			return
+		}
+		if t.Type == nil || v.Secure() {
+			return
+		}
+		var content any
+		raw, _ := v.Value(config.NopDecrypter)
+		content = raw
+		if v.Object() {
+			if content, err = v.ToObject(); err != nil {
+				fail(full, "%s: %v", what, err)
+				return
+			}
+		}
+		if !workspace.ValidateConfigValue(*t.Type, t.Items, content) {
+			fail(full, "%s must be of type %s, as Pulumi.yaml declares", what, workspace.InferFullTypeName(*t.Type, t.Items))
+		}
 	}
 
 	for _, k := range sortedKeys(st.Config) {
-		full := qualify(k)
-		if unknown(full) {
-			continue
-		}
-		name, ok := strings.CutPrefix(full, Namespace+":")
+		full, v := qualify(k), st.Config[k]
+		name, ok := shoalKey(full)
 		if !ok {
 			continue
 		}
-		node := st.Config[k]
-		if secure(&node) {
+		check(full, v, "the value")
+		if v.Secure() {
 			c.Values[name], c.Secret[name] = "", true
 			continue
 		}
-		v, err := configValue(&node)
-		if err != nil {
-			errs = append(errs, &ConfigError{Key: full, Msg: err.Error()})
-			continue
-		}
-		c.Values[name] = v
+		c.Values[name], _ = v.Value(config.NopDecrypter)
 	}
 
-	for _, k := range sortedKeys(proj.Config) {
-		full := qualify(k)
-		if unknown(full) {
-			continue
-		}
-		name, ok := strings.CutPrefix(full, Namespace+":")
+	for _, full := range sortedKeys(declared) {
+		t := declared[full]
+		name, ok := shoalKey(full)
 		if !ok {
 			continue
 		}
 		if _, set := c.Values[name]; set {
 			continue
 		}
-		decl := proj.Config[k]
-		def, has := declaredDefault(&decl)
-		if !has {
-			if strings.HasPrefix(full, proj.Name+":") {
-				errs = append(errs, &ConfigError{Key: full, Msg: "is required: Pulumi.yaml declares it without a default and the stack file does not set it"})
+		def := t.Value
+		if t.Default != nil {
+			def = t.Default // Pulumi lets the default win over a fixed value
+		}
+		if def == nil {
+			if strings.HasPrefix(full, projectName+":") {
+				fail(full, "is required: Pulumi.yaml declares it without a default and the stack file does not set it")
 			}
 			continue
 		}
-		v, err := configValue(def)
+		v, err := declaredValue(def)
 		if err != nil {
-			errs = append(errs, &ConfigError{Key: full, Msg: "default in Pulumi.yaml: " + err.Error()})
+			fail(full, "default in Pulumi.yaml: %v", err)
 			continue
 		}
-		if v == "" && (name == KeySSHPrivateKey || name == KeyVaultToken) {
+		check(full, v, "its default in Pulumi.yaml")
+		raw, _ := v.Value(config.NopDecrypter)
+		if raw == "" && (name == KeySSHPrivateKey || name == KeyVaultToken) {
 			continue // an empty default of a secret is "not set", as Load reads it
 		}
-		c.Values[name] = v
+		c.Values[name] = raw
 	}
 	return c, errors.Join(errs...)
+}
+
+// declaredValue is the config value Pulumi makes of a default in
+// Pulumi.yaml: a string, number or bool as its text, anything else as JSON.
+func declaredValue(raw any) (config.Value, error) {
+	switch raw.(type) {
+	case string, int, bool:
+		return config.NewValue(fmt.Sprintf("%v", raw)), nil
+	}
+	v, err := workspace.SimplifyMarshalledValue(raw)
+	if err != nil {
+		return config.Value{}, err
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return config.Value{}, err
+	}
+	return config.NewObjectValue(string(b)), nil
 }
 
 // suggestKey is " (did you mean shoal:firewall?)" for the known key
@@ -147,58 +194,6 @@ func editDistance(a, b string) int {
 		prev = cur
 	}
 	return prev[len(b)]
-}
-
-// secure tells whether a stack file value is {secure: ...}.
-func secure(n *yaml.Node) bool {
-	return n.Kind == yaml.MappingNode && len(n.Content) == 2 && n.Content[0].Value == "secure"
-}
-
-// declaredDefault is the default (or fixed value) of a Pulumi.yaml config
-// declaration: {type, default, value, ...}, or a bare value.
-func declaredDefault(n *yaml.Node) (*yaml.Node, bool) {
-	if n.Kind != yaml.MappingNode {
-		return n, true // `aws:region: us-east-1` sets a value
-	}
-	isDecl := false
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		switch n.Content[i].Value {
-		case "type", "description", "secret", "items":
-			isDecl = true
-		}
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if k := n.Content[i].Value; k == "default" || k == "value" {
-			return n.Content[i+1], true
-		}
-	}
-	if !isDecl {
-		return n, true // an object value without a declaration
-	}
-	return nil, false
-}
-
-// configValue renders a YAML value as the program receives it: strings
-// as they are, everything else as JSON.
-func configValue(n *yaml.Node) (string, error) {
-	if n.Kind == yaml.ScalarNode && n.Tag == "!!str" {
-		return n.Value, nil
-	}
-	var v any
-	if err := n.Decode(&v); err != nil {
-		return "", err
-	}
-	if v == nil {
-		return "", nil
-	}
-	if s, ok := v.(string); ok {
-		return s, nil
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return "", err
-	}
-	return string(b), nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -5,9 +5,25 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
+
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/shoalops/shoal/infra"
+	"github.com/shoalops/shoal/lab"
 )
 
-func main() { pulumi.Run(infra.Program) }
+func main() {
+	// The default cluster name of a local stack carries the id of the shoal
+	// home, as under `shoal up`.
+	home := os.Getenv("SHOAL_HOME")
+	if h, err := os.UserHomeDir(); home == "" && err == nil {
+		home = filepath.Join(h, ".shoal")
+	}
+	var o infra.Options
+	if home != "" {
+		o.LocalSuffix = lab.HomeID(home)
+	}
+	pulumi.Run(infra.ProgramWith(o))
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
@@ -13,24 +14,21 @@ import (
 
 	"github.com/shoalops/shoal/infra"
 	"github.com/shoalops/shoal/infra/automation"
+	"github.com/shoalops/shoal/lab"
 )
 
+//go:embed defaults/Pulumi.yaml
+var builtInProject []byte
+
 //go:embed defaults/Pulumi.local.yaml
-var defaultLocalConfig []byte
+var builtInLocalStack []byte
 
-// defaultStackConfig is the built-in config of the default "local" stack (a
-// copy of the repository's Pulumi.local.yaml, kept equal by a test), used
-// when shoal runs outside a project directory.
-func defaultStackConfig(stack string) []byte {
-	if stack == "local" {
-		return defaultLocalConfig
-	}
-	return nil
+// builtIn is shoal's own project (copies of the repository's Pulumi.yaml
+// and Pulumi.local.yaml, kept equal by a test), used outside a project
+// directory.
+func builtIn() automation.BuiltIn {
+	return automation.BuiltIn{Project: builtInProject, Stacks: map[string][]byte{"local": builtInLocalStack}}
 }
-
-// projectProgram is the Pulumi program reading relative config paths
-// (shoal:apps compose files) from the project directory.
-func projectProgram(dir string) pulumi.RunFunc { return infra.ProgramWith(infra.Options{Root: dir}) }
 
 // stackFlags are shared by up, preview, destroy and refresh.
 type stackFlags struct {
@@ -42,23 +40,35 @@ type stackFlags struct {
 
 func addStackFlags(cmd *cobra.Command, fl *stackFlags) {
 	cmd.Flags().StringVarP(&fl.stack, "stack", "s", "local", "Pulumi stack (its config is Pulumi.<stack>.yaml)")
-	cmd.Flags().StringVar(&fl.dir, "dir", "", "directory with Pulumi.<stack>.yaml (default: . if it has Pulumi.yaml, else $SHOAL_HOME/project with the built-in local stack)")
+	cmd.Flags().StringVar(&fl.dir, "dir", "", "project directory with Pulumi.<stack>.yaml, read and never written (default: . if it has a Pulumi.yaml, else shoal's built-in project and its local stack)")
 	cmd.Flags().StringVar(&fl.backend, "backend", "", "Pulumi state backend URL (default $PULUMI_BACKEND_URL, else a file backend in $SHOAL_HOME/pulumi/state)")
 }
 
-func (a *app) openStack(cmd *cobra.Command, fl stackFlags) (*automation.Workspace, error) {
+// stackOptions is how every verb opens a stack: the project's files read
+// from --dir, state and the local stack's key under $SHOAL_HOME.
+func (a *app) stackOptions(fl stackFlags, stack string, progress io.Writer) (automation.Options, error) {
 	self, err := os.Executable()
 	if err != nil {
-		return nil, fmt.Errorf("find the shoal executable (it serves the provider): %w", err)
+		return automation.Options{}, fmt.Errorf("find the shoal executable (it serves the provider): %w", err)
 	}
-	progress := a.stderr
-	if a.json() {
-		progress = a.stderr // stdout carries only the JSON document
+	suffix := lab.HomeID(a.home)
+	return automation.Options{
+		Home: a.home, Stack: stack, Dir: fl.dir, Backend: fl.backend, Self: self, BuiltIn: builtIn(), Progress: progress,
+		Program: func(o infra.Options) pulumi.RunFunc {
+			o.LocalSuffix = suffix
+			return infra.ProgramWith(o)
+		},
+	}, nil
+}
+
+// openStack opens the stack; a config that fails the checks made before
+// anything exists is bad input (exit 2).
+func (a *app) openStack(cmd *cobra.Command, fl stackFlags) (*automation.Workspace, error) {
+	o, err := a.stackOptions(fl, fl.stack, a.stderr) // stdout carries only results (and the JSON document)
+	if err != nil {
+		return nil, err
 	}
-	return automation.Open(cmd.Context(), automation.Options{
-		Home: a.home, Stack: fl.stack, Dir: fl.dir, Backend: fl.backend, Self: self,
-		ProgramFor: projectProgram, Progress: progress, DefaultConfig: defaultStackConfig(fl.stack),
-	})
+	return automation.Open(cmd.Context(), o)
 }
 
 type pulumiStackJSON struct {
