@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 
+	"golang.org/x/term"
+
 	"github.com/shoalops/shoal/bootstrap/inventory"
 )
 
@@ -166,11 +168,7 @@ func (a *app) interactive() bool {
 		return a.tty()
 	}
 	f, ok := a.stdin.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd())) // /dev/null is a character device, not a terminal
 }
 
 // confirm asks a yes/no question on the terminal; only an exact "y" is yes.
