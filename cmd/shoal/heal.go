@@ -48,8 +48,9 @@ With warm spares (--spares), a drained spare at the dead node's hoster is
 activated or promoted first and a new spare is backfilled afterwards.
 
 Safety rules (not settings):
-  - nothing is done while manager quorum is lost: it says so and what to run
-    (` + "`shoal dr recover`" + `); that is disaster recovery, not healing
+  - nothing is done while manager quorum is lost: it says so; that is
+    disaster recovery, not healing (` + "`docker swarm init --force-new-cluster`" + `
+    on a surviving manager)
   - nothing new is started while more nodes are unhealthy than --max-unhealthy
     ("1" or "40%"): the fault is probably the network between the watcher or
     a hoster and the rest, and replacing would tear the cluster apart
