@@ -98,8 +98,10 @@ func TestUpLocalStackLifecycle(t *testing.T) {
 	if testing.Short() {
 		return
 	}
+	start := time.Now()
 	clone := cloneRepository(t)
 	bin := shoalBinary(t)
+	t.Logf("clone and build: %s", time.Since(start).Round(100*time.Millisecond))
 	home := t.TempDir()
 	elsewhere := t.TempDir()
 	name := "local-" + lab.HomeID(home) // the local stack's cluster and lab: its name carries this home's id
@@ -218,6 +220,19 @@ func TestUpLocalStackLifecycle(t *testing.T) {
 	if st.Quorum != "ok" || st.Managers != 3 || len(st.Nodes) != 5 || len(st.HosterRisk) != 0 {
 		t.Fatalf("after up: %+v", st)
 	}
+	// Everything shoal wrote for the lab is under SHOAL_HOME: its state
+	// directory (the containers' shoal.lab.dir label) and its lock file.
+	docker, err := localDocker()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer docker.Close()
+	if l, ok, err := lab.Find(context.Background(), docker, name); err != nil || !ok || !strings.HasPrefix(l.Dir, home+string(filepath.Separator)) {
+		t.Errorf("lab %s: found %v (%v), state directory %q, want one under SHOAL_HOME %s", name, ok, err, l.Dir, home)
+	}
+	if _, err := os.Stat(filepath.Join(home, "lab", name+".lock")); err != nil {
+		t.Errorf("the lab's lock file is not under SHOAL_HOME: %v", err)
+	}
 	state, err := os.ReadFile(stateFile("local"))
 	if err != nil {
 		t.Fatalf("read state: %v", err)
@@ -239,7 +254,9 @@ func TestUpLocalStackLifecycle(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(clone, "Pulumi.local.yaml"), []byte(fewer), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	start = time.Now()
 	code, out, errs := run(clone, "up", "--yes", "-o", "json")
+	t.Logf("up with one worker fewer: %s", time.Since(start).Round(100*time.Millisecond))
 	if code != 0 {
 		t.Fatalf("up with one worker: exit %d\n%s\n%s", code, out, errs)
 	}
@@ -260,11 +277,6 @@ func TestUpLocalStackLifecycle(t *testing.T) {
 	}
 
 	expect(clone, exitOK, "destroy", "--yes")
-	docker, err := localDocker()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer docker.Close()
 	if names, err := lab.List(context.Background(), docker); err != nil {
 		t.Fatal(err)
 	} else if slices.Contains(names, name) {
