@@ -54,6 +54,11 @@ type Options struct {
 	SSHKey *KeyPair
 	// LocalSuffix: Config.LocalSuffix.
 	LocalSuffix string
+	// ConfigKeys lists every key of the stack's config when the caller can
+	// (cmd/shoal-program reads them from the engine); an unknown shoal:*
+	// key among them is refused. `shoal up` checks the stack file itself
+	// before the stack exists (Preflight).
+	ConfigKeys []string
 }
 
 // GenerationConfigKey is the config key of node's generation, to set with
@@ -108,6 +113,9 @@ type component struct {
 // deploy runs config -> spec -> validation -> hosters -> servers ->
 // firewalls -> swarm -> stacks and webhooks. Nothing is registered before the config is valid.
 func deploy(ctx *pulumi.Context, opts Options) (*Outputs, error) {
+	if err := UnknownKeys(opts.ConfigKeys); err != nil {
+		return nil, fmt.Errorf("invalid stack config: %w", err)
+	}
 	cfg := Load(ctx)
 	cfg.LocalSuffix = opts.LocalSuffix
 	spec, warnings, usesKey, err := parseWithKey(cfg, opts.SSHKey)

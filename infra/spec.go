@@ -32,7 +32,11 @@ const (
 )
 
 // Keys lists every config key the program reads, in the order Pulumi.yaml
-// declares them.
+// declares them. It is the one list of known keys: a shoal:* key not in it
+// is refused (UnknownKeys, Preflight). A new key goes here and into
+// Pulumi.yaml, with a default unless the program requires it (Pulumi
+// requires every key declared without one); infra/project_test.go holds
+// the two equal.
 var Keys = []string{KeyCluster, KeySSHPublicKey, KeySSHPrivateKey, KeyPools, KeySwarm, KeyFirewall, KeyGenerations,
 	KeyNetwork, KeyStacks, KeyApps, KeyEnvironments, KeyVault, KeyVaultToken}
 

@@ -58,15 +58,12 @@ func ConfigFromFiles(stack string, project, stackFile []byte) (Config, error) {
 	// shoalKey is the key's name below the namespace, when it is one the
 	// program reads; an unknown one is a problem.
 	shoalKey := func(full string) (string, bool) {
-		name, ok := strings.CutPrefix(full, Namespace+":")
-		if !ok {
-			return "", false // another namespace (hcloud:token): not the program's to judge
-		}
-		if !slices.Contains(Keys, name) {
-			fail(full, "is not a key shoal reads%s", suggestKey(full))
+		if err := UnknownKeys([]string{full}); err != nil {
+			errs = append(errs, err)
 			return "", false
 		}
-		return name, true
+		name, ok := strings.CutPrefix(full, Namespace+":")
+		return name, ok // another namespace (hcloud:token): not the program's to judge
 	}
 	// check applies Pulumi.yaml's declaration to a value, as Pulumi does
 	// before the program runs.
@@ -160,6 +157,19 @@ func declaredValue(raw any) (config.Value, error) {
 		return config.Value{}, err
 	}
 	return config.NewObjectValue(string(b)), nil
+}
+
+// UnknownKeys returns a *ConfigError for every key of namespace shoal
+// among keys ("shoal:firewal") that the program does not read, naming the
+// nearest known one; keys of other namespaces are not its business.
+func UnknownKeys(keys []string) error {
+	var errs []error
+	for _, full := range keys {
+		if name, ok := strings.CutPrefix(full, Namespace+":"); ok && !slices.Contains(Keys, name) {
+			errs = append(errs, &ConfigError{Key: full, Msg: "is not a key shoal reads" + suggestKey(full)})
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // suggestKey is " (did you mean shoal:firewall?)" for the known key

@@ -92,3 +92,14 @@ func TestParseNamesThePoolAProblemIsIn(t *testing.T) {
 		t.Fatalf("want exactly one problem, at shoal:pools[0].hostr suggesting hoster; got %v", err)
 	}
 }
+
+func TestProgramRefusesUnknownKeysItIsShown(t *testing.T) {
+	cfg := baseConfig(threeCloud)
+	m, _, err := run(t, "prod", cfg, secretKeys, Options{ConfigKeys: []string{"shoal:pools", "shoal:firewal", "hcloud:token"}}, false)
+	if err == nil || !strings.Contains(err.Error(), "shoal:firewal: is not a key shoal reads: did you mean shoal:firewall?") || strings.Contains(err.Error(), "hcloud:token") {
+		t.Fatalf("err = %v, want shoal:firewal refused and hcloud:token left alone", err)
+	}
+	if len(m.all("")) != 0 {
+		t.Errorf("registered resources before refusing")
+	}
+}
