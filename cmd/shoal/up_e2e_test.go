@@ -217,8 +217,8 @@ func TestUpLocalStackLifecycle(t *testing.T) {
 	}
 	c := cli{t: t, home: home}
 	st := c.status()
-	if st.Quorum != "ok" || st.Managers != 3 || len(st.Nodes) != 5 || len(st.HosterRisk) != 0 {
-		t.Fatalf("after up: %+v", st)
+	if st.Quorum != "ok" || st.Managers != 3 || len(st.Nodes) != 5 || len(st.HosterRisk) != 0 || st.Cluster != name {
+		t.Fatalf("after up (want cluster %s): %+v", name, st)
 	}
 	// Everything shoal wrote for the lab is under SHOAL_HOME: its state
 	// directory (the containers' shoal.lab.dir label) and its lock file.
