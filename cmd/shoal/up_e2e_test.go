@@ -30,7 +30,26 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
+	// Run with runAsShoal set, the test binary is the shoal command (its
+	// Main, as main runs it): tests run a built shoal in another directory
+	// and environment without a second build.
+	if os.Getenv(runAsShoal) == "1" {
+		os.Exit(Main(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
 	os.Exit(m.Run())
+}
+
+const runAsShoal = "SHOAL_TEST_RUN_AS_SHOAL"
+
+// shoalBinary is the shoal command as a separate process: this test binary
+// with runAsShoal set in the environment the caller gives it.
+func shoalBinary(t *testing.T) string {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return self
 }
 
 // pulumiAvailable skips under -short and fails when the Pulumi CLI build is
@@ -47,18 +66,6 @@ func requirePulumi(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(cache, "shoal", "pulumi", "v"+automation.PulumiVersion, "bin", "pulumi")); err != nil {
 		t.Fatalf("no Pulumi CLI: run scripts/ensure-pulumi.sh or set SHOAL_PULUMI_DIR")
 	}
-}
-
-// shoalBinary builds cmd/shoal (from the module this test runs in, so the
-// build cache has everything but the link) into a temporary directory.
-func shoalBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "shoal")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/shoal: %v\n%s", err, out)
-	}
-	return bin
 }
 
 // cloneRepository clones the repository this test runs in (its committed
@@ -87,7 +94,7 @@ func gitStatus(t *testing.T, dir string) string {
 	return string(out)
 }
 
-// TestUpLocalStackLifecycle runs a built shoal in a fresh clone of the
+// TestUpLocalStackLifecycle runs shoal (this binary as the command) in a fresh clone of the
 // repository, as a user who just cloned it: refusals first (touching
 // nothing, no stack in the backend), then the default stack's preview, up,
 // a second up from outside the clone (the built-in copy of the same local
@@ -101,7 +108,7 @@ func TestUpLocalStackLifecycle(t *testing.T) {
 	start := time.Now()
 	clone := cloneRepository(t)
 	bin := shoalBinary(t)
-	t.Logf("clone and build: %s", time.Since(start).Round(100*time.Millisecond))
+	t.Logf("clone: %s", time.Since(start).Round(100*time.Millisecond))
 	home := t.TempDir()
 	elsewhere := t.TempDir()
 	name := "local-" + lab.HomeID(home) // the local stack's cluster and lab: its name carries this home's id
@@ -124,7 +131,7 @@ func TestUpLocalStackLifecycle(t *testing.T) {
 			env = append(env, kv)
 		}
 	}
-	env = append(env, "SHOAL_HOME="+home)
+	env = append(env, "SHOAL_HOME="+home, runAsShoal+"=1")
 	if d := os.Getenv("SHOAL_PULUMI_DIR"); d != "" {
 		env = append(env, "SHOAL_PULUMI_DIR="+d)
 	}
