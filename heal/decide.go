@@ -136,7 +136,7 @@ func Decide(now time.Time, pol Policy, spec Desired, obs Snapshot, hist History)
 	if obs.Nodes == nil {
 		d.Refused = true
 		if obs.NoLeader {
-			d.event(EventQuorumLost, "", "quorum lost: %d of %d managers reachable; run `shoal dr recover`", obs.ManagersAnswered, obs.ManagersKnown)
+			d.event(EventQuorumLost, "", "quorum lost: %d of %d managers reachable; recover it by hand (`docker swarm init --force-new-cluster` on a surviving manager)", obs.ManagersAnswered, obs.ManagersKnown)
 			return d
 		}
 		why := obs.Err
@@ -172,7 +172,7 @@ func Decide(now time.Time, pol Policy, spec Desired, obs Snapshot, hist History)
 	}
 	if d.ManagersReachable < quorum.Majority(d.Managers) {
 		d.Refused = true
-		d.event(EventQuorumLost, "", "quorum lost: %d of %d managers reachable; run `shoal dr recover`", d.ManagersReachable, d.Managers)
+		d.event(EventQuorumLost, "", "quorum lost: %d of %d managers reachable; recover it by hand (`docker swarm init --force-new-cluster` on a surviving manager)", d.ManagersReachable, d.Managers)
 		return d
 	}
 	running := func(a Action) bool { return hist.Running[a.Key()] }

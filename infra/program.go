@@ -49,6 +49,16 @@ type Options struct {
 	// directory (`pulumi up`), else the current directory. `shoal up` runs
 	// the program inline and sets it to its --dir.
 	Root string
+	// SSHKey is the key pair of a stack that sets none in its config and
+	// whose pools are all local (KeyPair); ignored for any other stack.
+	SSHKey *KeyPair
+	// LocalSuffix: Config.LocalSuffix.
+	LocalSuffix string
+	// ConfigKeys lists every key of the stack's config when the caller can
+	// (cmd/shoal-program reads them from the engine); an unknown shoal:*
+	// key among them is refused. `shoal up` checks the stack file itself
+	// before the stack exists (Preflight).
+	ConfigKeys []string
 }
 
 // GenerationConfigKey is the config key of node's generation, to set with
@@ -103,15 +113,22 @@ type component struct {
 // deploy runs config -> spec -> validation -> hosters -> servers ->
 // firewalls -> swarm -> stacks and webhooks. Nothing is registered before the config is valid.
 func deploy(ctx *pulumi.Context, opts Options) (*Outputs, error) {
-	spec, warnings, err := Parse(Load(ctx))
+	if err := UnknownKeys(opts.ConfigKeys); err != nil {
+		return nil, fmt.Errorf("invalid stack config: %w", err)
+	}
+	cfg := Load(ctx)
+	cfg.LocalSuffix = opts.LocalSuffix
+	spec, warnings, usesKey, err := parseWithKey(cfg, opts.SSHKey)
 	if err != nil {
 		return nil, fmt.Errorf("invalid stack config: %w", err)
 	}
 	if err := applyGenerations(&spec, opts.Generations); err != nil {
 		return nil, err
 	}
-	privateKey, err := config.TrySecret(ctx, key(KeySSHPrivateKey))
-	if err != nil {
+	var privateKey pulumi.StringOutput
+	if usesKey {
+		privateKey = pulumi.ToSecret(pulumi.String(opts.SSHKey.Private)).(pulumi.StringOutput)
+	} else if privateKey, err = config.TrySecret(ctx, key(KeySSHPrivateKey)); err != nil {
 		return nil, fmt.Errorf("invalid stack config: %w", &ConfigError{Key: key(KeySSHPrivateKey), Msg: err.Error()})
 	}
 	for _, w := range warnings {

@@ -58,35 +58,32 @@ func TestPulumiYamlDeclaresEveryKeyWithTheProgramsDefaults(t *testing.T) {
 	if !reflect.DeepEqual(declared, keys) {
 		t.Errorf("Pulumi.yaml declares %q, the program reads %q", declared, keys)
 	}
-	if c := p.Config[KeySSHPrivateKey]; !c.Secret || c.Default != nil {
-		t.Errorf("sshPrivateKey must be secret with no default: %+v", c)
+	for _, k := range []string{KeySSHPrivateKey, KeyVaultToken} {
+		// Pulumi refuses a default for a key declared secret; the program
+		// refuses these keys unless they are secrets.
+		if c := p.Config[k]; c.Secret || c.Default != "" {
+			t.Errorf("%s must have the empty default (not set), and so cannot be declared secret: %+v", k, c)
+		}
 	}
 	if c := p.Config[KeyPools]; c.Default != nil {
 		t.Errorf("pools must have no default (required)")
 	}
+	for k, c := range p.Config {
+		if c.Default == nil && k != KeyPools {
+			t.Errorf("%s has no default: Pulumi requires every such key, but the program does not", k)
+		}
+	}
 
 	// Defaults written in Pulumi.yaml must be what Parse assumes when a key
-	// is missing.
-	raw := map[string]string{}
-	for k, c := range p.Config {
-		if c.Default == nil {
-			continue
-		}
-		if s, ok := c.Default.(string); ok {
-			raw[k] = s
-			continue
-		}
-		j, err := json.Marshal(c.Default)
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw[k] = string(j)
+	// is missing: a stack file with only the required keys, read with
+	// Pulumi.yaml as Pulumi merges them, parses to the same spec.
+	stackFile := "config:\n  shoal:sshPublicKey: " + testPublicKey + "\n  shoal:sshPrivateKey: {secure: v1:abc}\n  shoal:pools: " + threeCloud + "\n"
+	withDefaults, err := ConfigFromFiles("prod", b, []byte(stackFile))
+	if err != nil {
+		t.Fatalf("ConfigFromFiles: %v", err)
 	}
-	withDefaults := testConfig("prod", nil)
-	for k, v := range raw {
-		if _, set := withDefaults.Values[k]; !set { // what a stack leaves out gets Pulumi.yaml's default
-			withDefaults.Values[k] = v
-		}
+	if len(withDefaults.Values) != len(Keys)-1 {
+		t.Errorf("with Pulumi.yaml's defaults the program sees %d keys, want all %d but vaultToken: %v", len(withDefaults.Values), len(Keys)-1, withDefaults.Values)
 	}
 	got, _, err := Parse(withDefaults)
 	if err != nil {

@@ -32,7 +32,11 @@ const (
 )
 
 // Keys lists every config key the program reads, in the order Pulumi.yaml
-// declares them.
+// declares them. It is the one list of known keys: a shoal:* key not in it
+// is refused (UnknownKeys, Preflight). A new key goes here and into
+// Pulumi.yaml, with a default unless the program requires it (Pulumi
+// requires every key declared without one); infra/project_test.go holds
+// the two equal.
 var Keys = []string{KeyCluster, KeySSHPublicKey, KeySSHPrivateKey, KeyPools, KeySwarm, KeyFirewall, KeyGenerations,
 	KeyNetwork, KeyStacks, KeyApps, KeyEnvironments, KeyVault, KeyVaultToken}
 
@@ -73,6 +77,11 @@ type Config struct {
 	Values map[string]string
 	// Secret holds the keys whose values are stored as secrets.
 	Secret map[string]bool
+	// LocalSuffix follows the stack name in the default cluster name of a
+	// stack of only local pools ("local-3fa2c1"): their lab shares this
+	// machine's Docker Engine, so two shoal homes must not default to the
+	// same name. `shoal up` sets it to lab.HomeID($SHOAL_HOME).
+	LocalSuffix string
 }
 
 // Load reads the raw config of namespace shoal from the program's
@@ -86,6 +95,9 @@ func Load(ctx *pulumi.Context) Config {
 			continue
 		}
 		if k == KeySSHPrivateKey || k == KeyVaultToken {
+			if v == "" {
+				continue // Pulumi.yaml's default: not set
+			}
 			v = ""
 		}
 		c.Values[k] = v
@@ -126,6 +138,7 @@ type Pool struct {
 	Port      int      // existing pools
 
 	locationKey string // "location" or "region": the key the config used
+	unread      bool   // the entry could not be read; checks of the whole layout are skipped
 }
 
 // Swarm is shoal:swarm: options of the swarm as a whole.
@@ -264,6 +277,9 @@ func (p *parser) parse() Spec {
 	s.Swarm = p.swarm()
 	s.Firewall = p.firewall(s.Swarm)
 	s.Pools = p.pools()
+	if name := v[KeyCluster]; name == "" && p.c.LocalSuffix != "" && s.LocalOnly() {
+		s.Cluster += "-" + p.c.LocalSuffix
+	}
 
 	needsKey := slices.ContainsFunc(s.Pools, func(pl Pool) bool { return pl.Provider != node.ProviderExisting && pl.Provider != "" })
 	if pub, ok := v[KeySSHPublicKey]; ok && strings.TrimSpace(pub) != "" {
@@ -285,9 +301,7 @@ func (p *parser) parse() Spec {
 func (p *parser) swarm() Swarm {
 	var sw Swarm
 	if raw, ok := p.c.Values[KeySwarm]; ok {
-		if err := decode(raw, &sw); err != nil {
-			p.fail(key(KeySwarm), "must be an object {advertiseInterface, dataPathPort, overlayMtu, autolock, allowSingleHosterQuorum}: %v", err)
-		}
+		p.decodeAt(key(KeySwarm), raw, &sw, "an object {advertiseInterface, dataPathPort, overlayMtu, autolock, allowSingleHosterQuorum}")
 	}
 	if sw.DataPathPort == 0 {
 		sw.DataPathPort = DefaultDataPathPort
@@ -298,9 +312,7 @@ func (p *parser) swarm() Swarm {
 func (p *parser) firewall(sw Swarm) Firewall {
 	var fw Firewall
 	if raw, ok := p.c.Values[KeyFirewall]; ok {
-		if err := decode(raw, &fw); err != nil {
-			p.fail(key(KeyFirewall), "must be an object {publicTcp: [ports], publicSources: [CIDRs]}: %v", err)
-		}
+		p.decodeAt(key(KeyFirewall), raw, &fw, "an object {publicTcp: [ports], publicSources: [CIDRs]}")
 	}
 	if fw.PublicTCP == nil {
 		fw.PublicTCP = slices.Clone(DefaultPublicTCP)
@@ -357,8 +369,8 @@ func (p *parser) pools() []Pool {
 	hosterProvider := map[string]int{} // hoster -> first pool index
 	for i, item := range items {
 		var pc poolConfig
-		if err := decode(string(item), &pc); err != nil {
-			p.fail(poolKey(i, ""), "must be an object {name, provider, hoster, role, count, type, location, image, labels, addresses, user, port}: %v", err)
+		if !p.decodeAt(poolKey(i, ""), string(item), &pc, "an object {name, provider, hoster, role, count, type, location, image, labels, addresses, user, port}") {
+			out = append(out, Pool{unread: true}) // keeps pools[i] at index i in every later message
 			continue
 		}
 		pl := p.pool(i, pc)
@@ -553,6 +565,9 @@ func (p *parser) validate(s *Spec) {
 		}
 	}
 
+	if len(s.Pools) == 0 || slices.ContainsFunc(s.Pools, func(pl Pool) bool { return pl.unread }) {
+		return // no layout, or an incomplete one: its checks would blame the pools that were read
+	}
 	_, err := inv.Validate()
 	for _, fe := range inventory.FieldErrors(err) {
 		k, ok := p.configKey(s, refs, fe.Field)

@@ -158,12 +158,15 @@ func (p *parser) platform(s *Spec) Platform {
 		if err := decode(raw, &pl.Apps); err != nil {
 			p.fail(key(KeyApps), "must be a list of {name, compose, project, env, overrides}: %v", err)
 		}
+		if len(pl.Apps) == 0 {
+			pl.Apps = nil // [] is Pulumi.yaml's default: no apps
+		}
 	}
 	if raw, ok := v[KeyVault]; ok && strings.TrimSpace(raw) != "" {
 		var vc Vault
 		if err := decode(raw, &vc); err != nil {
 			p.fail(key(KeyVault), "must be an object {address, mount, pathTemplate}: %v", err)
-		} else {
+		} else if vc != (Vault{}) { // {} is Pulumi.yaml's default: no Vault
 			pl.Vault = &vc
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 
@@ -52,12 +51,10 @@ func (s NodeSpec) withDefaults(l *Lab) (NodeSpec, error) {
 
 // Ref is a handle on lab name for node-level calls (AddNode, RemoveNode,
 // KillNode, StartNode) without Up: its nodes are not read (Find does that).
-// dir is the lab's state directory; "" means ~/.shoal/lab/<name>.
+// dir is the lab's state directory; "" means DefaultDir(name).
 func Ref(name, dir string) *Lab {
 	if dir == "" {
-		if home, err := os.UserHomeDir(); err == nil {
-			dir = filepath.Join(home, ".shoal", "lab", name)
-		}
+		dir = DefaultDir(name)
 	}
 	l := &Lab{Name: name, Dir: dir, Network: NetworkName(name), Wait: Wait{}.withDefaults()}
 	if dir != "" {
@@ -105,7 +102,7 @@ func AddNode(ctx context.Context, docker Docker, l *Lab, n NodeSpec, progress io
 	}
 	cfg := nodeConfig{lab: l.Name, dir: l.Dir, variant: spec.Variant, image: image, authorizedKey: key, wait: l.Wait}
 
-	err = withLabLock(ctx, rep, l.Name, func() error {
+	err = withLabLock(ctx, rep, l, func() error {
 		if err := ensureNetwork(ctx, docker, rep, l); err != nil {
 			return err
 		}
@@ -141,7 +138,7 @@ func AddNode(ctx context.Context, docker Docker, l *Lab, n NodeSpec, progress io
 func RemoveNode(ctx context.Context, docker Docker, l *Lab, name string, progress io.Writer) error {
 	rep := newReporter(progress)
 	cname := ContainerName(l.Name, name)
-	err := withLabLock(ctx, rep, l.Name, func() error {
+	err := withLabLock(ctx, rep, l, func() error {
 		ins, err := docker.ContainerInspect(ctx, cname, client.ContainerInspectOptions{})
 		switch {
 		case cerrdefs.IsNotFound(err):
@@ -168,8 +165,14 @@ func RemoveNode(ctx context.Context, docker Docker, l *Lab, name string, progres
 
 // withLabLock runs f holding the lab's file lock, so that a network is never
 // removed while another caller is about to put a container on it.
-func withLabLock(ctx context.Context, rep *reporter, lab string, f func() error) error {
-	unlock, err := lockFile(ctx, rep, "lab-"+lab+".lock", "another change to lab "+lab)
+// The lock file sits beside the lab's state directory (<dir>.lock, under
+// $SHOAL_HOME), in the cache directory for a lab without one.
+func withLabLock(ctx context.Context, rep *reporter, l *Lab, f func() error) error {
+	dir, name := filepath.Dir(l.Dir), filepath.Base(l.Dir)+".lock"
+	if l.Dir == "" {
+		dir, name = "", "lab-"+l.Name+".lock"
+	}
+	unlock, err := lockFile(ctx, rep, dir, name, "another change to lab "+l.Name)
 	if err != nil {
 		return err
 	}

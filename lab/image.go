@@ -44,7 +44,7 @@ func EnsureImage(ctx context.Context, docker Docker, variant Variant, progress i
 		return tag, nil
 	}
 
-	unlock, err := lockFile(ctx, rep, fmt.Sprintf("image-%s-%s.lock", variant, rcp.Hash()[:10]), "another process is building the image")
+	unlock, err := lockFile(ctx, rep, "", fmt.Sprintf("image-%s-%s.lock", variant, rcp.Hash()[:10]), "another process is building the image")
 	if err != nil {
 		return "", fmt.Errorf("lab image %s: %w", tag, err)
 	}
@@ -97,14 +97,19 @@ func cacheDir() (string, error) {
 	return dir, os.MkdirAll(dir, 0o755)
 }
 
-// lockFile takes an exclusive flock on name in the cache directory, waiting
-// until ctx ends; while it waits it says once what it waits for (holder).
-// The lock excludes other processes and other callers in this process alike:
-// each call opens the file anew. The returned func releases it.
-func lockFile(ctx context.Context, rep *reporter, name, holder string) (func(), error) {
-	dir, err := cacheDir()
-	if err != nil {
-		return nil, fmt.Errorf("cache directory: %w", err)
+// lockFile takes an exclusive flock on name in dir ("": the cache
+// directory), waiting until ctx ends; while it waits it says once what it
+// waits for (holder). The lock excludes other processes and other callers
+// in this process alike: each call opens the file anew. The returned func
+// releases it.
+func lockFile(ctx context.Context, rep *reporter, dir, name, holder string) (func(), error) {
+	if dir == "" {
+		var err error
+		if dir, err = cacheDir(); err != nil {
+			return nil, fmt.Errorf("cache directory: %w", err)
+		}
+	} else if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("lock directory: %w", err)
 	}
 	path := filepath.Join(dir, name)
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)

@@ -37,9 +37,9 @@ func TestEnsureImageBuildsOnceThenReusesTheCache(t *testing.T) {
 }
 
 func TestLockFileWaitsForTheHolder(t *testing.T) {
-	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	dir := t.TempDir()
 	rep := newReporter(nil)
-	unlock, err := lockFile(context.Background(), rep, "x.lock", "test")
+	unlock, err := lockFile(context.Background(), rep, dir, "x.lock", "test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,11 +47,11 @@ func TestLockFileWaitsForTheHolder(t *testing.T) {
 	// just as another process would.
 	ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
 	defer cancel()
-	if _, err := lockFile(ctx, rep, "x.lock", "test"); err == nil {
+	if _, err := lockFile(ctx, rep, dir, "x.lock", "test"); err == nil {
 		t.Fatal("took a lock that is held")
 	}
 	unlock()
-	unlock2, err := lockFile(context.Background(), rep, "x.lock", "test")
+	unlock2, err := lockFile(context.Background(), rep, dir, "x.lock", "test")
 	if err != nil {
 		t.Fatalf("after unlock: %v", err)
 	}

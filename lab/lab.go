@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -52,7 +54,7 @@ type Options struct {
 	Hosters           []string // default DefaultHosters; nodes are spread round-robin
 	Variant           Variant  // default VariantDocker
 	Image             string   // node image; default: EnsureImage(Variant)
-	Dir               string   // state directory (SSH key pair); default ~/.shoal/lab/<name>
+	Dir               string   // state directory (SSH key pair); default DefaultDir(Name)
 	Parallel          int      // nodes created at once; default 4
 	Wait              Wait     // how long and how often to wait for a node to answer
 }
@@ -119,6 +121,31 @@ func (n Node) HostPublicKey() (ssh.PublicKey, error) {
 
 func (n Node) tag() string { return fmt.Sprintf("[%s %s/%s]", n.Name, n.Hoster, n.Region) }
 
+// DefaultDir is the state directory of lab name when none is given:
+// $SHOAL_HOME/lab/<name>, else ~/.shoal/lab/<name> ("" when neither is
+// known).
+func DefaultDir(name string) string {
+	if home := os.Getenv("SHOAL_HOME"); home != "" {
+		return filepath.Join(home, "lab", name)
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".shoal", "lab", name)
+	}
+	return ""
+}
+
+// HomeID is a short id of the shoal state directory home. Labs share the
+// machine's Docker Engine, so the default names of labs and of local
+// clusters carry it ("lab-3fa2c1"): two SHOAL_HOMEs never share a lab by
+// accident.
+func HomeID(home string) string {
+	if abs, err := filepath.Abs(home); err == nil {
+		home = abs
+	}
+	sum := sha256.Sum256([]byte(filepath.Clean(home)))
+	return hex.EncodeToString(sum[:3])
+}
+
 // NetworkName is the Docker network of lab name.
 func NetworkName(name string) string { return "shoal-lab-" + name }
 
@@ -158,11 +185,9 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("lab %s: unknown variant %q (want %q or %q)", o.Name, o.Variant, VariantDocker, VariantFresh)
 	}
 	if o.Dir == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return o, fmt.Errorf("lab %s: no state directory given and no home directory: %w", o.Name, err)
+		if o.Dir = DefaultDir(o.Name); o.Dir == "" {
+			return o, fmt.Errorf("lab %s: no state directory given, and neither $SHOAL_HOME nor a home directory", o.Name)
 		}
-		o.Dir = filepath.Join(home, ".shoal", "lab", o.Name)
 	}
 	if o.Parallel <= 0 {
 		o.Parallel = 4

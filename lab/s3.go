@@ -96,7 +96,7 @@ func StartS3(ctx context.Context, docker Docker, l *Lab, image string, progress 
 		return nil, fmt.Errorf("lab %s: s3: %w", l.Name, err)
 	}
 	s := &S3{Container: name, Region: S3Region, AccessKey: creds.AccessKey, SecretKey: creds.SecretKey}
-	err = withLabLock(ctx, rep, l.Name, func() error {
+	err = withLabLock(ctx, rep, l, func() error {
 		ins, err := docker.ContainerInspect(ctx, name, client.ContainerInspectOptions{})
 		switch {
 		case cerrdefs.IsNotFound(err):

@@ -10,9 +10,11 @@ scripts/ensure-engine.sh
 SHOAL_PULUMI_DIR="$(scripts/ensure-pulumi.sh)"; export SHOAL_PULUMI_DIR
 mkdir -p bin
 go build -o bin/shoal ./cmd/shoal
-# The stack's config lives outside the repository (shoal up adds the stack's
-# SSH key to it), seeded from the built-in copy of Pulumi.local.yaml.
-bin/shoal up --dir "${SHOAL_HOME:-$HOME/.shoal}/project" "$@"
+# The repository's own project and stack (Pulumi.yaml, Pulumi.local.yaml),
+# read and never written: a later `bin/shoal up` from here, or from anywhere
+# with the same SHOAL_HOME, reaches the same stack. Its SSH key and state
+# live in ${SHOAL_HOME:-~/.shoal}.
+bin/shoal up --yes "$@"
 echo
 bin/shoal status
 echo

@@ -5,9 +5,41 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/shoalops/shoal/infra"
+	"github.com/shoalops/shoal/lab"
 )
 
-func main() { pulumi.Run(infra.Program) }
+func main() {
+	var o infra.Options
+	// The default cluster name of a local stack carries the id of the shoal
+	// home, as under `shoal up`.
+	home := os.Getenv("SHOAL_HOME")
+	if h, err := os.UserHomeDir(); home == "" && err == nil {
+		home = filepath.Join(h, ".shoal")
+	}
+	if home != "" {
+		o.LocalSuffix = lab.HomeID(home)
+	}
+	// The engine hands the program the whole config in PULUMI_CONFIG, so
+	// unknown shoal:* keys are refused here too.
+	if raw := os.Getenv(pulumi.EnvConfig); raw != "" {
+		var cfg map[string]any
+		if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
+			fmt.Fprintf(os.Stderr, "read %s: %v\n", pulumi.EnvConfig, err)
+			os.Exit(1)
+		}
+		for k := range cfg {
+			o.ConfigKeys = append(o.ConfigKeys, k)
+		}
+		slices.Sort(o.ConfigKeys)
+	}
+	pulumi.Run(infra.ProgramWith(o))
+}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 
+	"golang.org/x/term"
+
 	"github.com/shoalops/shoal/bootstrap/inventory"
 )
 
@@ -27,6 +29,9 @@ type app struct {
 	verbose   bool   // --verbose
 
 	log *slog.Logger
+	// tty, when set, says whether stdin is a terminal (tests); nil: ask
+	// the file.
+	tty func() bool
 }
 
 func (a *app) json() bool { return a.output == "json" }
@@ -157,14 +162,19 @@ func (p *nodePrinter) Node(name, msg string) {
 	fmt.Fprintf(p.w, "%s %s\n", pre, msg)
 }
 
+// interactive tells whether questions can be asked: stdin is a terminal.
+func (a *app) interactive() bool {
+	if a.tty != nil {
+		return a.tty()
+	}
+	f, ok := a.stdin.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd())) // /dev/null is a character device, not a terminal
+}
+
 // confirm asks a yes/no question on the terminal; only an exact "y" is yes.
 // Without a terminal it answers no, so nothing destructive runs unattended.
 func (a *app) confirm(question string) bool {
-	f, ok := a.stdin.(*os.File)
-	if !ok {
-		return false
-	}
-	if st, err := f.Stat(); err != nil || st.Mode()&os.ModeCharDevice == 0 {
+	if !a.interactive() {
 		return false
 	}
 	fmt.Fprintf(a.stderr, "%s [y/N] ", question)

@@ -118,12 +118,14 @@ func TestCLIBareCommandWithoutInventorySaysWhatToDo(t *testing.T) {
 	}
 }
 
-func TestBuiltInLocalStackMatchesTheRepository(t *testing.T) {
-	repo, err := os.ReadFile(filepath.Join("..", "..", "Pulumi.local.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(repo) != string(defaultLocalConfig) {
-		t.Fatal("cmd/shoal/defaults/Pulumi.local.yaml differs from Pulumi.local.yaml: copy it over")
+func TestBuiltInProjectMatchesTheRepository(t *testing.T) {
+	for file, builtIn := range map[string][]byte{"Pulumi.yaml": builtInProject, "Pulumi.local.yaml": builtInLocalStack} {
+		repo, err := os.ReadFile(filepath.Join("..", "..", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(repo) != string(builtIn) {
+			t.Errorf("cmd/shoal/defaults/%s differs from the repository's %s: copy it over", file, file)
+		}
 	}
 }

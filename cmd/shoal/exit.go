@@ -7,6 +7,7 @@ import (
 	"github.com/shoalops/shoal/bootstrap/inventory"
 	"github.com/shoalops/shoal/bootstrap/remote"
 	"github.com/shoalops/shoal/bootstrap/swarm"
+	"github.com/shoalops/shoal/infra"
 )
 
 // Exit codes, the same for every verb.
@@ -41,7 +42,8 @@ func codeOf(err error) int {
 		return ee.code
 	}
 	var fe *inventory.FieldError
-	if errors.As(err, &fe) {
+	var ce *infra.ConfigError
+	if errors.As(err, &fe) || errors.As(err, &ce) {
 		return exitUsage
 	}
 	var qe *swarm.QuorumError

@@ -48,8 +48,9 @@ With warm spares (--spares), a drained spare at the dead node's hoster is
 activated or promoted first and a new spare is backfilled afterwards.
 
 Safety rules (not settings):
-  - nothing is done while manager quorum is lost: it says so and what to run
-    (` + "`shoal dr recover`" + `); that is disaster recovery, not healing
+  - nothing is done while manager quorum is lost: it says so; that is
+    disaster recovery, not healing (` + "`docker swarm init --force-new-cluster`" + `
+    on a surviving manager)
   - nothing new is started while more nodes are unhealthy than --max-unhealthy
     ("1" or "40%"): the fault is probably the network between the watcher or
     a hoster and the rest, and replacing would tear the cluster apart
@@ -243,18 +244,14 @@ func stackOf(home, path string) string {
 	return stack
 }
 
-// openHealStack opens the stack heal replaces servers of. Unlike `shoal up`
-// it never writes a default config: a stack without its config (a wrong
-// --dir) would get a new SSH key, so it is refused instead.
+// openHealStack opens the stack heal replaces servers of, as `shoal up`
+// opens it; a stack it cannot open (a wrong --dir) is bad usage.
 func (a *app) openHealStack(cmd *cobra.Command, fl stackFlags, stack string) (*automation.Workspace, error) {
-	self, err := os.Executable()
+	o, err := a.stackOptions(fl, stack, labProgress(a))
 	if err != nil {
-		return nil, fmt.Errorf("find the shoal executable (it serves the provider): %w", err)
+		return nil, err
 	}
-	ws, err := automation.Open(cmd.Context(), automation.Options{
-		Home: a.home, Stack: stack, Dir: fl.dir, Backend: fl.backend, Self: self,
-		ProgramFor: projectProgram, Progress: labProgress(a),
-	})
+	ws, err := automation.Open(cmd.Context(), o)
 	if err != nil {
 		return nil, withCode(exitUsage, fmt.Errorf("heal stack %s (pass the --dir and --backend `shoal up` used): %w", stack, err))
 	}

@@ -39,7 +39,7 @@ func TestHealReplacesADeadStackWorkerThroughPulumi(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := strings.Replace(string(base), "shoal:cluster: local", "shoal:cluster: "+name, 1)
+	cfg := strings.Replace(string(base), "config:\n", "config:\n  shoal:cluster: "+name+"\n", 1)
 	cfg = strings.Replace(cfg, "role: worker, count: 2", "role: worker, count: 1", 1)
 	cfgPath := filepath.Join(dir, "Pulumi."+name+".yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
@@ -47,7 +47,7 @@ func TestHealReplacesADeadStackWorkerThroughPulumi(t *testing.T) {
 	}
 	up := func() stackResult {
 		t.Helper()
-		out := c.must("up", "--stack", name, "--dir", dir, "-o", "json")
+		out := c.must("up", "--yes", "--stack", name, "--dir", dir, "-o", "json")
 		var r stackResult
 		if err := json.Unmarshal([]byte(out), &r); err != nil {
 			t.Fatalf("up -o json: %v\n%s", err, out)

@@ -47,14 +47,14 @@ round-robin), injects a fresh SSH key, writes an inventory for them to
 $SHOAL_HOME/lab/NAME/inventory.yaml, and runs the same code as ` + "`shoal bootstrap`" + `
 on it. Containers left from an earlier lab of the same name are removed first.
 Afterwards a bare ` + "`shoal status`" + ` or ` + "`shoal bootstrap`" + ` works on this lab.`,
-		Example: `  shoal lab up                          # 3 managers on 3 hosters + 2 workers
+		Example: `  shoal lab up                          # 3 managers on 3 hosters + 2 workers, lab lab-<id>
   shoal lab up --managers 1 --workers 0
   shoal lab up --fresh                  # VPSes without Docker: bootstrap installs it`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runLabUp(cmd, a, fl) },
 	}
 	f := cmd.Flags()
-	f.StringVar(&fl.name, "name", "lab", "lab name (containers are shoal-NAME-NODE)")
+	f.StringVar(&fl.name, "name", "", "lab name (containers are shoal-NAME-NODE; default lab-<id of $SHOAL_HOME>, so two SHOAL_HOMEs never share a lab)")
 	f.IntVar(&fl.managers, "managers", 3, "number of managers (odd)")
 	f.IntVar(&fl.workers, "workers", 2, "number of workers")
 	f.StringSliceVar(&fl.hosters, "hosters", []string{"hoster-a", "hoster-b", "hoster-c"}, "simulated hosters")
@@ -79,6 +79,7 @@ func runLabUp(cmd *cobra.Command, a *app, fl labUpFlags) error {
 	if fl.workers < 0 {
 		return withCode(exitUsage, fmt.Errorf("--workers must be 0 or more, got %d", fl.workers))
 	}
+	fl.name = a.labName(fl.name)
 	ctx := cmd.Context()
 	docker, err := localDocker()
 	if err != nil {
@@ -186,6 +187,7 @@ their data. It touches nothing else on the Docker Engine.`,
 				return err
 			}
 			defer docker.Close()
+			name = a.labName(name)
 			if err := lab.Down(cmd.Context(), docker, name, a.stderr); err != nil {
 				return err
 			}
@@ -198,8 +200,18 @@ their data. It touches nothing else on the Docker Engine.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&name, "name", "lab", "lab name")
+	cmd.Flags().StringVar(&name, "name", "", "lab name (default lab-<id of $SHOAL_HOME>, as for `lab up`)")
 	return cmd
+}
+
+// labName is the lab a verb works on: the one named, else this home's
+// default, lab-<id of $SHOAL_HOME> (lab.HomeID): labs share the machine's
+// Docker Engine, and two shoal homes must not share one by accident.
+func (a *app) labName(name string) string {
+	if name != "" {
+		return name
+	}
+	return "lab-" + lab.HomeID(a.home)
 }
 
 type discard struct{}

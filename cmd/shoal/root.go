@@ -1,8 +1,22 @@
 package main
 
 import (
+	"errors"
+	"fmt"
+	"strings"
+
 	"github.com/spf13/cobra"
 )
+
+// Verb groups of the root help. Every verb belongs to one (a test checks),
+// so `shoal --help` lists each registered verb under its group.
+var verbGroups = []*cobra.Group{
+	{ID: "pulumi", Title: "A cluster from a Pulumi stack (servers, firewalls, swarm):"},
+	{ID: "hosts", Title: "A cluster from hosts you have (an inventory):"},
+	{ID: "run", Title: "On the running cluster:"},
+	{ID: "lab", Title: "On this machine:"},
+	{ID: "other", Title: "Other:"},
+}
 
 func newRootCmd(a *app) *cobra.Command {
 	root := &cobra.Command{
@@ -11,16 +25,12 @@ func newRootCmd(a *app) *cobra.Command {
 		Long: `shoal turns a handful of VPSes at several hosters into a Docker Swarm whose
 managers survive the loss of any one hoster, and tells the truth about it.
 
-  shoal lab up         a lab cluster whose VPSes are local containers
-  shoal bootstrap      hosts reachable over SSH -> a swarm (idempotent)
-  shoal status         nodes, roles and quorum health
-
 Which cluster: --inventory FILE, else $SHOAL_INVENTORY, else ./inventory.yaml,
-else the inventory of the last ` + "`shoal lab up`" + `.
+else the inventory of the last ` + "`shoal up`" + ` or ` + "`shoal lab up`" + `.
 
 Exit codes: 0 done or nothing to do, 1 failed (the message says what is left),
-2 bad usage or invalid inventory, 3 refused by a safety rule or the operator,
-4 --dry-run found work to do.`,
+2 bad usage or invalid input (nothing touched), 3 refused by a safety rule or
+the operator (nothing touched), 4 --dry-run or preview found work to do.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
@@ -33,8 +43,93 @@ Exit codes: 0 done or nothing to do, 1 failed (the message says what is left),
 	f.BoolVarP(&a.verbose, "verbose", "v", false, "log each remote command (secrets redacted) and other debug lines")
 	f.StringVar(&a.home, "home", "", "where shoal keeps its state (default $SHOAL_HOME or ~/.shoal)")
 
-	root.AddCommand(newUpCmd(a), newPreviewCmd(a), newDestroyCmd(a), newRefreshCmd(a))
-	root.AddCommand(newBootstrapCmd(a), newStatusCmd(a), newLabCmd(a), newVaultCmd(a), newHealCmd(a))
-	root.AddCommand(newStackCmd(a))
+	root.AddGroup(verbGroups...)
+	add := func(group string, cmds ...*cobra.Command) {
+		for _, c := range cmds {
+			c.GroupID = group
+			root.AddCommand(c)
+		}
+	}
+	add("pulumi", newUpCmd(a), newPreviewCmd(a), newDestroyCmd(a), newRefreshCmd(a))
+	add("hosts", newBootstrapCmd(a), newStatusCmd(a))
+	add("run", newStackCmd(a), newVaultCmd(a), newHealCmd(a))
+	add("lab", newLabCmd(a))
+	root.SetHelpCommandGroupID("other")
+	root.SetCompletionCommandGroupID("other")
+	applyConventions(root)
 	return root
+}
+
+// applyConventions gives every command of the tree the CLI's rules, so no
+// verb can forget one: a usage error (unknown flag, missing or extra
+// argument) exits 2 and points at the help; a command with sub-verbs
+// rejects an unknown one with suggestions (exit 2) instead of printing help
+// and exiting 0.
+func applyConventions(root *cobra.Command) {
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return withCode(exitUsage, fmt.Errorf("%w (see `%s --help`)", err, c.CommandPath()))
+	})
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if c.HasSubCommands() {
+			c.Args = subVerbArgs
+			c.RunE = missingSubVerb
+		} else if c.Args != nil {
+			check := c.Args
+			c.Args = func(c *cobra.Command, args []string) error {
+				if err := check(c, args); err != nil {
+					return withCode(exitUsage, fmt.Errorf("%s: %w (usage: %s)", c.CommandPath(), err, c.UseLine()))
+				}
+				return nil
+			}
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+}
+
+// subVerbArgs rejects an unknown sub-verb, naming the close ones.
+func subVerbArgs(c *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("unknown verb %q for %s", args[0], c.CommandPath())
+	if c.SuggestionsMinimumDistance <= 0 {
+		c.SuggestionsMinimumDistance = 2
+	}
+	if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+		msg += "; did you mean " + strings.Join(quoteAll(c.CommandPath(), s), " or ") + "?"
+	}
+	return withCode(exitUsage, fmt.Errorf("%s (verbs: %s)", msg, strings.Join(subVerbs(c), ", ")))
+}
+
+// missingSubVerb runs for a bare command with sub-verbs: the root prints its
+// help (how a user starts), a group such as `shoal lab` says which verbs it
+// has (exit 2).
+func missingSubVerb(c *cobra.Command, _ []string) error {
+	if !c.HasParent() {
+		return c.Help()
+	}
+	return withCode(exitUsage, errors.New(c.CommandPath()+" needs a verb: "+strings.Join(subVerbs(c), ", ")+
+		" (see `"+c.CommandPath()+" --help`)"))
+}
+
+func subVerbs(c *cobra.Command) []string {
+	var out []string
+	for _, s := range c.Commands() {
+		if s.IsAvailableCommand() {
+			out = append(out, s.Name())
+		}
+	}
+	return out
+}
+
+func quoteAll(prefix string, verbs []string) []string {
+	out := make([]string, len(verbs))
+	for i, v := range verbs {
+		out[i] = "`" + prefix + " " + v + "`"
+	}
+	return out
 }

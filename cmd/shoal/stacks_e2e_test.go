@@ -187,7 +187,7 @@ func TestUpDeploysStacksAndWebhooksOnLab(t *testing.T) {
 	var logs bytes.Buffer // everything shoal up printed, checked for secrets at the end
 	up := func() stackResult {
 		t.Helper()
-		code, out, errs := c.run("up", "--stack", name, "--dir", dir, "-o", "json")
+		code, out, errs := c.run("up", "--yes", "--stack", name, "--dir", dir, "-o", "json")
 		logs.WriteString(out + errs)
 		if code != 0 {
 			t.Fatalf("shoal up: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
@@ -217,11 +217,13 @@ func TestUpDeploysStacksAndWebhooksOnLab(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := automation.Open(ctx, automation.Options{Home: c.home, Stack: name, Dir: dir, Self: self, Program: infra.Program, Progress: io.Discard})
+	w, err := automation.Open(ctx, automation.Options{Home: c.home, Stack: name, Dir: dir, Self: self, BuiltIn: builtIn(), Progress: io.Discard})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Stack.SetConfig(ctx, "shoal:vaultToken", auto.ConfigValue{Value: v.RootToken, Secret: true}); err != nil {
+	// The token goes into the test's stack file, as a user sets it (shoal
+	// itself never writes there).
+	if err := w.Stack.SetConfigWithOptions(ctx, "shoal:vaultToken", auto.ConfigValue{Value: v.RootToken, Secret: true}, &auto.ConfigOptions{ConfigFile: cfgPath}); err != nil {
 		t.Fatal(err)
 	}
 	write := func(p, s string) string {

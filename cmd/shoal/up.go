@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
@@ -13,24 +14,21 @@ import (
 
 	"github.com/shoalops/shoal/infra"
 	"github.com/shoalops/shoal/infra/automation"
+	"github.com/shoalops/shoal/lab"
 )
 
+//go:embed defaults/Pulumi.yaml
+var builtInProject []byte
+
 //go:embed defaults/Pulumi.local.yaml
-var defaultLocalConfig []byte
+var builtInLocalStack []byte
 
-// defaultStackConfig is the built-in config of the default "local" stack (a
-// copy of the repository's Pulumi.local.yaml, kept equal by a test), used
-// when shoal runs outside a project directory.
-func defaultStackConfig(stack string) []byte {
-	if stack == "local" {
-		return defaultLocalConfig
-	}
-	return nil
+// builtIn is shoal's own project (copies of the repository's Pulumi.yaml
+// and Pulumi.local.yaml, kept equal by a test), used outside a project
+// directory.
+func builtIn() automation.BuiltIn {
+	return automation.BuiltIn{Project: builtInProject, Stacks: map[string][]byte{"local": builtInLocalStack}}
 }
-
-// projectProgram is the Pulumi program reading relative config paths
-// (shoal:apps compose files) from the project directory.
-func projectProgram(dir string) pulumi.RunFunc { return infra.ProgramWith(infra.Options{Root: dir}) }
 
 // stackFlags are shared by up, preview, destroy and refresh.
 type stackFlags struct {
@@ -42,23 +40,35 @@ type stackFlags struct {
 
 func addStackFlags(cmd *cobra.Command, fl *stackFlags) {
 	cmd.Flags().StringVarP(&fl.stack, "stack", "s", "local", "Pulumi stack (its config is Pulumi.<stack>.yaml)")
-	cmd.Flags().StringVar(&fl.dir, "dir", "", "directory with Pulumi.<stack>.yaml (default: . if it has Pulumi.yaml, else $SHOAL_HOME/project with the built-in local stack)")
+	cmd.Flags().StringVar(&fl.dir, "dir", "", "project directory with Pulumi.<stack>.yaml, read and never written (default: . if it has a Pulumi.yaml, else shoal's built-in project and its local stack)")
 	cmd.Flags().StringVar(&fl.backend, "backend", "", "Pulumi state backend URL (default $PULUMI_BACKEND_URL, else a file backend in $SHOAL_HOME/pulumi/state)")
 }
 
-func (a *app) openStack(cmd *cobra.Command, fl stackFlags) (*automation.Workspace, error) {
+// stackOptions is how every verb opens a stack: the project's files read
+// from --dir, state and the local stack's key under $SHOAL_HOME.
+func (a *app) stackOptions(fl stackFlags, stack string, progress io.Writer) (automation.Options, error) {
 	self, err := os.Executable()
 	if err != nil {
-		return nil, fmt.Errorf("find the shoal executable (it serves the provider): %w", err)
+		return automation.Options{}, fmt.Errorf("find the shoal executable (it serves the provider): %w", err)
 	}
-	progress := a.stderr
-	if a.json() {
-		progress = a.stderr // stdout carries only the JSON document
+	suffix := lab.HomeID(a.home)
+	return automation.Options{
+		Home: a.home, Stack: stack, Dir: fl.dir, Backend: fl.backend, Self: self, BuiltIn: builtIn(), Progress: progress,
+		Program: func(o infra.Options) pulumi.RunFunc {
+			o.LocalSuffix = suffix
+			return infra.ProgramWith(o)
+		},
+	}, nil
+}
+
+// openStack opens the stack; a config that fails the checks made before
+// anything exists is bad input (exit 2).
+func (a *app) openStack(cmd *cobra.Command, fl stackFlags) (*automation.Workspace, error) {
+	o, err := a.stackOptions(fl, fl.stack, a.stderr) // stdout carries only results (and the JSON document)
+	if err != nil {
+		return nil, err
 	}
-	return automation.Open(cmd.Context(), automation.Options{
-		Home: a.home, Stack: fl.stack, Dir: fl.dir, Backend: fl.backend, Self: self,
-		ProgramFor: projectProgram, Progress: progress, DefaultConfig: defaultStackConfig(fl.stack),
-	})
+	return automation.Open(cmd.Context(), o)
 }
 
 type pulumiStackJSON struct {
@@ -90,20 +100,42 @@ each hoster with their SSH keys and firewalls, then converges the swarm on them
 resource changes. Nodes removed from the config leave the swarm before their
 servers are deleted.
 
-The default stack "local" needs no cloud account: its VPSes are containers on
-the local Docker Engine, three simulated hosters with one manager each.
-Secrets (hoster tokens, the SSH private key, join tokens, the unlock key) live
-in Pulumi's encrypted config and state; the local passphrase is kept in
-$SHOAL_HOME/pulumi/passphrase unless PULUMI_CONFIG_PASSPHRASE is set.
+As ` + "`pulumi up`" + ` does, it first shows what would change and asks on the
+terminal; --yes applies without the question. Without a terminal and without
+--yes it refuses (exit 3) and touches nothing.
+
+The project is the directory's Pulumi.yaml (its config schema and defaults
+apply) and the stack's config is Pulumi.<stack>.yaml beside it; shoal reads both
+and writes neither. Outside a project directory, the default stack "local"
+uses the built-in copy of this repository's Pulumi.local.yaml: its VPSes are
+containers on the local Docker Engine (three simulated hosters with one
+manager each), and its SSH key is generated once and kept in
+$SHOAL_HOME/stacks/local. Secrets (hoster tokens, the SSH private key, join
+tokens, the unlock key) live in Pulumi's encrypted config and state; the local
+passphrase is kept in $SHOAL_HOME/pulumi/passphrase unless
+PULUMI_CONFIG_PASSPHRASE is set.
 
 Afterwards ` + "`shoal status`" + ` works on the cluster without more flags.`,
-		Example: `  shoal up                       # the local stack
-  shoal up --stack prod          # Pulumi.prod.yaml in the current directory`,
+		Example: `  shoal up --yes                 # the local stack, no question
+  shoal up --stack prod          # Pulumi.prod.yaml in the current directory: preview, then asks`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := a.mayAsk("up", fl); err != nil {
+				return err
+			}
 			w, err := a.openStack(cmd, fl)
 			if err != nil {
 				return err
+			}
+			if !fl.yes {
+				planned, err := w.Preview(cmd.Context())
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stderr, "up %s would change: %s\n", fl.stack, planned)
+				if !planned.None() && !a.confirm(fmt.Sprintf("apply these changes to stack %s?", fl.stack)) {
+					return withCode(exitRefused, fmt.Errorf("up %s not confirmed: nothing changed", fl.stack))
+				}
 			}
 			changes, outputs, err := w.Up(cmd.Context(), nil)
 			if err != nil {
@@ -120,7 +152,17 @@ Afterwards ` + "`shoal status`" + ` works on the cluster without more flags.`,
 		},
 	}
 	addStackFlags(cmd, &fl)
+	cmd.Flags().BoolVarP(&fl.yes, "yes", "y", false, "apply without showing the preview and asking")
 	return cmd
+}
+
+// mayAsk refuses, before anything is opened, a verb that would have to ask
+// when there is no terminal to ask on and --yes was not given.
+func (a *app) mayAsk(verb string, fl stackFlags) error {
+	if fl.yes || a.interactive() {
+		return nil
+	}
+	return withCode(exitRefused, fmt.Errorf("%s %s: no terminal to ask on, and --yes not given: nothing done (pass --yes to go ahead unasked)", verb, fl.stack))
 }
 
 func newPreviewCmd(a *app) *cobra.Command {
@@ -129,8 +171,9 @@ func newPreviewCmd(a *app) *cobra.Command {
 		Use:   "preview",
 		Short: "Show what `shoal up` would change, changing nothing",
 		Long: `preview runs the program and asks every resource what it would do. Spec
-validation (odd managers, no hoster able to break quorum) fails here, naming
-the config key. Exit 4 when there are changes, 0 when none.`,
+validation (odd managers, no hoster able to break quorum, unknown shoal:* keys)
+fails here, naming the config key, before the stack is created in the backend.
+Exit 4 when there are changes, 0 when none.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			w, err := a.openStack(cmd, fl)
@@ -160,16 +203,30 @@ func newDestroyCmd(a *app) *cobra.Command {
 		Use:   "destroy",
 		Short: "Remove every node from the swarm, then delete the servers",
 		Long: `destroy deletes every resource of the stack: first the swarm resource (each
-node leaves the swarm), then the servers. It asks first; --yes skips the
-question, and without a terminal it refuses (exit 3) unless --yes is given.`,
+node leaves the swarm), then the servers. As ` + "`pulumi destroy`" + ` does, it
+first shows what would be deleted and asks on the terminal; --yes deletes
+without the question. Without a terminal and without --yes it refuses (exit 3)
+and touches nothing.`,
+		Example: `  shoal destroy --yes            # the local stack
+  shoal destroy --stack prod     # shows what goes, then asks`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if !fl.yes && !a.confirm(fmt.Sprintf("destroy every server and the swarm of stack %s?", fl.stack)) {
-				return withCode(exitRefused, fmt.Errorf("destroy of stack %s not confirmed (use --yes)", fl.stack))
+			if err := a.mayAsk("destroy", fl); err != nil {
+				return err
 			}
 			w, err := a.openStack(cmd, fl)
 			if err != nil {
 				return err
+			}
+			if !fl.yes {
+				planned, err := w.PreviewDestroy(cmd.Context())
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stderr, "destroy %s would change: %s\n", fl.stack, planned)
+				if !planned.None() && !a.confirm(fmt.Sprintf("delete every server and the swarm of stack %s?", fl.stack)) {
+					return withCode(exitRefused, fmt.Errorf("destroy %s not confirmed: nothing deleted", fl.stack))
+				}
 			}
 			changes, err := w.Destroy(cmd.Context())
 			if err != nil {
@@ -180,7 +237,7 @@ question, and without a terminal it refuses (exit 3) unless --yes is given.`,
 		},
 	}
 	addStackFlags(cmd, &fl)
-	cmd.Flags().BoolVarP(&fl.yes, "yes", "y", false, "do not ask for confirmation")
+	cmd.Flags().BoolVarP(&fl.yes, "yes", "y", false, "delete without showing the preview and asking")
 	return cmd
 }
 

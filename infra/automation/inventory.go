@@ -14,6 +14,7 @@ import (
 	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/shoalops/shoal/bootstrap/inventory"
+	"github.com/shoalops/shoal/infra"
 )
 
 // OutputNode is one entry of the program's `nodes` stack output.
@@ -82,8 +83,12 @@ func (w *Workspace) WriteInventory(outputs auto.OutputMap) (string, error) {
 	}
 	path := InventoryPath(w.o.Home, w.o.Stack)
 	dir := filepath.Dir(path)
+	cluster := w.o.Stack
+	if c, ok := outputs[infra.OutputCluster].Value.(string); ok && c != "" {
+		cluster = c // the program's name for it (local-<id> for a local stack)
+	}
 	inv := &inventory.Inventory{
-		Cluster: inventory.Cluster{Name: w.o.Stack},
+		Cluster: inventory.Cluster{Name: cluster},
 		SSH:     inventory.SSH{User: "root", Port: 22, IdentityFile: w.KeyPath, KnownHosts: filepath.Join(dir, "known_hosts")},
 	}
 	for _, n := range nodes {

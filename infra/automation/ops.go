@@ -88,6 +88,19 @@ func (w *Workspace) Preview(ctx context.Context) (Changes, error) {
 	return c, nil
 }
 
+// PreviewDestroy shows what Destroy would delete.
+func (w *Workspace) PreviewDestroy(ctx context.Context) (Changes, error) {
+	res, err := w.Stack.PreviewDestroy(ctx, optdestroy.ProgressStreams(w.o.Progress), optdestroy.ErrorProgressStreams(w.o.Progress))
+	if err != nil {
+		return nil, fmt.Errorf("preview destroy %s: %w", w.o.Stack, err)
+	}
+	c := Changes{}
+	for op, n := range res.ChangeSummary {
+		c[string(op)] = n
+	}
+	return c, nil
+}
+
 // Destroy removes every resource of the stack: the swarm resource first
 // (nodes leave the swarm), then the servers.
 func (w *Workspace) Destroy(ctx context.Context) (Changes, error) {

@@ -1,24 +1,30 @@
 package automation
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/blang/semver"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
-	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"golang.org/x/crypto/ssh"
+	"gopkg.in/yaml.v3"
+
+	"github.com/shoalops/shoal/infra"
 )
 
 // PulumiVersion is the Pulumi CLI shoal is built and tested with.
@@ -30,12 +36,15 @@ const ProviderPlugin = "pulumi-resource-shoal"
 
 // Options say which stack to work on and where things live.
 type Options struct {
-	Home    string // shoal's state directory ($SHOAL_HOME)
-	Project string // Pulumi project name, default "shoal"
-	Stack   string // default "local"
-	// Dir holds Pulumi.<stack>.yaml. Empty: the current directory when it
-	// has a Pulumi.yaml, else $Home/project with the built-in local stack.
+	Home  string // shoal's state directory ($SHOAL_HOME)
+	Stack string // default "local"
+	// Dir is the project directory. Its Pulumi.yaml (else the built-in
+	// one) and its Pulumi.<Stack>.yaml are read and never written. Empty:
+	// the current directory when it has a Pulumi.yaml, else the built-in
+	// project and its stacks (BuiltIn).
 	Dir string
+	// BuiltIn is shoal's own project, used outside a project directory.
+	BuiltIn BuiltIn
 	// Backend is the state backend URL; default $PULUMI_BACKEND_URL, else
 	// file://$Home/pulumi/state.
 	Backend string
@@ -46,42 +55,57 @@ type Options struct {
 	PulumiDir string
 	// Self is the executable that serves shoal's provider (the running
 	// shoal binary, which acts as pulumi-resource-shoal when so named).
-	Self    string
-	Program pulumi.RunFunc
-	// ProgramFor, when set, builds the program once the project directory
-	// is known (relative paths in the config are read from it); it wins
-	// over Program.
-	ProgramFor func(dir string) pulumi.RunFunc
-	Progress   io.Writer
-	// DefaultConfig is written as Pulumi.<Stack>.yaml when Dir has none.
-	DefaultConfig []byte
+	Self string
+	// Program builds the program for one run; default infra.ProgramWith.
+	// Open fills in the project directory and the generated key pair.
+	Program  func(infra.Options) pulumi.RunFunc
+	Progress io.Writer
+}
+
+// BuiltIn is shoal's own project: its Pulumi.yaml and the stack files it
+// ships, by stack name (copies of the repository's, kept equal by tests).
+type BuiltIn struct {
+	Project []byte
+	Stacks  map[string][]byte
 }
 
 // Workspace is an opened stack.
 type Workspace struct {
-	Stack   auto.Stack
-	Dir     string
-	KeyPath string // the stack's SSH private key file (0600)
-	env     map[string]string
-	cmd     auto.PulumiCommand
-	o       Options
+	Stack auto.Stack
+	// WorkDir is where the Pulumi CLI runs: shoal's own directory under
+	// $SHOAL_HOME holding copies of the project's files (ADR 0010).
+	WorkDir string
+	// StackFile is the user's Pulumi.<stack>.yaml ("" for a built-in
+	// stack).
+	StackFile string
+	KeyPath   string // the stack's SSH private key file (0600)
+	env       map[string]string
+	cmd       auto.PulumiCommand
+	o         Options
+	src       source
 }
 
-// Open prepares the workspace and selects (or creates) the stack. Nothing in
-// the cloud is touched.
+// Open checks the stack's config, prepares the workspace and selects (or
+// creates) the stack. A config that fails the check (infra.Preflight:
+// unknown keys, invalid values) is refused before anything exists: no
+// stack in the backend, no key, no file. Nothing in the cloud is touched.
 func Open(ctx context.Context, o Options) (*Workspace, error) {
-	if o.Project == "" {
-		o.Project = "shoal"
-	}
 	if o.Stack == "" {
 		o.Stack = "local"
 	}
 	if o.Progress == nil {
 		o.Progress = io.Discard
 	}
-	dir, err := projectDir(o)
+	if o.Program == nil {
+		o.Program = infra.ProgramWith
+	}
+	src, err := readSource(o)
 	if err != nil {
 		return nil, err
+	}
+	needsKey, _, err := infra.Preflight(o.Stack, src.project, src.stack)
+	if err != nil {
+		return nil, fmt.Errorf("stack %s (%s): %w", o.Stack, src.where, err)
 	}
 	env, err := environment(o)
 	if err != nil {
@@ -91,50 +115,200 @@ func Open(ctx context.Context, o Options) (*Workspace, error) {
 	if err != nil {
 		return nil, err
 	}
-	program := o.Program
-	if o.ProgramFor != nil {
-		program = o.ProgramFor(dir)
+	w := &Workspace{StackFile: src.stackPath, env: env, cmd: cmd, o: o, src: src,
+		KeyPath: filepath.Join(o.Home, "stacks", o.Stack, "id_ed25519")}
+	var key *infra.KeyPair
+	if needsKey {
+		if key, err = generatedKey(w.KeyPath, o.Stack); err != nil {
+			return nil, err
+		}
 	}
-	st, err := auto.UpsertStackInlineSource(ctx, o.Stack, o.Project, program,
-		auto.WorkDir(dir),
+	if w.WorkDir, err = syncWorkDir(o.Home, env["PULUMI_BACKEND_URL"], o.Stack, src); err != nil {
+		return nil, err
+	}
+	program := o.Program(infra.Options{Root: src.root, SSHKey: key})
+	st, err := auto.UpsertStackInlineSource(ctx, o.Stack, src.name, program,
+		auto.WorkDir(w.WorkDir),
 		auto.Pulumi(cmd),
 		auto.PulumiHome(filepath.Join(o.Home, "pulumi", "home")),
 		auto.EnvVars(env),
-		auto.Project(workspace.Project{Name: "shoal", Runtime: workspace.NewProjectRuntimeInfo("go", nil)}),
 		auto.SecretsProvider("passphrase"),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("open stack %s: %w", o.Stack, err)
 	}
-	w := &Workspace{Stack: st, Dir: dir, env: env, cmd: cmd, o: o}
-	if err := w.ensureSSHKey(ctx); err != nil {
-		return nil, err
+	w.Stack = st
+	if !needsKey {
+		if err := w.copyConfigKey(ctx); err != nil {
+			return nil, err
+		}
 	}
 	return w, nil
 }
 
-func projectDir(o Options) (string, error) {
+// source is what the project and stack files say, and where they are.
+type source struct {
+	name      string // the project's name
+	project   []byte // Pulumi.yaml
+	stack     []byte // Pulumi.<stack>.yaml
+	stackPath string // the user's stack file; "" for a built-in stack
+	root      string // where relative paths in the config start
+	where     string // for messages: "/path/Pulumi.prod.yaml" or "built-in Pulumi.local.yaml"
+}
+
+// readSource reads the project's files; it writes nothing.
+func readSource(o Options) (source, error) {
+	var s source
 	dir := o.Dir
 	if dir == "" {
 		if _, err := os.Stat("Pulumi.yaml"); err == nil {
-			dir, _ = os.Getwd()
-		} else {
-			dir = filepath.Join(o.Home, "project")
+			dir = "."
 		}
 	}
+	stackFile := "Pulumi." + o.Stack + ".yaml"
+	if dir == "" {
+		b, ok := o.BuiltIn.Stacks[o.Stack]
+		if !ok || len(o.BuiltIn.Project) == 0 {
+			return s, &infra.ConfigError{Key: stackFile, Msg: fmt.Sprintf("no Pulumi.yaml here and no built-in stack %s (built in: %s): run shoal in the project directory or pass --dir", o.Stack, strings.Join(slices.Sorted(maps.Keys(o.BuiltIn.Stacks)), ", "))}
+		}
+		cwd, err := os.Getwd()
+		if err != nil {
+			return s, err
+		}
+		s = source{project: o.BuiltIn.Project, stack: b, root: cwd, where: "built-in " + stackFile}
+	} else {
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return s, err
+		}
+		s.root = abs
+		if s.project, err = os.ReadFile(filepath.Join(abs, "Pulumi.yaml")); errors.Is(err, os.ErrNotExist) {
+			s.project = o.BuiltIn.Project // a directory of stack files (examples/*): shoal's own project
+		} else if err != nil {
+			return s, fmt.Errorf("read project: %w", err)
+		}
+		if len(s.project) == 0 {
+			return s, &infra.ConfigError{Key: "Pulumi.yaml", Msg: "not found in " + abs}
+		}
+		var p struct {
+			StackConfigDir string `yaml:"stackConfigDir"`
+		}
+		_ = yaml.Unmarshal(s.project, &p) // a broken project file is reported below
+		s.stackPath = filepath.Join(abs, p.StackConfigDir, stackFile)
+		s.where = s.stackPath
+		if s.stack, err = os.ReadFile(s.stackPath); errors.Is(err, os.ErrNotExist) {
+			return s, &infra.ConfigError{Key: stackFile, Msg: fmt.Sprintf("not found in %s: write it (examples/ has some), or pass --dir or --stack", filepath.Dir(s.stackPath))}
+		} else if err != nil {
+			return s, fmt.Errorf("read stack config: %w", err)
+		}
+	}
+	var p struct {
+		Name string `yaml:"name"`
+	}
+	if err := yaml.Unmarshal(s.project, &p); err != nil || p.Name == "" {
+		return s, &infra.ConfigError{Key: "Pulumi.yaml", Msg: fmt.Sprintf("no project name (%v)", err)}
+	}
+	s.name = p.Name
+	return s, nil
+}
+
+// syncWorkDir copies the project's files into shoal's work directory for
+// the project in this backend, $home/pulumi/work/<backend>/<project>, so
+// the Pulumi CLI reads them there and anything it writes (the stack's
+// encryption salt on creation) lands in shoal's copy, never in the
+// user's file. What Pulumi wrote into an earlier copy and the user's file
+// lacks (the salt) is carried over.
+func syncWorkDir(home, backend, stack string, src source) (string, error) {
+	sum := sha256.Sum256([]byte(backend))
+	dir := filepath.Join(home, "pulumi", "work", hex.EncodeToString(sum[:6]), src.name)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", fmt.Errorf("project directory: %w", err)
+		return "", fmt.Errorf("work directory: %w", err)
 	}
-	cfg := filepath.Join(dir, "Pulumi."+o.Stack+".yaml")
-	if _, err := os.Stat(cfg); errors.Is(err, os.ErrNotExist) {
-		if len(o.DefaultConfig) == 0 {
-			return "", fmt.Errorf("stack %s has no configuration: write %s (see examples/)", o.Stack, cfg)
-		}
-		if err := os.WriteFile(cfg, o.DefaultConfig, 0o600); err != nil {
-			return "", fmt.Errorf("write default stack config: %w", err)
-		}
+	proj, err := workProject(src.project)
+	if err != nil {
+		return "", fmt.Errorf("Pulumi.yaml: %w", err)
+	}
+	if err := writeIfChanged(filepath.Join(dir, "Pulumi.yaml"), proj); err != nil {
+		return "", fmt.Errorf("work directory: %w", err)
+	}
+	path := filepath.Join(dir, "Pulumi."+stack+".yaml")
+	prev, _ := os.ReadFile(path)
+	b, err := carrySecretsState(src.stack, prev)
+	if err != nil {
+		return "", fmt.Errorf("stack config %s: %w", src.where, err)
+	}
+	if err := writeIfChanged(path, b); err != nil {
+		return "", fmt.Errorf("work directory: %w", err)
 	}
 	return dir, nil
+}
+
+// workProject is the project file as the work directory holds it: the
+// user's, without the keys that name paths in the user's directory (main,
+// which an inline program does not use but Pulumi checks exists, and
+// stackConfigDir: the stack file's copy sits beside it).
+func workProject(project []byte) ([]byte, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(project, &doc); err != nil {
+		return nil, err
+	}
+	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil, errors.New("not a YAML mapping")
+	}
+	m := doc.Content[0]
+	for i := 0; i+1 < len(m.Content); {
+		switch m.Content[i].Value {
+		case "main", "stackConfigDir":
+			m.Content = slices.Delete(m.Content, i, i+2)
+		default:
+			i += 2
+		}
+	}
+	return yaml.Marshal(&doc)
+}
+
+// secretsStateKeys are the top-level keys of a stack file in which
+// Pulumi keeps the secrets provider's state.
+var secretsStateKeys = []string{"secretsprovider", "encryptedkey", "encryptionsalt"}
+
+// carrySecretsState is the user's stack file with the secrets provider
+// state of the previous copy appended where the user's file has none.
+func carrySecretsState(user, prev []byte) ([]byte, error) {
+	var u, p map[string]any
+	if err := yaml.Unmarshal(user, &u); err != nil {
+		return nil, err
+	}
+	if err := yaml.Unmarshal(prev, &p); err != nil {
+		p = nil // a damaged copy is replaced
+	}
+	out := slices.Clone(user)
+	for _, k := range secretsStateKeys {
+		if _, ok := u[k]; ok {
+			return user, nil // the user's file carries its own state
+		}
+	}
+	for _, k := range secretsStateKeys {
+		v, ok := p[k].(string)
+		if !ok {
+			continue
+		}
+		if len(out) > 0 && out[len(out)-1] != '\n' {
+			out = append(out, '\n')
+		}
+		line, err := yaml.Marshal(map[string]string{k: v})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, line...)
+	}
+	return out, nil
+}
+
+func writeIfChanged(path string, b []byte) error {
+	if cur, err := os.ReadFile(path); err == nil && bytes.Equal(cur, b) {
+		return nil
+	}
+	return writeAtomic(path, b)
 }
 
 // environment is what the Pulumi CLI and engine run with. Secrets travel in
@@ -164,6 +338,7 @@ func environment(o Options) (map[string]string, error) {
 		"PULUMI_CONFIG_PASSPHRASE":             pass,
 		"PULUMI_SKIP_UPDATE_CHECK":             "1",
 		"PULUMI_DIY_BACKEND_NO_LEGACY_WARNING": "1",
+		"SHOAL_HOME":                           o.Home, // the provider keeps lab state there
 		"PATH":                                 bin + string(os.PathListSeparator) + os.Getenv("PATH"),
 	}, nil
 }
@@ -244,83 +419,84 @@ func pulumiCommand(o Options) (auto.PulumiCommand, error) {
 	return cmd, nil
 }
 
-// ensureSSHKey gives a stack without shoal:sshPrivateKey a new ed25519 key
-// pair: the private key as a secret in the stack config (sent on stdin,
-// never as an argument) and in a 0600 file for status and heal.
-func (w *Workspace) ensureSSHKey(ctx context.Context) error {
-	stackDir := filepath.Join(w.o.Home, "stacks", w.o.Stack)
-	w.KeyPath = filepath.Join(stackDir, "id_ed25519")
-	cfg, err := w.Stack.GetAllConfig(ctx)
-	if err != nil {
-		return fmt.Errorf("read stack config: %w", err)
-	}
-	if v, ok := cfg["shoal:sshPrivateKey"]; ok {
-		if _, err := os.Stat(w.KeyPath); err != nil {
-			if err := os.MkdirAll(stackDir, 0o700); err != nil {
-				return err
-			}
-			if err := os.WriteFile(w.KeyPath, []byte(v.Value), 0o600); err != nil {
-				return fmt.Errorf("write stack ssh key: %w", err)
-			}
+// generatedKey is the key pair shoal keeps for a stack of only local
+// pools that sets none (infra.KeyPair): read from path, or made once and
+// written there (0600). It is never written into a stack file.
+func generatedKey(path, stack string) (*infra.KeyPair, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		signer, err := ssh.ParsePrivateKey(b)
+		if err != nil {
+			return nil, fmt.Errorf("stack %s: ssh key %s: %w", stack, path, err)
 		}
-		return nil
+		return &infra.KeyPair{Private: string(b), Public: strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey())))}, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("stack %s: ssh key: %w", stack, err)
 	}
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	block, err := ssh.MarshalPrivateKey(priv, "shoal "+w.o.Stack)
+	block, err := ssh.MarshalPrivateKey(priv, "shoal "+stack)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	pemKey := pem.EncodeToMemory(block)
 	sshPub, err := ssh.NewPublicKey(pub)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := os.MkdirAll(stackDir, 0o700); err != nil {
-		return err
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
 	}
-	if err := os.WriteFile(w.KeyPath, pemKey, 0o600); err != nil {
-		return fmt.Errorf("write stack ssh key: %w", err)
+	if err := writeAtomic(path, pemKey); err != nil {
+		return nil, fmt.Errorf("write stack ssh key: %w", err)
 	}
-	authorized := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub)))
-	if err := w.configSet(ctx, "shoal:sshPublicKey", authorized, false); err != nil {
-		return err
-	}
-	return w.configSet(ctx, "shoal:sshPrivateKey", string(pemKey), true)
+	return &infra.KeyPair{Private: string(pemKey), Public: strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub)))}, nil
 }
 
-// configSet runs `pulumi config set` with the value on stdin.
-func (w *Workspace) configSet(ctx context.Context, key, value string, secret bool) error {
-	mode := "--plaintext"
-	if secret {
-		mode = "--secret"
+// copyConfigKey keeps KeyPath equal to the stack config's
+// shoal:sshPrivateKey, for status, bootstrap and heal.
+func (w *Workspace) copyConfigKey(ctx context.Context) error {
+	cfg, err := w.Stack.GetAllConfig(ctx)
+	if err != nil {
+		return fmt.Errorf("read stack config: %w", err)
 	}
-	var env []string
-	for k, v := range w.env {
-		env = append(env, k+"="+v)
+	v, ok := cfg[infra.Namespace+":"+infra.KeySSHPrivateKey]
+	if !ok || v.Value == "" {
+		return nil
 	}
-	_, stderr, code, err := w.cmd.Run(ctx, w.Dir, strings.NewReader(value), nil, nil, env,
-		"config", "set", "--stack", w.o.Stack, key, mode, "--non-interactive")
-	if err != nil || code != 0 {
-		return fmt.Errorf("set %s in stack %s: exit %d: %s: %w", key, w.o.Stack, code, strings.TrimSpace(stderr), err)
+	if err := os.MkdirAll(filepath.Dir(w.KeyPath), 0o700); err != nil {
+		return err
+	}
+	if err := writeIfChanged(w.KeyPath, []byte(v.Value)); err != nil {
+		return fmt.Errorf("write stack ssh key: %w", err)
 	}
 	return nil
 }
 
 // SetConfigPathInt sets key, in path syntax (`shoal:generations.w-1`), to
-// the integer v in the stack config: `pulumi config set --path --type int`,
-// the value on stdin. For plain values only (heal's generations).
+// the integer v in the user's stack file: `pulumi config set --config-file
+// FILE --path --type int`, the value on stdin. It is heal's, which records
+// a raised server generation there; a built-in stack has no file to record
+// it in.
 func (w *Workspace) SetConfigPathInt(ctx context.Context, key string, v int) error {
+	if w.StackFile == "" {
+		return fmt.Errorf("set %s: stack %s is built in and has no stack file to record it in: run from a project directory (--dir)", key, w.o.Stack)
+	}
 	var env []string
 	for k, val := range w.env {
 		env = append(env, k+"="+val)
 	}
-	_, stderr, code, err := w.cmd.Run(ctx, w.Dir, strings.NewReader(fmt.Sprint(v)), nil, nil, env,
-		"config", "set", "--stack", w.o.Stack, "--path", key, "--type", "int", "--non-interactive")
+	_, stderr, code, err := w.cmd.Run(ctx, w.WorkDir, strings.NewReader(fmt.Sprint(v)), nil, nil, env,
+		"config", "set", "--stack", w.o.Stack, "--config-file", w.StackFile, "--path", key, "--type", "int", "--non-interactive")
 	if err != nil || code != 0 {
-		return fmt.Errorf("set %s in stack %s: exit %d: %s: %w", key, w.o.Stack, code, strings.TrimSpace(stderr), err)
+		return fmt.Errorf("set %s in %s: exit %d: %s: %w", key, w.StackFile, code, strings.TrimSpace(stderr), err)
 	}
-	return nil
+	b, err := os.ReadFile(w.StackFile)
+	if err != nil {
+		return err
+	}
+	w.src.stack = b
+	_, err = syncWorkDir(w.o.Home, w.env["PULUMI_BACKEND_URL"], w.o.Stack, w.src)
+	return err
 }

@@ -13,7 +13,7 @@ func TestEnsureDemoBuildsAnImageThatRuns(t *testing.T) {
 		t.Skip("builds an image on the local Docker Engine")
 	}
 	if _, err := exec.LookPath("docker"); err != nil {
-		t.Skip("no docker CLI")
+		t.Fatal("lab test without a docker CLI: run scripts/ensure-engine.sh (go test -short skips it)")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -41,7 +41,7 @@ func TestEnsureRegistryAndStandIn(t *testing.T) {
 		t.Skip("builds images on the local Docker Engine")
 	}
 	if _, err := exec.LookPath("docker"); err != nil {
-		t.Skip("no docker CLI")
+		t.Fatal("lab test without a docker CLI: run scripts/ensure-engine.sh (go test -short skips it)")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

@@ -57,10 +57,10 @@ func Start(t testing.TB, managers, workers int) *Swarm {
 	defer cancel()
 	local, err := client.New(client.FromEnv)
 	if err != nil {
-		t.Skipf("no local docker: %v", err)
+		t.Fatalf("lab test without a local Docker Engine (run scripts/ensure-engine.sh; go test -short skips it): %v", err)
 	}
 	if _, err := local.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
-		t.Skipf("no local docker: %v", err)
+		t.Fatalf("lab test without a local Docker Engine (run scripts/ensure-engine.sh; go test -short skips it): %v", err)
 	}
 	name := Name("st")
 	dir := t.TempDir()

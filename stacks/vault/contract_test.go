@@ -18,7 +18,8 @@ import (
 	"github.com/shoalops/shoal/stacks/vault/vaulttest"
 )
 
-// The KV v2 contract in shared/contracts/vault-kv2/ was transcribed from
+// The KV v2 contract in shared/contracts/vault-kv2/ (copied to
+// testdata/vault-kv2) was transcribed from
 // Vault's documentation and Go client, not recorded. TestContractReplay
 // replays it against the real v1.21.0 dev server and compares status codes,
 // the two documented headers, field names and JSON types, and the exact
@@ -83,13 +84,45 @@ type kvFixture struct {
 	} `json:"response"`
 }
 
+// kvContractDir holds the KV v2 contract: testdata/vault-kv2 is a copy of
+// shared/contracts/vault-kv2, so the test runs from a clone of the
+// repository alone. SHOAL_CONTRACTS points at another contracts folder.
+func kvContractDir() string {
+	if env := os.Getenv("SHOAL_CONTRACTS"); env != "" {
+		return filepath.Join(env, "vault-kv2")
+	}
+	return filepath.Join("testdata", "vault-kv2")
+}
+
+// sharedKVContract is where the team keeps the contract, beside the
+// repository on the machines this project is built on.
+var sharedKVContract = filepath.Join("..", "..", "..", "shared", "contracts", "vault-kv2")
+
+// The copy in testdata must be the shared contract itself.
+func TestContractCopyMatchesTheSharedOne(t *testing.T) {
+	shared, err := filepath.Glob(filepath.Join(sharedKVContract, "*"))
+	if err != nil || len(shared) == 0 {
+		t.Skipf("no shared contract at %s (a clone without the team's shared folder)", sharedKVContract)
+	}
+	local, _ := filepath.Glob(filepath.Join("testdata", "vault-kv2", "*"))
+	if len(local) != len(shared) {
+		t.Fatalf("testdata has %d files, the shared contract %d: copy it again", len(local), len(shared))
+	}
+	for _, p := range shared {
+		want, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(filepath.Join("testdata", "vault-kv2", filepath.Base(p)))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("testdata/vault-kv2/%s differs from %s: copy it again", filepath.Base(p), p)
+		}
+	}
+}
+
 func loadKVFixtures(t *testing.T) map[string]kvFixture {
 	t.Helper()
-	dir := os.Getenv("SHOAL_CONTRACTS")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared", "contracts")
-	}
-	dir = filepath.Join(dir, "vault-kv2")
+	dir := kvContractDir()
 	files, err := filepath.Glob(filepath.Join(dir, "[0-9][0-9]-*.json"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("contract fixtures not found in %s (set SHOAL_CONTRACTS to the contracts folder): %v", dir, err)
