@@ -161,7 +161,7 @@ func TestMessageAndRedaction(t *testing.T) {
 		}
 	}
 	for raw, want := range map[string]string{
-		"telegram://123456:ABCDEF@telegram?chats=@ops":      "telegram://<redacted>@telegram/<redacted>",
+		"telegram://123456:ABCDEF@telegram?chats=@ops":     "telegram://<redacted>@telegram/<redacted>",
 		"generic://hooks.example.com/T0K3N?disabletls=yes": "generic://hooks.example.com/<redacted>",
 		"::bad": "<redacted URL>",
 	} {
