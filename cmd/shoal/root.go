@@ -36,5 +36,6 @@ Exit codes: 0 done or nothing to do, 1 failed (the message says what is left),
 	root.AddCommand(newUpCmd(a), newPreviewCmd(a), newDestroyCmd(a), newRefreshCmd(a))
 	root.AddCommand(newBootstrapCmd(a), newStatusCmd(a), newLabCmd(a), newVaultCmd(a), newHealCmd(a))
 	root.AddCommand(newStackCmd(a))
+	root.AddCommand(newDeployCmd(a), newRollbackCmd(a), newReleasesCmd(a), newCICmd(a))
 	return root
 }
