@@ -357,4 +357,3 @@ func planErr(err error) error {
 	}
 	return vaultErr(err)
 }
-
