@@ -74,6 +74,12 @@ may not read what is needed (nothing was changed).`,
 				return err
 			}
 			defer p.close()
+			// The history is read before anything changes: a token that may
+			// not touch it stops here, not after the rollout.
+			hist := &release.VaultHistory{Vault: vc}
+			if _, err := hist.List(ctx, project, fl.env, ""); err != nil {
+				return vaultErr(err)
+			}
 			res := registry.New(registry.Options{Logins: p.auth, Endpoints: endpoints})
 			req := release.Request{Project: project, Env: fl.env, Services: fl.services, Tag: tag, Force: force}
 			changes, svcs, err := release.Plan(ctx, p.swarm, res, req)
@@ -85,7 +91,7 @@ may not read what is needed (nothing was changed).`,
 				Poll: fl.poll, Timeout: fl.timeout,
 				Progress: func(svc, msg string) { fmt.Fprintf(a.stderr, "[%s] %s\n", svc, msg) },
 			})
-			return a.finishRun(ctx, &fl, &release.VaultHistory{Vault: vc}, rep, runErr)
+			return a.finishRun(ctx, &fl, hist, rep, runErr)
 		},
 	}
 	addReleaseFlags(cmd, &fl, true)

@@ -428,9 +428,9 @@ func TestDeployOnLab(t *testing.T) {
 				t.Errorf("%v: exit %d, want 2 with %q:\n%s", tc.args, code, tc.want, errs)
 			}
 		}
-		// A Vault token that may not read the registry login.
+		// A Vault token whose policy is another project's.
 		code, _, errs := l.run(l.ciToken, append([]string{"deploy", "shop", "--env", "dev", "--tag", "v2"}, l.sshArgs()...)...)
-		if code != exitUsage || !strings.Contains(errs, "/platform/registry/") || !strings.Contains(errs, "403") {
+		if code != exitUsage || !strings.Contains(errs, "shop/dev/.releases") || !strings.Contains(errs, "403") {
 			t.Errorf("token without the path: exit %d:\n%s", code, errs)
 		}
 		// An unreachable Portainer.
