@@ -114,15 +114,15 @@ func (e *AuthError) Error() string {
 	return fmt.Sprintf("registry refused %s for %s: %d %s", e.Login, e.Image, e.Status, e.Detail)
 }
 
-// Split splits an image reference into its repository (with the registry
-// host, normalised as Docker does: "redis" is docker.io/library/redis),
-// tag and digest ("" when absent).
+// Split splits an image reference into its repository as written (Docker's
+// familiar form: "redis", "registry.acme.example/shop/web"), tag and digest
+// ("" when absent).
 func Split(image string) (repo, tag, digest string, err error) {
 	named, err := reference.ParseNormalizedNamed(image)
 	if err != nil {
 		return "", "", "", fmt.Errorf("invalid image reference %q: %w", image, err)
 	}
-	repo = named.Name()
+	repo = reference.FamiliarName(named)
 	if t, ok := named.(reference.Tagged); ok {
 		tag = t.Tag()
 	}

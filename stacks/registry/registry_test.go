@@ -124,7 +124,7 @@ func TestSplitAndBaseURL(t *testing.T) {
 	if err != nil || repo != "127.0.0.1:5000/shop/web" || tag != "v2" || dig != digest {
 		t.Fatalf("Split = %q %q %q %v", repo, tag, dig, err)
 	}
-	if repo, tag, _, _ := Split("redis"); repo != "docker.io/library/redis" || tag != "" {
+	if repo, tag, _, _ := Split("redis"); repo != "redis" || tag != "" {
 		t.Errorf("Split(redis) = %q %q", repo, tag)
 	}
 	r := New(Options{})

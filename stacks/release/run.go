@@ -143,6 +143,9 @@ func Plan(ctx context.Context, sw Swarm, res Resolver, req Request) ([]Change, m
 		if err != nil {
 			return nil, nil, fmt.Errorf("service %s: %w", ShortName(stack, s.Spec.Name), err)
 		}
+		if !strings.HasPrefix(d, "sha256:") {
+			return nil, nil, fmt.Errorf("service %s: the registry answered %s:%s with no sha256 digest (%q)", ShortName(stack, s.Spec.Name), repo, req.Tag, d)
+		}
 		tasks, err := sw.Tasks(ctx, s.ID)
 		if err != nil {
 			return nil, nil, err
