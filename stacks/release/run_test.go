@@ -124,7 +124,9 @@ func (s *simSwarm) Via() string { return "sim" }
 
 type digests map[string]string
 
-func (d digests) Resolve(_ context.Context, repo, tag string) (string, error) { return d[repo+":"+tag], nil }
+func (d digests) Resolve(_ context.Context, repo, tag string) (string, error) {
+	return d[repo+":"+tag], nil
+}
 
 func runSim(t *testing.T, s *simSwarm, res Resolver, req Request) (Report, error) {
 	t.Helper()
