@@ -14,7 +14,9 @@ import (
 
 	"github.com/shoalops/shoal/ci"
 	"github.com/shoalops/shoal/stacks/deploy"
+	"github.com/shoalops/shoal/stacks/portainer"
 	"github.com/shoalops/shoal/stacks/registry"
+	"github.com/shoalops/shoal/stacks/vault"
 )
 
 func newCICmd(a *app) *cobra.Command {
@@ -24,7 +26,93 @@ func newCICmd(a *app) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(newCIGenerateCmd(a))
+	cmd.AddCommand(newCIGenerateCmd(a), newCISetupCmd(a))
+	return cmd
+}
+
+func newCISetupCmd(a *app) *cobra.Command {
+	var fl releaseFlags
+	var endpointName string
+	var adminID int
+	cmd := &cobra.Command{
+		Use:   "setup --cluster C --portainer-url URL",
+		Short: "Give CI a Portainer API key in Vault, so shoal deploy can watch the swarm",
+		Long: `setup logs in to Portainer with the administrator login shoal keeps in Vault
+(<cluster>/platform/portainer), and writes what ` + "`shoal deploy --via portainer`" + ` needs to
+<cluster>/platform/portainer/ci: an API key (made once, named shoal-ci, kept
+while it works), the id of the swarm's environment, and Portainer's URL. The
+CI policy (` + "`shoal vault policy --cluster C`" + `) reads exactly that entry. A second run
+changes nothing. Run it with an operator's Vault token (VAULT_TOKEN).
+
+Portainer CE API keys act as their user: this one as the administrator.`,
+		Example: `  shoal ci setup --cluster prod --portainer-url https://portainer.acme.example`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cluster := envOr(fl.cluster, "SHOAL_CLUSTER")
+			purl := strings.TrimRight(envOr(fl.portainerURL, "SHOAL_PORTAINER_URL"), "/")
+			if cluster == "" || purl == "" {
+				return withCode(exitUsage, errors.New("--cluster and --portainer-url are required"))
+			}
+			ctx := cmd.Context()
+			vc, err := fl.openVault(ctx)
+			if err != nil {
+				return err
+			}
+			adminPath, err := vc.Template().CredentialPath(cluster, "portainer", "")
+			if err != nil {
+				return withCode(exitUsage, err)
+			}
+			ciPath, _ := vc.Template().CredentialPath(cluster, "portainer", vault.PortainerCIUser)
+			adm, ok, err := vc.ReadSecret(ctx, adminPath)
+			if err != nil {
+				return vaultErr(err)
+			}
+			if !ok || adm.Data[vault.KeyPassword] == "" {
+				return withCode(exitUsage, fmt.Errorf("no Portainer administrator login in Vault at %s/data/%s (shoal up writes it)", vc.Mount(), adminPath))
+			}
+			pw := portainer.Secret(adm.Data[vault.KeyPassword])
+			pc, err := portainer.New(purl).Login(ctx, adm.Data[vault.KeyUsername], pw)
+			if err != nil {
+				return fmt.Errorf("Portainer at %s: %w", purl, err)
+			}
+			envs, err := pc.Endpoints(ctx, endpointName)
+			if err != nil {
+				return fmt.Errorf("Portainer at %s: %w", purl, err)
+			}
+			if len(envs) != 1 {
+				return withCode(exitUsage, fmt.Errorf("Portainer at %s has %d environments named %q, want 1 (--endpoint)", purl, len(envs), endpointName))
+			}
+			key := ""
+			if cur, ok, err := vc.ReadSecret(ctx, ciPath); err != nil {
+				return vaultErr(err)
+			} else if ok && cur.Data[vault.KeyAPIKey] != "" {
+				// Keep a key that still works.
+				if _, err := portainer.New(purl, portainer.WithAPIKey(portainer.Secret(cur.Data[vault.KeyAPIKey]))).Endpoints(ctx, endpointName); err == nil {
+					key = cur.Data[vault.KeyAPIKey]
+				}
+			}
+			if key == "" {
+				k, err := pc.CreateAPIKey(ctx, adminID, "shoal-ci", pw)
+				if err != nil {
+					return fmt.Errorf("Portainer at %s: create an API key: %w", purl, err)
+				}
+				key = k.Raw.Reveal()
+			}
+			res, err := vc.WriteSecret(ctx, ciPath, map[string]string{vault.KeyAPIKey: key, vault.KeyEndpointID: fmt.Sprint(envs[0].ID), vault.KeyPortainer: purl})
+			if err != nil {
+				return vaultErr(err)
+			}
+			what := "unchanged"
+			if res.Written {
+				what = "written"
+			}
+			fmt.Fprintf(a.stdout, "%s/data/%s: %s (version %d; environment %d at %s)\n", vc.Mount(), ciPath, what, res.Version, envs[0].ID, purl)
+			return nil
+		},
+	}
+	addReleaseFlags(cmd, &fl, true)
+	cmd.Flags().StringVar(&endpointName, "endpoint", "swarm", "name of the swarm's environment in Portainer (shoal up names it swarm)")
+	cmd.Flags().IntVar(&adminID, "admin-id", 1, "the administrator's user id in Portainer (1: the first user)")
 	return cmd
 }
 

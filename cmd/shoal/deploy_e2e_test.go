@@ -10,7 +10,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -255,13 +254,17 @@ func newDeployLab(t testing.TB) *deployLab {
 	if _, err := vc.Sync(ctx, "cishop", "dev", hooks); err != nil {
 		t.Fatal(err)
 	}
-	key, err := admin.CreateAPIKey(ctx, 1, "shoal-ci", pw)
-	if err != nil {
+	// The Portainer CI entry, by shoal ci setup from the admin login in
+	// Vault (where shoal up writes it); a second run keeps the key.
+	adminPath, _ := vc.Template().CredentialPath(cluster, "portainer", "")
+	if _, err := vc.WriteSecret(ctx, adminPath, map[string]string{vault.KeyUsername: "admin", vault.KeyPassword: pw.Reveal()}); err != nil {
 		t.Fatal(err)
 	}
-	ciPath, _ := vc.Template().CredentialPath(cluster, "portainer", vault.PortainerCIUser)
-	if _, err := vc.WriteSecret(ctx, ciPath, map[string]string{vault.KeyAPIKey: key.Raw.Reveal(), vault.KeyEndpointID: fmt.Sprint(env.ID), vault.KeyPortainer: l.portainer.URL()}); err != nil {
-		t.Fatal(err)
+	for i, want := range []string{": written", ": unchanged"} {
+		code, out, errs := l.run(l.vault.RootToken, "ci", "setup", "--cluster", cluster, "--portainer-url", l.portainer.URL(), "--endpoint", env.Name)
+		if code != 0 || !strings.Contains(out, want) {
+			t.Fatalf("ci setup run %d: exit %d, want %q\n%s\n%s", i+1, code, want, out, errs)
+		}
 	}
 
 	// A token with exactly the CI policy `shoal vault policy` prints.
