@@ -112,6 +112,16 @@ func newDeployLab(t testing.TB) *deployLab {
 	l.vault = vaulttest.Start(t)
 	l.s = stacktest.Start(t, 1, 0)
 	l.addr = l.s.Address("m1")
+	// The CLI: its own home, the lab's inventory, Vault from the environment.
+	l.home = t.TempDir()
+	b, err := yaml.Marshal(l.s.Inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.inv = filepath.Join(l.home, "inventory.yaml")
+	if err := os.WriteFile(l.inv, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	d := l.s.Docker
@@ -296,16 +306,6 @@ func newDeployLab(t testing.TB) *deployLab {
 	t.Cleanup(recv.Close)
 	l.notifyURL = "generic://" + strings.TrimPrefix(recv.URL, "http://") + "/hook?disabletls=yes"
 
-	// The CLI: its own home, the lab's inventory, Vault from the environment.
-	l.home = t.TempDir()
-	b, err := yaml.Marshal(l.s.Inv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.inv = filepath.Join(l.home, "inventory.yaml")
-	if err := os.WriteFile(l.inv, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
 	t.Logf("lab ready after %s", time.Since(start).Round(time.Second))
 	return l
 }
