@@ -114,7 +114,9 @@ func newDeployLab(t testing.TB) *deployLab {
 	l.addr = l.s.Address("m1")
 	// The CLI: its own home, the lab's inventory, Vault from the environment.
 	l.home = t.TempDir()
-	b, err := yaml.Marshal(l.s.Inv)
+	inv := *l.s.Inv
+	inv.Cluster.AllowSingleHosterQuorum = true // a one-manager lab
+	b, err := yaml.Marshal(&inv)
 	if err != nil {
 		t.Fatal(err)
 	}
