@@ -55,6 +55,7 @@ type deployLab struct {
 	notes     chan string       // notification bodies
 	notifyURL string
 	ciToken   string
+	login     stacks.Credential
 }
 
 const appCompose = `version: "3.8"
@@ -161,6 +162,7 @@ func newDeployLab(t testing.TB) *deployLab {
 		t.Fatalf("deploy registry: %v", err)
 	}
 	login := reg.Credentials[0]
+	l.login = login
 	pub := deploy.Stack{Name: "pubreg", Compose: []byte(publicRegistryCompose), Env: map[string]string{"IMAGE": registryImg},
 		Files: fstest.MapFS{"config.yml": {Data: []byte(publicRegistryConfig)}}}
 	if _, err := deploy.Deploy(ctx, d, pub, opts); err != nil {
