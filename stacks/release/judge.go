@@ -38,11 +38,17 @@ type Judgement struct {
 	// CompletedAt is the swarm's UpdateStatus.CompletedAt (engine clock)
 	// once the update or rollback completed.
 	CompletedAt time.Time
+	// Rollback: the image watched for is the one the service ran before.
+	Rollback bool
 }
 
 // Line renders a judgement as a progress line.
 func (j Judgement) Line() string {
-	s := fmt.Sprintf("%d/%d on the new image", j.Running, j.Desired)
+	which := "new"
+	if j.Rollback {
+		which = "previous"
+	}
+	s := fmt.Sprintf("%d/%d on the %s image", j.Running, j.Desired, which)
 	if j.Reason != "" {
 		s += ": " + j.Reason
 	}
@@ -91,7 +97,7 @@ func specImage(s swarm.Service) string {
 // failAfter failed tasks on the new image, while the swarm does not handle
 // the failure itself, make the rollout Failed.
 func Judge(svc swarm.Service, tasks []swarm.Task, want string, since time.Time, rollback bool, failAfter int) Judgement {
-	var j Judgement
+	j := Judgement{Rollback: rollback}
 	failed := 0
 	type te struct {
 		at  time.Time
