@@ -31,6 +31,7 @@ import (
 	"github.com/shoalops/shoal/stacks/deploy"
 	"github.com/shoalops/shoal/stacks/portainer"
 	"github.com/shoalops/shoal/stacks/portainer/portainertest"
+	"github.com/shoalops/shoal/stacks/registry"
 	"github.com/shoalops/shoal/stacks/release"
 	"github.com/shoalops/shoal/stacks/stacktest"
 	"github.com/shoalops/shoal/stacks/vault"
@@ -100,6 +101,16 @@ http:
 
 func newDeployLab(t testing.TB) *deployLab {
 	t.Helper()
+	l := newSwarmLab(t)
+	l.vault = vaulttest.Start(t)
+	l.withVault(t)
+	return l
+}
+
+// newSwarmLab is the lab without Vault and Portainer: the swarm, both
+// registries with the app's images, and the two app stacks.
+func newSwarmLab(t testing.TB) *deployLab {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("lab test: needs Docker Engine (skipped with -short)")
 	}
@@ -110,7 +121,6 @@ func newDeployLab(t testing.TB) *deployLab {
 	}
 	start := time.Now()
 	l := &deployLab{t: t, digests: map[string]string{}, notes: make(chan string, 32)}
-	l.vault = vaulttest.Start(t)
 	l.s = stacktest.Start(t, 1, 0)
 	l.addr = l.s.Address("m1")
 	// The CLI: its own home, the lab's inventory, Vault from the environment.
@@ -228,6 +238,16 @@ func newDeployLab(t testing.TB) *deployLab {
 		}
 	}
 
+	t.Logf("swarm lab ready after %s", time.Since(start).Round(time.Second))
+	return l
+}
+
+// withVault adds Vault's entries, Portainer and the notification receiver.
+func (l *deployLab) withVault(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	d, login := l.s.Docker, l.login
 	// Vault: the registry login where shoal up writes it.
 	vc, err := vault.New(ctx, vault.Config{Address: l.vault.Addr, Credentials: vault.Credentials{Token: l.vault.RootToken}, MaxRetries: -1})
 	if err != nil {
@@ -310,8 +330,6 @@ func newDeployLab(t testing.TB) *deployLab {
 	t.Cleanup(recv.Close)
 	l.notifyURL = "generic://" + strings.TrimPrefix(recv.URL, "http://") + "/hook?disabletls=yes"
 
-	t.Logf("lab ready after %s", time.Since(start).Round(time.Second))
-	return l
 }
 
 // labOverridePorts publishes the shipped registry on its node (no Traefik).
@@ -564,35 +582,37 @@ func taskIDs(ts []swarm.Task) []string {
 	return ids
 }
 
-// BenchmarkDeployVerdictLatency deploys the lab's web service (2 tasks)
-// 10 times over SSH, alternating two digests, and reports how long after
-// the swarm's update completed (UpdateStatus.CompletedAt, engine clock;
-// the lab's engines share this host's clock) shoal gave its verdict:
-// median and worst. Run with -benchtime=1x (it builds its own lab).
+// BenchmarkDeployVerdictLatency deploys the lab's web service (2 tasks,
+// start-first, 1 s monitor) 10 times over SSH through release.Run, the code
+// `shoal deploy` runs, alternating two digests, and reports how long after
+// the swarm's update completed (UpdateStatus.CompletedAt, engine clock; the
+// lab's engines share this host's clock) the verdict came: median and worst.
+// Run with -benchtime=1x (it builds its own lab; no Vault needed).
 func BenchmarkDeployVerdictLatency(b *testing.B) {
-	l := newDeployLab(b)
+	l := newSwarmLab(b)
+	ctx := context.Background()
+	res := registry.New(registry.Options{Endpoints: map[string]string{privateReg: "http://" + l.addr + ":5000"},
+		Logins: []registry.Login{{Host: privateReg, Username: l.login.Username, Password: l.login.Password}}})
+	auths := []deploy.RegistryAuth{{Server: privateReg, Username: l.login.Username, Password: l.login.Password}}
+	es := &release.EngineSwarm{Docker: l.s.Docker, Auth: func(image string) (string, error) { return deploy.EncodedAuth(image, auths) }}
 	var lat []time.Duration
 	b.ResetTimer()
 	for i := 0; i < 10; i++ {
-		tag := []string{"v2", "v1"}[i%2]
-		code, out, errs := l.run(l.vault.RootToken, append([]string{"deploy", "shop", "--env", "dev", "--service", "web", "--tag", tag, "-o", "json"}, l.sshArgs()...)...)
-		if code != 0 {
-			b.Fatalf("deploy %s: exit %d\n%s\n%s", tag, code, out, errs)
+		req := release.Request{Project: "shop", Env: "dev", Services: []string{"web"}, Tag: []string{"v2", "v1"}[i%2]}
+		changes, svcs, err := release.Plan(ctx, es, res, req)
+		if err != nil {
+			b.Fatal(err)
 		}
-		var rep release.Report
-		if err := json.Unmarshal([]byte(out), &rep); err != nil || len(rep.Services) != 1 {
-			b.Fatalf("%v\n%s", err, out)
+		rep, err := release.Run(ctx, es, es, "deploy", req, changes, svcs, release.Options{Timeout: 2 * time.Minute})
+		if err != nil || rep.Verdict != release.Deployed || rep.Services[0].UpdateCompletedAt.IsZero() {
+			b.Fatalf("deploy %s: %v %+v", req.Tag, err, rep)
 		}
-		s := rep.Services[0]
-		if s.UpdateCompletedAt.IsZero() || s.Verdict != release.Deployed {
-			b.Fatalf("deploy %s: %+v", tag, s)
-		}
-		lat = append(lat, s.VerdictAt.Sub(s.UpdateCompletedAt))
+		lat = append(lat, rep.Services[0].VerdictAt.Sub(rep.Services[0].UpdateCompletedAt))
 	}
 	b.StopTimer()
 	slices.Sort(lat)
 	med := (lat[len(lat)/2-1] + lat[len(lat)/2]) / 2
 	b.ReportMetric(float64(med.Milliseconds()), "ms-median")
 	b.ReportMetric(float64(lat[len(lat)-1].Milliseconds()), "ms-worst")
-	b.Logf("verdict latency over %d deploys: %v", len(lat), lat)
+	b.Logf("verdict latency over %d deploys (default poll 250ms): %v", len(lat), lat)
 }
