@@ -115,12 +115,7 @@ func (a App) ProjectName() string {
 
 // ImageTag is the default image tag of an environment: dev -> dev, prod ->
 // latest, any other -> its name.
-func ImageTag(env string) string {
-	if env == "prod" {
-		return "latest"
-	}
-	return env
-}
+func ImageTag(env string) string { return stacks.ImageTag(env) }
 
 var stackNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 

@@ -14,6 +14,7 @@ var verbGroups = []*cobra.Group{
 	{ID: "pulumi", Title: "A cluster from a Pulumi stack (servers, firewalls, swarm):"},
 	{ID: "hosts", Title: "A cluster from hosts you have (an inventory):"},
 	{ID: "run", Title: "On the running cluster:"},
+	{ID: "deploy", Title: "Deploys of your apps (from a laptop or CI):"},
 	{ID: "lab", Title: "On this machine:"},
 	{ID: "other", Title: "Other:"},
 }
@@ -53,6 +54,7 @@ the operator (nothing touched), 4 --dry-run or preview found work to do.`,
 	add("pulumi", newUpCmd(a), newPreviewCmd(a), newDestroyCmd(a), newRefreshCmd(a))
 	add("hosts", newBootstrapCmd(a), newStatusCmd(a))
 	add("run", newStackCmd(a), newVaultCmd(a), newHealCmd(a))
+	add("deploy", newDeployCmd(a), newRollbackCmd(a), newReleasesCmd(a), newCICmd(a))
 	add("lab", newLabCmd(a))
 	root.SetHelpCommandGroupID("other")
 	root.SetCompletionCommandGroupID("other")

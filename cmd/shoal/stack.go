@@ -52,6 +52,7 @@ type stackDeployFlags struct {
 	registry        string
 	registryUser    string
 	registryStdin   bool
+	noUpdateDefault bool
 }
 
 func newStackDeployCmd(a *app) *cobra.Command {
@@ -95,6 +96,7 @@ message names it and its task errors), 2 bad input (nothing touched).`,
 	f.StringVar(&fl.registry, "registry", "", "registry host whose images need credentials (with --registry-user)")
 	f.StringVar(&fl.registryUser, "registry-user", "", "registry user")
 	f.BoolVar(&fl.registryStdin, "registry-password-stdin", false, "read the registry password from stdin")
+	f.BoolVar(&fl.noUpdateDefault, "no-update-defaults", false, "keep the engine's update settings where the file sets none (default: rollback on failure, start-first unless a host-mode port is published, parallelism 1, a 10s monitor)")
 	return cmd
 }
 
@@ -212,12 +214,13 @@ func runStackDeploy(cmd *cobra.Command, a *app, name string, fl stackDeployFlags
 	defer mgr.Close()
 	fmt.Fprintf(a.stderr, "stack %s: deploying through %s\n", name, mgr.Node)
 	opts := deploy.Options{
-		NoPrune:      fl.noPrune,
-		ResolveImage: deploy.ResolveImage(fl.resolveImage),
-		Overlay:      deploy.Overlay{Unencrypted: !fl.encryptOverlays, MTU: mtu},
-		Detach:       fl.detach,
-		Timeout:      fl.timeout,
-		Progress:     deploy.ProgressFunc(func(svc, msg string) { fmt.Fprintf(a.stderr, "[%s] %s\n", svc, msg) }),
+		NoPrune:        fl.noPrune,
+		ResolveImage:   deploy.ResolveImage(fl.resolveImage),
+		Overlay:        deploy.Overlay{Unencrypted: !fl.encryptOverlays, MTU: mtu},
+		Detach:         fl.detach,
+		Timeout:        fl.timeout,
+		UpdateDefaults: !fl.noUpdateDefault,
+		Progress:       deploy.ProgressFunc(func(svc, msg string) { fmt.Fprintf(a.stderr, "[%s] %s\n", svc, msg) }),
 	}
 	res, err := deploy.Deploy(ctx, mgr.Docker, st, opts)
 	for _, w := range res.Warnings {

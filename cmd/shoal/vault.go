@@ -27,17 +27,22 @@ service_hash (the token) and webhook_url. CI reads them there.`,
 func newVaultPolicyCmd(a *app) *cobra.Command {
 	var (
 		mount, template, project string
+		cluster, registryUser    string
 		envs                     []string
 	)
 	cmd := &cobra.Command{
 		Use:   "policy",
-		Short: "Print the read-only Vault policy (HCL) for CI",
-		Long: `policy prints, on stdout, an ACL policy in HCL that lets CI read the webhook
-tokens of one project's environments and nothing else: "read" on
-<mount>/data/<folder>/* and "list" on <mount>/metadata/<folder>/* for each
---env, where <folder> is the path template without its {service} segment
-(secret/data/acme/dev/* for the defaults). No write, no delete, no metadata
-read, no other project. It talks to no server.
+		Short: "Print the Vault policy (HCL) CI needs to deploy",
+		Long: `policy prints, on stdout, an ACL policy in HCL with what ` + "`shoal deploy`" + ` needs in
+CI and nothing else: "read" on <mount>/data/<folder>/* (the webhook tokens)
+and "list" on <mount>/metadata/<folder>/* for each --env, where <folder> is
+the path template without its {service} segment (secret/data/acme/dev/* for
+the defaults); "create", "update" and "read" on <folder>/.releases/* (the
+release history every deploy appends to); and with --cluster, "read" on the
+registry login <cluster>/platform/registry/<user> (to resolve tags and push)
+and on <cluster>/platform/portainer/ci (Portainer's URL, environment id and
+API key, to watch the swarm). No delete, no metadata read, no other project.
+It talks to no server.
 
 Load it into Vault (as an operator allowed to write policies) and give it to
 CI's AppRole:
@@ -62,7 +67,7 @@ With --output json, stdout is one JSON object whose "policy" field holds the HCL
 			if err != nil {
 				return withCode(exitUsage, err)
 			}
-			hcl, err := vault.PolicyHCL(mount, tmpl, project, envs)
+			hcl, err := vault.CIPolicy{Mount: mount, Template: tmpl, Project: project, Envs: envs, Cluster: cluster, RegistryUser: registryUser}.HCL()
 			if err != nil {
 				return withCode(exitUsage, err)
 			}
@@ -86,5 +91,7 @@ With --output json, stdout is one JSON object whose "policy" field holds the HCL
 	f.StringVar(&template, "path-template", vault.DefaultPathTemplate, "path of a token below the mount; placeholders {project}, {env}, {service} (last segment)")
 	f.StringVar(&project, "project", "", "project whose tokens CI may read (required)")
 	f.StringArrayVar(&envs, "env", nil, "environment CI may read; repeat for several (required)")
+	f.StringVar(&cluster, "cluster", "", "cluster whose registry login and Portainer CI entry CI may read (shoal:cluster)")
+	f.StringVar(&registryUser, "registry-user", vault.DefaultRegistryUser, "registry user whose login CI reads (with --cluster)")
 	return cmd
 }

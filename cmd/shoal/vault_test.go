@@ -26,6 +26,16 @@ path "secret/data/acme/prod/*" {
 path "secret/metadata/acme/prod/*" {
   capabilities = ["list"]
 }
+
+# shoal deploy records each release in the environment's .releases folder.
+
+path "secret/data/acme/dev/.releases/*" {
+  capabilities = ["create", "update", "read"]
+}
+
+path "secret/data/acme/prod/.releases/*" {
+  capabilities = ["create", "update", "read"]
+}
 `
 	tests := []struct {
 		name     string
@@ -40,6 +50,9 @@ path "secret/metadata/acme/prod/*" {
 		{name: "mount and template flags shape the paths",
 			args:     []string{"vault", "policy", "--mount", "kv", "--path-template", "ci/{project}/{env}/{service}", "--project", "acme", "--env", "prod"},
 			wantCode: exitOK, outHas: []string{`path "kv/data/ci/acme/prod/*"`, `path "kv/metadata/ci/acme/prod/*"`}},
+		{name: "with --cluster the registry login and the Portainer CI entry are readable",
+			args:     []string{"vault", "policy", "--project", "acme", "--env", "dev", "--cluster", "prod"},
+			wantCode: exitOK, outHas: []string{`path "secret/data/prod/platform/registry/shoal"`, `path "secret/data/prod/platform/portainer/ci"`}},
 		{name: "a missing project is bad usage",
 			args: []string{"vault", "policy", "--env", "dev"}, wantCode: exitUsage, errHas: []string{"--project is required"}},
 		{name: "a missing env is bad usage",

@@ -294,6 +294,9 @@ func connectStackManager(ctx context.Context, a StackArgs) (*stacks.Manager, fun
 func stackOptions(ctx context.Context, a StackArgs) deploy.Options {
 	o := deploy.Options{
 		ResolveImage: deploy.ResolveImage(a.ResolveImage),
+		// A user's app stack gets safe rollout settings where its file
+		// sets none; shoal's own stacks keep what their files say.
+		UpdateDefaults: a.Shipped == "",
 		Progress: deploy.ProgressFunc(func(svc, msg string) {
 			p.GetLogger(ctx).Infof("[%s] %s", svc, msg)
 		}),

@@ -247,3 +247,25 @@ func EnsureS3(ctx context.Context) (string, error) {
 	return name, build(ctx, name, map[string][]byte{"/bin/versitygw": bin},
 		"VOLUME /data\nEXPOSE 7070\nENTRYPOINT [\"/bin/versitygw\"]\nCMD [\"--port\", \":7070\", \"--quiet\", \"posix\", \"/data\"]\n")
 }
+
+// EnsureApp returns a tiny app image for deploy tests,
+// shoal-lab/app:<variant>-KEY: the demo binary answering with the variant's
+// name, so two variants differ in content and so in digest. The variant
+// "crash" exits at start with an error (its listen address is invalid),
+// as a broken release does.
+func EnsureApp(ctx context.Context, variant string) (string, error) {
+	name := "shoal-lab/app:" + variant + "-" + demoKey()
+	if imageExists(ctx, name) {
+		return name, nil
+	}
+	bin, err := demoBinary(ctx)
+	if err != nil {
+		return "", err
+	}
+	listen := ":8080"
+	if variant == "crash" {
+		listen = "crash:not-a-port"
+	}
+	return name, build(ctx, name, map[string][]byte{"/app": bin},
+		fmt.Sprintf("ENV LISTEN=%s DEMO_NAME=%s\nENTRYPOINT [\"/app\"]\n", listen, variant))
+}

@@ -187,6 +187,9 @@ func Deploy(ctx context.Context, e Engine, s Stack, o Options) (Result, error) {
 	}
 
 	// Services.
+	if o.UpdateDefaults {
+		ApplyUpdateDefaults(cfg)
+	}
 	desired, err := DesiredServices(ctx, s.Name, cfg, ids)
 	if err != nil {
 		return res, err

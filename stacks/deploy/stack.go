@@ -109,6 +109,9 @@ type Options struct {
 	FailAfter int
 	// Progress receives per-service progress lines; nil discards them.
 	Progress Progress
+	// UpdateDefaults gives services the rollout settings of
+	// ApplyUpdateDefaults wherever the compose file sets none (app stacks).
+	UpdateDefaults bool
 }
 
 func (o Options) withDefaults() Options {

@@ -44,3 +44,86 @@ func PolicyHCL(mount string, tmpl Template, project string, envs []string) (stri
 	}
 	return b.String(), nil
 }
+
+// ReleasesFolder is the sub-folder of a project's environment folder that
+// holds its release history (written by `shoal deploy`).
+const ReleasesFolder = ".releases"
+
+// PortainerCIUser names the entry below Portainer's credential path that
+// holds what CI needs to watch a deploy through Portainer: an API key
+// (KeyAPIKey), the environment id (KeyEndpointID) and Portainer's URL
+// (KeyURL): <mount>/<cluster>/platform/portainer/ci by default.
+const PortainerCIUser = "ci"
+
+// Keys of the Portainer CI entry.
+const (
+	KeyAPIKey     = "api_key"
+	KeyEndpointID = "endpoint_id"
+	KeyPortainer  = "url"
+)
+
+// DefaultRegistryUser is the registry user shoal's registry stack creates.
+const DefaultRegistryUser = "shoal"
+
+// CIPolicy is everything `shoal deploy` needs from Vault when it runs in
+// CI, and nothing more: read the webhook entries of each environment
+// (PolicyHCL), append to its release history (create, update and read on
+// <folder>/.releases/*), and, with Cluster set, read two platform
+// entries: the registry login (<cluster>/platform/registry/<user>), to
+// resolve tags and push, and the Portainer CI entry
+// (<cluster>/platform/portainer/ci), to watch the swarm through Portainer.
+type CIPolicy struct {
+	Mount        string
+	Template     Template
+	Project      string
+	Envs         []string
+	Cluster      string
+	RegistryUser string // "" means DefaultRegistryUser
+}
+
+// HCL renders the policy.
+func (p CIPolicy) HCL() (string, error) {
+	base, err := PolicyHCL(p.Mount, p.Template, p.Project, p.Envs)
+	if err != nil {
+		return "", err
+	}
+	m, _ := cleanMount(p.Mount)
+	var b strings.Builder
+	b.WriteString(base)
+	fmt.Fprintf(&b, "\n# shoal deploy records each release in the environment's %s folder.\n", ReleasesFolder)
+	seen := map[string]bool{}
+	for _, env := range p.Envs {
+		dir, err := p.Template.Dir(p.Project, env)
+		if err != nil {
+			return "", err
+		}
+		rel := ReleasesFolder
+		if dir != "" {
+			rel = dir + "/" + ReleasesFolder
+		}
+		if seen[rel] {
+			continue
+		}
+		seen[rel] = true
+		fmt.Fprintf(&b, "\npath %q {\n  capabilities = [\"create\", \"update\", \"read\"]\n}\n", m+"/data/"+rel+"/*")
+	}
+	if p.Cluster == "" {
+		return b.String(), nil
+	}
+	user := p.RegistryUser
+	if user == "" {
+		user = DefaultRegistryUser
+	}
+	reg, err := p.Template.CredentialPath(p.Cluster, "registry", user)
+	if err != nil {
+		return "", err
+	}
+	pt, err := p.Template.CredentialPath(p.Cluster, "portainer", PortainerCIUser)
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprintf(&b, "\n# The registry login (resolve tags, push) and Portainer's API key for CI (watch the swarm).\n")
+	fmt.Fprintf(&b, "\npath %q {\n  capabilities = [\"read\"]\n}\n", m+"/data/"+reg)
+	fmt.Fprintf(&b, "\npath %q {\n  capabilities = [\"read\"]\n}\n", m+"/data/"+pt)
+	return b.String(), nil
+}

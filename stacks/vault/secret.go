@@ -2,6 +2,7 @@ package vault
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -148,4 +149,81 @@ func (c *Client) DeleteSecret(ctx context.Context, path string) error {
 		return wrapErr("delete", c.mount+"/metadata/"+path, err, c.token)
 	}
 	return nil
+}
+
+// UpdateSecret changes the entry at path (below the mount) from its
+// current data: change gets the latest version's values (nil when there is
+// none) and returns the new values, which replace the entry's data. The
+// write is a check-and-set against the version read; when another writer
+// came first it reads again and retries, at most 5 times, so concurrent
+// updates (two deploys appending to one history) are never lost.
+func (c *Client) UpdateSecret(ctx context.Context, path string, change func(cur map[string]string) (map[string]string, error)) (WriteResult, error) {
+	if err := checkPath(path); err != nil {
+		return WriteResult{}, err
+	}
+	var last error
+	for attempt := 0; attempt < 5; attempt++ {
+		cur, err := c.read(ctx, path)
+		if err != nil {
+			return WriteResult{}, err
+		}
+		var have map[string]string
+		if cur.data != nil {
+			have = map[string]string{}
+			for k, v := range cur.data {
+				if s, ok := v.(string); ok {
+					have[k] = s
+				}
+			}
+		}
+		next, err := change(have)
+		if err != nil {
+			return WriteResult{}, err
+		}
+		out := make(map[string]any, len(next))
+		secrets := []string{c.token}
+		for k, v := range next {
+			out[k] = v
+			secrets = append(secrets, v)
+		}
+		s, err := c.kv.Put(ctx, path, out, vaultapi.WithCheckAndSet(cur.version))
+		if err == nil {
+			res := WriteResult{Path: path, Written: true}
+			if s != nil && s.VersionMetadata != nil {
+				res.Version = s.VersionMetadata.Version
+			}
+			return res, nil
+		}
+		last = wrapErr("write", c.mount+"/data/"+path, err, secrets...)
+		var ae *APIError
+		if !errors.As(last, &ae) || ae.Status != 400 || !strings.Contains(strings.Join(ae.Errors, " "), "check-and-set") {
+			return WriteResult{}, last
+		}
+	}
+	return WriteResult{}, last
+}
+
+// ListKeys returns the entry names directly below a folder (below the
+// mount), sorted, without sub-folders; a folder that does not exist has
+// none.
+func (c *Client) ListKeys(ctx context.Context, dir string) ([]string, error) {
+	if err := checkPath(dir); err != nil {
+		return nil, err
+	}
+	listPath := c.mount + "/metadata/" + dir
+	s, err := c.api.Logical().ListWithContext(ctx, listPath)
+	if err != nil {
+		return nil, wrapErr("list", listPath, err, c.token)
+	}
+	var keys []string
+	if s != nil {
+		raw, _ := s.Data["keys"].([]any)
+		for _, k := range raw {
+			if k, ok := k.(string); ok && k != "" && !strings.HasSuffix(k, "/") {
+				keys = append(keys, k)
+			}
+		}
+	}
+	slices.Sort(keys)
+	return keys, nil
 }
