@@ -284,10 +284,15 @@ func labNodes(t *testing.T, docker *client.Client, name string, key keyPair, spe
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	nodes := map[string]lab.Node{}
+	// One directory for the whole lab: it holds the lab's lock, which
+	// serialises the parallel adds' network creation (a directory per
+	// add would give each its own lock and the engine several networks
+	// of one name).
+	l := lab.Ref(name, t.TempDir())
 	for _, spec := range specs {
 		wg.Go(func() {
 			spec.AuthorizedKey = key.authorized
-			n, err := lab.AddNode(ctx, docker, lab.Ref(name, t.TempDir()), spec, nil)
+			n, err := lab.AddNode(ctx, docker, lab.Ref(name, l.Dir), spec, nil)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
