@@ -68,7 +68,8 @@ func Observe(ctx context.Context, inv *inventory.Inventory, engines map[string]E
 // ObserveWith reads every reachable node (in parallel), then asks the
 // inventory's managers in turn for the swarm and its node list until one
 // answers with a leader and a reachable majority of managers (see Judge);
-// Observed.Asked keeps every answer. When none does, the first node list that
+// Observed.Asked keeps every answer (and names the unreachable managers
+// after the one that counted). When none does, the first node list that
 // came back is used (Compute then refuses: quorum is lost); when no node list
 // came back although a manager runs, the error is a *NoQuorumError. engines
 // holds one Engine per reachable node; a missing entry is an unreachable node
@@ -124,6 +125,13 @@ func ObserveWith(ctx context.Context, inv *inventory.Inventory, engines map[stri
 		obs.Asked = append(obs.Asked, a)
 		views[n.Name] = view{sw: sw, members: members}
 		if a.Quorum {
+			// Managers after it are not asked; the unreachable ones are
+			// still named, with why (a connect failure promises details).
+			for _, rest := range managers[i+1:] {
+				if h := obs.Hosts[rest.Name]; !h.Reachable {
+					obs.Asked = append(obs.Asked, NotAsked(rest.Name, h))
+				}
+			}
 			break
 		}
 		if o.Progress != nil {

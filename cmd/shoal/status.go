@@ -67,6 +67,9 @@ still printed. With -o json, "via" names the manager that answered and
 				if err := enc.Encode(doc); err != nil {
 					return err
 				}
+				if err != nil {
+					return withCode(exitFailed, errors.New("")) // in the document: stdout holds one JSON document
+				}
 			} else {
 				printStatus(a.stdout, st)
 			}
