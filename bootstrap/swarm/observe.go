@@ -56,8 +56,10 @@ type ObserveOptions struct {
 	// before then.
 	AskTimeout time.Duration
 	// Progress, when set, hears of each manager whose answer did not
-	// count, with the reason, before the next one is asked.
-	Progress Progress
+	// count, with the reason, before the next one is asked, and of a
+	// manager that has not answered after NoticeAfter (default 3s).
+	Progress    Progress
+	NoticeAfter time.Duration
 }
 
 // Observe is ObserveWith with the default options.
@@ -77,6 +79,9 @@ func Observe(ctx context.Context, inv *inventory.Inventory, engines map[string]E
 func ObserveWith(ctx context.Context, inv *inventory.Inventory, engines map[string]Engine, unreachable map[string]string, o ObserveOptions) (Observed, error) {
 	if o.AskTimeout <= 0 {
 		o.AskTimeout = 15 * time.Second
+	}
+	if o.NoticeAfter <= 0 {
+		o.NoticeAfter = 3 * time.Second
 	}
 	obs := Observed{Hosts: map[string]HostState{}}
 	var mu sync.Mutex
@@ -113,7 +118,16 @@ func ObserveWith(ctx context.Context, inv *inventory.Inventory, engines map[stri
 		}
 		running = true
 		actx, cancel := context.WithTimeout(ctx, o.AskTimeout)
+		var slow *time.Timer
+		if o.Progress != nil {
+			slow = time.AfterFunc(o.NoticeAfter, func() {
+				o.Progress.Node(n.Name, fmt.Sprintf("no answer yet from this manager; waiting up to %s", o.AskTimeout))
+			})
+		}
 		sw, members, err := readSwarm(actx, engines[n.Name])
+		if slow != nil {
+			slow.Stop()
+		}
 		cancel()
 		if err != nil && ctx.Err() != nil {
 			return obs, ctx.Err()
