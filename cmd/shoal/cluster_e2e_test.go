@@ -19,6 +19,7 @@ import (
 	"github.com/shoalops/shoal/bootstrap/inventory"
 	"github.com/shoalops/shoal/bootstrap/swarm"
 	"github.com/shoalops/shoal/lab"
+	"github.com/shoalops/shoal/stacks"
 )
 
 // labInventory loads the inventory `shoal lab up --name name` wrote.
@@ -153,6 +154,23 @@ func TestStatusAnswersFromAManagerWithQuorum(t *testing.T) {
 			if !strings.Contains(out, want) {
 				t.Errorf("text status does not say %q:\n%s", want, out)
 			}
+		}
+	})
+
+	t.Run("stack verbs and deploy reach the cluster through the manager with quorum", func(t *testing.T) {
+		dial, closer, err := bootstrap.DialOptions(inv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer closer.Close()
+		dial.Attempts = 2
+		m, err := stacks.ConnectManager(ctx, inv, dial)
+		if err != nil {
+			t.Fatalf("connect a manager with m1 cut off: %v", err)
+		}
+		defer m.Close()
+		if m.Node != m2.Name {
+			t.Errorf("stack verbs would go through %s, want %s (m1 has no quorum)", m.Node, m2.Name)
 		}
 	})
 
