@@ -21,6 +21,7 @@ type bootstrapFlags struct {
 	dryRun   bool
 	yes      bool
 	parallel int
+	adopt    bool
 }
 
 func newBootstrapCmd(a *app) *cobra.Command {
@@ -37,11 +38,20 @@ parallel, set node labels (shoal.hoster, shoal.region and the inventory's), and
 promote or demote to match roles without ever dropping below quorum.
 
 On a converged cluster the plan is empty and nothing is touched. A node that
-already belongs to another swarm is an error, never re-joined. Plans that demote
+already belongs to another swarm is an error, never re-joined.
+
+The swarm records the inventory's cluster.name (swarm label shoal.cluster) when
+bootstrap creates it. An inventory whose cluster.name differs from the name the
+swarm it reaches records is refused (exit 3) before the swarm is changed,
+naming both names; so is a swarm that records no name and has nodes the
+inventory does not list. --adopt takes such a swarm over and records the
+inventory's name in it. A swarm without a name whose nodes are all in the
+inventory (made by an older shoal) is named without the flag. Plans that demote
 or remove a node ask first (--yes skips the question).`,
 		Example: `  shoal bootstrap --inventory inventory.yaml
   shoal bootstrap --dry-run          # show the plan, exit 4 if there is work
-  shoal bootstrap -o json --yes`,
+  shoal bootstrap -o json --yes
+  shoal bootstrap --adopt            # take over a swarm named otherwise, under this inventory's name`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			inv, err := a.loadInventory()
@@ -54,6 +64,7 @@ or remove a node ask first (--yes skips the question).`,
 	cmd.Flags().BoolVar(&fl.dryRun, "dry-run", false, "observe and print the plan; change nothing (exit 4 if there is work)")
 	cmd.Flags().BoolVarP(&fl.yes, "yes", "y", false, "do not ask before demoting or removing nodes")
 	cmd.Flags().IntVar(&fl.parallel, "parallel", 16, "how many hosts to work on at once")
+	cmd.Flags().BoolVar(&fl.adopt, "adopt", false, "take over a swarm that records another cluster name (or none, with nodes the inventory does not list) and record the inventory's cluster.name in it")
 	return cmd
 }
 
@@ -81,6 +92,7 @@ func runBootstrap(cmd *cobra.Command, a *app, inv *inventory.Inventory, fl boots
 	opts := bootstrap.Options{
 		DryRun:   fl.dryRun,
 		Parallel: fl.parallel,
+		Adopt:    fl.adopt,
 		Dial:     dial,
 		Log:      a.log,
 		Confirm: func(p swarm.Plan) bool {
