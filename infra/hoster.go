@@ -33,12 +33,19 @@ var (
 	_ Hoster = (*local.Hoster)(nil)
 )
 
+// runDrivers holds the drivers' state shared by the hosters of one run.
+type runDrivers struct {
+	hcloud *hcloud.Driver
+}
+
+func newRunDrivers() *runDrivers { return &runDrivers{hcloud: hcloud.NewDriver()} }
+
 // newHoster returns the driver of h's provider, its per-hoster resources
 // registered under parent.
-func newHoster(ctx *pulumi.Context, h node.Hoster, parent pulumi.Resource) (Hoster, error) {
+func (r *runDrivers) newHoster(ctx *pulumi.Context, h node.Hoster, parent pulumi.Resource) (Hoster, error) {
 	switch h.Provider {
 	case node.ProviderHcloud:
-		return hcloud.New(ctx, h, parent)
+		return r.hcloud.New(ctx, h, parent)
 	case node.ProviderVultr:
 		return vultr.New(ctx, h, parent)
 	case node.ProviderScaleway:

@@ -141,12 +141,13 @@ func deploy(ctx *pulumi.Context, opts Options) (*Outputs, error) {
 	hosters := spec.Hosters()
 	hosterComps := map[string]*component{}
 	drivers := map[string]Hoster{}
+	run := newRunDrivers()
 	for _, h := range hosters {
 		comp := &component{}
 		if err := ctx.RegisterComponentResource(HosterType, h.ResourceName(), comp); err != nil {
 			return nil, fmt.Errorf("hoster %s: %w", h.Name, err)
 		}
-		drv, err := newHoster(ctx, h, comp)
+		drv, err := run.newHoster(ctx, h, comp)
 		if err != nil {
 			return nil, err
 		}

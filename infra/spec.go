@@ -57,9 +57,9 @@ var (
 	DefaultPublicSources = []string{"0.0.0.0/0", "::/0"}
 )
 
-// Placement group limits of the hosters: a pool is one group.
+// Placement group limits: a scaleway pool is one group (hcloud pools
+// are split, see hcloud.SpreadGroups).
 const (
-	maxHcloudSpread   = 10
 	maxScalewayGroup  = 20
 	allowSingleKey    = "shoal:swarm.allowSingleHosterQuorum"
 	placeholderDomain = "shoal.invalid"
@@ -464,9 +464,6 @@ func (p *parser) pool(i int, pc poolConfig) Pool {
 		if pl.Image == "" {
 			pl.Image = DefaultHcloudImage
 		}
-		if pl.Count > maxHcloudSpread {
-			p.fail(poolKey(i, "count"), "hcloud spread placement groups hold at most %d servers, got %d: split the pool", maxHcloudSpread, pl.Count)
-		}
 	case node.ProviderVultr:
 		if pl.Image == "" {
 			pl.Image = DefaultVultrOSID
@@ -678,7 +675,7 @@ func (s Spec) Nodes() []node.Spec {
 	for _, pl := range s.Pools {
 		for n := range pl.Count {
 			ns := node.Spec{
-				Cluster: s.Cluster, Name: nodeName(pl, n), Pool: pl.Name, Hoster: pl.Hoster, Provider: pl.Provider,
+				Cluster: s.Cluster, Name: nodeName(pl, n), Pool: pl.Name, Index: n + 1, Hoster: pl.Hoster, Provider: pl.Provider,
 				Role: pl.Role, Type: pl.Type, Location: pl.Location, Image: pl.Image, Labels: pl.Labels,
 				SSHPublicKey: s.SSHPublicKey,
 			}
@@ -706,7 +703,7 @@ func (s Spec) Hosters() []node.Hoster {
 		if !ok {
 			i = len(out)
 			at[pl.Hoster] = i
-			h := node.Hoster{Cluster: s.Cluster, Name: pl.Hoster, Provider: pl.Provider}
+			h := node.Hoster{Cluster: s.Cluster, Name: pl.Hoster, Provider: pl.Provider, Rules: FirewallRules(s.Firewall, s.Swarm.DataPathPort)}
 			if pl.Provider != node.ProviderExisting {
 				h.SSHPublicKey = s.SSHPublicKey
 			}
