@@ -46,10 +46,11 @@ func New(ctx *pulumi.Context, h node.Hoster, parent pulumi.Resource) (*Hoster, e
 			continue
 		}
 		pg, err := instance.NewPlacementGroup(ctx, name+"-"+p.Name+"-placement", &instance.PlacementGroupArgs{
-			Name:       pulumi.String(name + "-" + p.Name),
-			Zone:       pulumi.String(p.Location),
+			Name: pulumi.String(name + "-" + p.Name),
+			Zone: pulumi.String(p.Location),
+			// max_availability: instances on different hypervisors. The
+			// policy mode is deprecated (Instance API v1 drops it).
 			PolicyType: pulumi.String("max_availability"),
-			PolicyMode: pulumi.String("enforced"),
 			Tags:       tags(h.Cluster),
 		}, pulumi.Parent(parent))
 		if err != nil {
