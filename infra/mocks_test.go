@@ -24,22 +24,33 @@ type registered struct {
 	Trigger    any // replacementTrigger, nil when not set
 	DBR        bool
 	ID         string
+	Provider   string // "urn::id" of an explicit provider, "" for the default one
 	URN        string
 }
 
-// mocks is a pulumi.MockResourceMonitor that returns inputs as outputs,
-// plus fake ids (numbers, as hcloud's are) and fake public addresses from
-// the documentation ranges, and records every registration.
+// mocks is a pulumi.MockResourceMonitor that checks every hoster
+// resource's arguments against the provider's SDK and API (checkArgs: a
+// wrong argument fails the registration, and so the test), returns inputs
+// as outputs, plus fake ids (numbers, as hcloud's are) and fake public
+// addresses from the documentation ranges, and records every
+// registration.
 type mocks struct {
 	mu   sync.Mutex
 	res  []registered
 	next int
 	addr map[string]string // resource name -> fake address
+	// hcloudKeys are the SSH keys the fake Hetzner project already holds
+	// (hcloud:index/getSshKeys:getSshKeys).
+	hcloudKeys []map[string]any
+	calls      []string // "token provider" of every invoke
 }
 
 func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if err := checkArgs(args.TypeToken, args.Inputs); err != nil {
+		return "", nil, fmt.Errorf("%s %s: %w", args.TypeToken, args.Name, err)
+	}
 	m.next++
 	id := fmt.Sprint(1000 + m.next)
 	outs := args.Inputs.Copy()
@@ -74,7 +85,7 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		outs["joinTokens"] = resource.MakeSecret(resource.NewProperty(resource.PropertyMap{
 			"worker": resource.NewProperty("SWMTKN-w"), "manager": resource.NewProperty("SWMTKN-m")}))
 	}
-	r := registered{Type: args.TypeToken, Name: args.Name, Inputs: args.Inputs, Custom: args.Custom, ID: id}
+	r := registered{Type: args.TypeToken, Name: args.Name, Inputs: args.Inputs, Custom: args.Custom, ID: id, Provider: args.Provider}
 	if rpc := args.RegisterRPC; rpc != nil {
 		r.Parent = rpc.GetParent()
 		r.Deps = rpc.GetDependencies()
@@ -88,7 +99,18 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 }
 
 func (m *mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
-	return args.Args, nil
+	switch args.Token {
+	case "hcloud:index/getSshKeys:getSshKeys":
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		m.calls = append(m.calls, args.Token+" "+args.Provider)
+		keys := make([]any, 0, len(m.hcloudKeys))
+		for _, k := range m.hcloudKeys {
+			keys = append(keys, k)
+		}
+		return resource.NewPropertyMapFromMap(map[string]any{"sshKeys": keys}), nil
+	}
+	return nil, fmt.Errorf("mocks: no answer for invoke %s", args.Token)
 }
 
 // all returns the registered resources of a type (all when typ is "").
