@@ -3,7 +3,10 @@ package infra
 import (
 	"fmt"
 
+	vultrsdk "github.com/dirien/pulumi-vultr/sdk/v2/go/vultr"
+	hcloudsdk "github.com/pulumi/pulumi-hcloud/sdk/go/hcloud"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	scalewaysdk "github.com/pulumiverse/pulumi-scaleway/sdk/go/scaleway"
 
 	"github.com/shoalops/shoal/infra/existing"
 	"github.com/shoalops/shoal/infra/hcloud"
@@ -56,4 +59,25 @@ func (r *runDrivers) newHoster(ctx *pulumi.Context, h node.Hoster, parent pulumi
 		return local.New(ctx, h, parent)
 	}
 	return nil, fmt.Errorf("hoster %s: unknown provider %q", h.Name, h.Provider)
+}
+
+// AccountProviderName is the logical name of an account's provider
+// resource: "<cluster>-account-<account>".
+func AccountProviderName(cluster, account string) string { return cluster + "-account-" + account }
+
+// newAccountProvider registers a's explicit provider with its token (a
+// secret output).
+func newAccountProvider(ctx *pulumi.Context, cluster string, a Account, token pulumi.StringOutput) (pulumi.ProviderResource, error) {
+	name := AccountProviderName(cluster, a.Name)
+	switch a.Provider {
+	case node.ProviderHcloud:
+		return hcloudsdk.NewProvider(ctx, name, &hcloudsdk.ProviderArgs{Token: token})
+	case node.ProviderVultr:
+		return vultrsdk.NewProvider(ctx, name, &vultrsdk.ProviderArgs{ApiKey: token})
+	case node.ProviderScaleway:
+		return scalewaysdk.NewProvider(ctx, name, &scalewaysdk.ProviderArgs{
+			AccessKey: pulumi.String(a.AccessKey), SecretKey: token, ProjectId: pulumi.String(a.ProjectID),
+		})
+	}
+	return nil, fmt.Errorf("account %s: provider %q has no accounts", a.Name, a.Provider)
 }

@@ -3,6 +3,7 @@ package infra
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -174,6 +175,14 @@ type result struct {
 // secrets are passed as secrets.
 func run(t *testing.T, stack string, cfg map[string]any, secrets []string, opts Options, preview bool) (*mocks, *result, error) {
 	t.Helper()
+	m := &mocks{}
+	res, err := runWith(t, m, stack, cfg, secrets, opts, preview)
+	return m, res, err
+}
+
+// runWith is run with mocks of the test's own.
+func runWith(t *testing.T, m *mocks, stack string, cfg map[string]any, secrets []string, opts Options, preview bool) (*result, error) {
+	t.Helper()
 	values := map[string]string{}
 	for k, v := range cfg {
 		if s, ok := v.(string); ok {
@@ -186,7 +195,6 @@ func run(t *testing.T, stack string, cfg map[string]any, secrets []string, opts 
 		}
 		values[k] = string(b)
 	}
-	m := &mocks{}
 	res := &result{}
 	var mu sync.Mutex
 	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
@@ -210,5 +218,14 @@ func run(t *testing.T, stack string, cfg map[string]any, secrets []string, opts 
 		info.ConfigSecretKeys = slices.Clone(secrets)
 		info.DryRun = preview
 	})
-	return m, res, err
+	return res, err
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

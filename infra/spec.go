@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,6 +30,7 @@ const (
 	KeySwarm         = "swarm"
 	KeyFirewall      = "firewall"
 	KeyGenerations   = "generations"
+	KeyAccounts      = "accounts"
 )
 
 // Keys lists every config key the program reads, in the order Pulumi.yaml
@@ -37,7 +39,7 @@ const (
 // Pulumi.yaml, with a default unless the program requires it (Pulumi
 // requires every key declared without one); infra/project_test.go holds
 // the two equal.
-var Keys = []string{KeyCluster, KeySSHPublicKey, KeySSHPrivateKey, KeyPools, KeySwarm, KeyFirewall, KeyGenerations,
+var Keys = []string{KeyCluster, KeySSHPublicKey, KeySSHPrivateKey, KeyPools, KeyAccounts, KeySwarm, KeyFirewall, KeyGenerations,
 	KeyNetwork, KeyStacks, KeyApps, KeyEnvironments, KeyVault, KeyVaultToken}
 
 // Defaults of the config.
@@ -82,6 +84,10 @@ type Config struct {
 	// machine's Docker Engine, so two shoal homes must not default to the
 	// same name. `shoal up` sets it to lab.HomeID($SHOAL_HOME).
 	LocalSuffix string
+	// External maps keys of other namespaces that are set (the accounts'
+	// token keys, "hetznerB:token") to whether they are secrets; their
+	// values are never copied here.
+	External map[string]bool
 }
 
 // Load reads the raw config of namespace shoal from the program's
@@ -103,7 +109,32 @@ func Load(ctx *pulumi.Context) Config {
 		c.Values[k] = v
 		c.Secret[k] = ctx.IsConfigSecret(key(k))
 	}
+	c.External = map[string]bool{}
+	for _, tk := range tokenKeys(c.Values[KeyAccounts]) {
+		if _, ok := ctx.GetConfig(tk); ok {
+			c.External[tk] = ctx.IsConfigSecret(tk)
+		}
+	}
 	return c
+}
+
+// tokenKeys reads the token keys out of a raw shoal:accounts, leniently:
+// Parse judges the rest.
+func tokenKeys(raw string) []string {
+	var accts map[string]struct {
+		TokenKey string `json:"tokenKey"`
+	}
+	if json.Unmarshal([]byte(raw), &accts) != nil {
+		return nil
+	}
+	var out []string
+	for _, a := range accts {
+		if strings.Contains(a.TokenKey, ":") {
+			out = append(out, a.TokenKey)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Spec is the validated description of a cluster from the stack config.
@@ -119,6 +150,33 @@ type Spec struct {
 	// Platform is what runs on the swarm: shoal's stacks, the apps,
 	// webhooks and Vault (stacks.go).
 	Platform Platform
+	// Accounts are shoal:accounts by name: provider configurations of
+	// their own, for pools at a second project or account of a provider.
+	Accounts map[string]Account
+}
+
+// Account is one entry of shoal:accounts: a project or account at a
+// cloud provider other than the provider's default configuration
+// (hcloud:token, vultr:apiKey, scaleway:*). Each account used by a pool
+// gets its own explicit provider resource.
+type Account struct {
+	Name     string
+	Provider string
+	// TokenKey is the config key that holds the account's API token as a
+	// secret, outside namespace shoal: "hetznerB:token" (hcloud: the
+	// token; vultr: the API key; scaleway: the secret key).
+	TokenKey string
+	// AccessKey and ProjectID are scaleway's (required there).
+	AccessKey string
+	ProjectID string
+}
+
+// accountConfig is one entry of shoal:accounts as written.
+type accountConfig struct {
+	Provider  string `json:"provider"`
+	TokenKey  string `json:"tokenKey"`
+	AccessKey string `json:"accessKey"`
+	ProjectID string `json:"projectId"`
 }
 
 // Pool is one entry of shoal:pools: Count identical nodes named
@@ -136,6 +194,7 @@ type Pool struct {
 	Addresses []string // existing pools
 	User      string   // existing pools
 	Port      int      // existing pools
+	Account   string   // a key of shoal:accounts; "" = the provider's default configuration
 
 	locationKey string // "location" or "region": the key the config used
 	unread      bool   // the entry could not be read; checks of the whole layout are skipped
@@ -184,6 +243,7 @@ type poolConfig struct {
 	Addresses []string          `json:"addresses"`
 	User      string            `json:"user"`
 	Port      int               `json:"port"`
+	Account   string            `json:"account"`
 }
 
 // providerAliases maps hoster names that name a provider to it.
@@ -218,6 +278,7 @@ func Parse(c Config) (Spec, []string, error) {
 
 type parser struct {
 	c        Config
+	accounts map[string]Account
 	errs     []error
 	warnings []string
 	seen     map[string]bool // "key\x00msg" already reported
@@ -276,6 +337,8 @@ func (p *parser) parse() Spec {
 
 	s.Swarm = p.swarm()
 	s.Firewall = p.firewall(s.Swarm)
+	s.Accounts = p.parseAccounts()
+	p.accounts = s.Accounts
 	s.Pools = p.pools()
 	if name := v[KeyCluster]; name == "" && p.c.LocalSuffix != "" && s.LocalOnly() {
 		s.Cluster += "-" + p.c.LocalSuffix
@@ -367,9 +430,10 @@ func (p *parser) pools() []Pool {
 	}
 	var out []Pool
 	hosterProvider := map[string]int{} // hoster -> first pool index
+	hosterAccount := map[string]int{}  // hoster -> first pool index
 	for i, item := range items {
 		var pc poolConfig
-		if !p.decodeAt(poolKey(i, ""), string(item), &pc, "an object {name, provider, hoster, role, count, type, location, image, labels, addresses, user, port}") {
+		if !p.decodeAt(poolKey(i, ""), string(item), &pc, "an object {name, provider, hoster, account, role, count, type, location, image, labels, addresses, user, port}") {
 			out = append(out, Pool{unread: true}) // keeps pools[i] at index i in every later message
 			continue
 		}
@@ -379,6 +443,11 @@ func (p *parser) pools() []Pool {
 		} else if !ok {
 			hosterProvider[pl.Hoster] = len(out)
 		}
+		if j, ok := hosterAccount[pl.Hoster]; ok && pl.Hoster != "" && out[j].Account != pl.Account {
+			p.fail(poolKey(i, "account"), "hoster %q already uses account %q (%s): one hoster, one account", pl.Hoster, out[j].Account, poolKey(j, ""))
+		} else if !ok {
+			hosterAccount[pl.Hoster] = len(out)
+		}
 		out = append(out, pl)
 	}
 	return out
@@ -386,7 +455,11 @@ func (p *parser) pools() []Pool {
 
 func (p *parser) pool(i int, pc poolConfig) Pool {
 	pl := Pool{Name: pc.Name, Hoster: pc.Hoster, Role: pc.Role, Type: pc.Type, Image: pc.Image,
-		Labels: pc.Labels, Addresses: pc.Addresses, User: pc.User, Port: pc.Port, locationKey: "location"}
+		Labels: pc.Labels, Addresses: pc.Addresses, User: pc.User, Port: pc.Port, Account: pc.Account, locationKey: "location"}
+	acct, hasAcct := p.accounts[pc.Account]
+	if pc.Account != "" && !hasAcct {
+		p.fail(poolKey(i, "account"), "names no account of %s (accounts: %q)", key(KeyAccounts), sortedKeys(p.accounts))
+	}
 
 	if pl.Name == "" {
 		p.fail(poolKey(i, "name"), "is required: nodes are named <name>-1, <name>-2, ...")
@@ -402,10 +475,15 @@ func (p *parser) pool(i int, pc poolConfig) Pool {
 		}
 	case providerAliases[pc.Hoster] != "":
 		pl.Provider = providerAliases[pc.Hoster]
+	case hasAcct && acct.Provider != "":
+		pl.Provider = acct.Provider
 	case pc.Hoster == "":
 		p.fail(poolKey(i, "provider"), "is required: one of %s", strings.Join(providers, ", "))
 	default:
 		p.fail(poolKey(i, "provider"), "is required: hoster %q names no provider; set one of %s", pc.Hoster, strings.Join(providers, ", "))
+	}
+	if hasAcct && acct.Provider != "" && pl.Provider != "" && acct.Provider != pl.Provider {
+		p.fail(poolKey(i, "account"), "account %q is at %s, the pool at %s", pc.Account, acct.Provider, pl.Provider)
 	}
 	if pl.Hoster == "" {
 		switch pl.Provider {
@@ -508,6 +586,69 @@ func (p *parser) pool(i int, pc poolConfig) Pool {
 
 var exampleType = map[string]string{node.ProviderHcloud: "cx22", node.ProviderVultr: "vc2-1c-2gb", node.ProviderScaleway: "DEV1-S"}
 var exampleLocation = map[string]string{node.ProviderHcloud: "fsn1", node.ProviderVultr: "ams", node.ProviderScaleway: "fr-par-1"}
+
+// accountName is what an account may be called: it names a provider
+// resource ("<cluster>-account-<name>").
+var accountName = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
+
+func (p *parser) parseAccounts() map[string]Account {
+	out := map[string]Account{}
+	raw, ok := p.c.Values[KeyAccounts]
+	if !ok || strings.TrimSpace(raw) == "" {
+		return out
+	}
+	var items map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(raw), &items); err != nil {
+		p.fail(key(KeyAccounts), "must be an object of account name to {provider, tokenKey, accessKey, projectId}: %v", err)
+		return out
+	}
+	for _, name := range sortedKeys(items) {
+		k := key(KeyAccounts) + "." + name
+		var ac accountConfig
+		if !p.decodeAt(k, string(items[name]), &ac, "an object {provider, tokenKey, accessKey, projectId}") {
+			continue
+		}
+		a := Account{Name: name, Provider: providerAliases[ac.Provider], TokenKey: ac.TokenKey, AccessKey: ac.AccessKey, ProjectID: ac.ProjectID}
+		if !accountName.MatchString(name) || name == node.DefaultAccount {
+			p.fail(k, "an account name is lowercase letters, digits and '-', starting with a letter, and not %q", node.DefaultAccount)
+		}
+		var clouds []string
+		for _, pr := range providers {
+			if cloud(pr) {
+				clouds = append(clouds, pr)
+			}
+		}
+		if !cloud(a.Provider) {
+			p.fail(k+".provider", "must be one of %s, got %q", strings.Join(clouds, ", "), ac.Provider)
+		}
+		ns, _, _ := strings.Cut(ac.TokenKey, ":")
+		switch {
+		case ac.TokenKey == "":
+			p.fail(k+".tokenKey", "is required: the config key holding the account's API token, e.g. %s:token, set with `pulumi config set --secret %s:token`", name, name)
+		case !strings.Contains(ac.TokenKey, ":") || ns == "" || ns == Namespace:
+			p.fail(k+".tokenKey", "must be a config key outside namespace %s, such as %s:token, got %q", Namespace, name, ac.TokenKey)
+		default:
+			secret, set := p.c.External[ac.TokenKey]
+			if !set {
+				p.fail(k+".tokenKey", "names %s, which the stack does not set: `pulumi config set --secret %s`", ac.TokenKey, ac.TokenKey)
+			} else if !secret {
+				p.fail(k+".tokenKey", "names %s, which is stored in plain text: set it again with `pulumi config set --secret %s`", ac.TokenKey, ac.TokenKey)
+			}
+		}
+		if a.Provider == node.ProviderScaleway {
+			if a.AccessKey == "" {
+				p.fail(k+".accessKey", "is required for scaleway accounts: the API key's access key (SCW...)")
+			}
+			if a.ProjectID == "" {
+				p.fail(k+".projectId", "is required for scaleway accounts: the project the servers go to")
+			}
+		} else if a.AccessKey != "" || a.ProjectID != "" {
+			p.fail(k+".accessKey", "accessKey and projectId are for scaleway accounts")
+		}
+		out[name] = a
+	}
+	return out
+}
 
 func (p *parser) generations() map[string]int {
 	out := map[string]int{}
@@ -703,7 +844,7 @@ func (s Spec) Hosters() []node.Hoster {
 		if !ok {
 			i = len(out)
 			at[pl.Hoster] = i
-			h := node.Hoster{Cluster: s.Cluster, Name: pl.Hoster, Provider: pl.Provider, Rules: FirewallRules(s.Firewall, s.Swarm.DataPathPort)}
+			h := node.Hoster{Cluster: s.Cluster, Name: pl.Hoster, Provider: pl.Provider, Account: pl.Account, Rules: FirewallRules(s.Firewall, s.Swarm.DataPathPort)}
 			if pl.Provider != node.ProviderExisting {
 				h.SSHPublicKey = s.SSHPublicKey
 			}
