@@ -2,11 +2,9 @@ package infra
 
 import (
 	"fmt"
+	"slices"
 
-	vultrsdk "github.com/dirien/pulumi-vultr/sdk/v2/go/vultr"
-	hcloudsdk "github.com/pulumi/pulumi-hcloud/sdk/go/hcloud"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-	scalewaysdk "github.com/pulumiverse/pulumi-scaleway/sdk/go/scaleway"
 
 	"github.com/shoalops/shoal/infra/existing"
 	"github.com/shoalops/shoal/infra/hcloud"
@@ -16,49 +14,60 @@ import (
 	"github.com/shoalops/shoal/infra/vultr"
 )
 
-// Hoster is one hoster's driver. Its constructor registers what the
-// hoster needs once (SSH key, placement groups, the firewall a server must
-// name at creation) under the hoster's component; Server then builds one
-// node's server under the node's component, and Firewall, called once
-// every server of the cluster exists, lets the other nodes in. Firewall
-// returns the resources the swarm must wait for.
-type Hoster interface {
-	Name() string // the provider: "hcloud", "vultr", "scaleway", "existing", "local"
-	Server(ctx *pulumi.Context, n node.Spec, parent pulumi.Resource) (node.Server, error)
-	Firewall(ctx *pulumi.Context, fw node.Firewall, parent pulumi.Resource) ([]pulumi.Resource, error)
+// Descriptors lists the hoster drivers, in the order help and messages
+// name them. It is the one registration of a driver: spec parsing,
+// defaults, help, Pulumi.yaml's descriptions (checked by a test) and
+// `shoal init` read it, and the program builds hosters with it. A new
+// hoster is one package with a Describe and one line here.
+func Descriptors() []node.Descriptor {
+	return []node.Descriptor{
+		hcloud.Describe(),
+		vultr.Describe(),
+		scaleway.Describe(),
+		existing.Describe(),
+		local.Describe(),
+	}
 }
 
-var (
-	_ Hoster = (*hcloud.Hoster)(nil)
-	_ Hoster = (*vultr.Hoster)(nil)
-	_ Hoster = (*scaleway.Hoster)(nil)
-	_ Hoster = (*existing.Hoster)(nil)
-	_ Hoster = (*local.Hoster)(nil)
-)
+// Descriptor returns the descriptor of provider, or of the provider a
+// hoster name is an alias of ("hetzner").
+func Descriptor(provider string) (node.Descriptor, bool) {
+	for _, d := range Descriptors() {
+		if d.Provider == provider || slices.Contains(d.Aliases, provider) {
+			return d, true
+		}
+	}
+	return node.Descriptor{}, false
+}
 
-// runDrivers holds the drivers' state shared by the hosters of one run.
+// Hoster is one hoster's driver (node.HosterDriver).
+type Hoster = node.HosterDriver
+
+// Account is one entry of shoal:accounts (node.Account).
+type Account = node.Account
+
+// runDrivers holds the drivers of one run: what hosters of one provider
+// share (hcloud: one SSH key per account) lives in their driver.
 type runDrivers struct {
-	hcloud *hcloud.Driver
+	drivers map[string]node.Driver
 }
 
-func newRunDrivers() *runDrivers { return &runDrivers{hcloud: hcloud.NewDriver()} }
+func newRunDrivers() *runDrivers {
+	r := &runDrivers{drivers: map[string]node.Driver{}}
+	for _, d := range Descriptors() {
+		r.drivers[d.Provider] = d.NewDriver()
+	}
+	return r
+}
 
 // newHoster returns the driver of h's provider, its per-hoster resources
 // registered under parent.
 func (r *runDrivers) newHoster(ctx *pulumi.Context, h node.Hoster, parent pulumi.Resource) (Hoster, error) {
-	switch h.Provider {
-	case node.ProviderHcloud:
-		return r.hcloud.New(ctx, h, parent)
-	case node.ProviderVultr:
-		return vultr.New(ctx, h, parent)
-	case node.ProviderScaleway:
-		return scaleway.New(ctx, h, parent)
-	case node.ProviderExisting:
-		return existing.New(ctx, h, parent)
-	case node.ProviderLocal:
-		return local.New(ctx, h, parent)
+	d, ok := r.drivers[h.Provider]
+	if !ok {
+		return nil, fmt.Errorf("hoster %s: unknown provider %q", h.Name, h.Provider)
 	}
-	return nil, fmt.Errorf("hoster %s: unknown provider %q", h.Name, h.Provider)
+	return d.New(ctx, h, parent)
 }
 
 // AccountProviderName is the logical name of an account's provider
@@ -68,16 +77,9 @@ func AccountProviderName(cluster, account string) string { return cluster + "-ac
 // newAccountProvider registers a's explicit provider with its token (a
 // secret output).
 func newAccountProvider(ctx *pulumi.Context, cluster string, a Account, token pulumi.StringOutput) (pulumi.ProviderResource, error) {
-	name := AccountProviderName(cluster, a.Name)
-	switch a.Provider {
-	case node.ProviderHcloud:
-		return hcloudsdk.NewProvider(ctx, name, &hcloudsdk.ProviderArgs{Token: token})
-	case node.ProviderVultr:
-		return vultrsdk.NewProvider(ctx, name, &vultrsdk.ProviderArgs{ApiKey: token})
-	case node.ProviderScaleway:
-		return scalewaysdk.NewProvider(ctx, name, &scalewaysdk.ProviderArgs{
-			AccessKey: pulumi.String(a.AccessKey), SecretKey: token, ProjectId: pulumi.String(a.ProjectID),
-		})
+	d, ok := Descriptor(a.Provider)
+	if !ok || d.NewProvider == nil {
+		return nil, fmt.Errorf("account %s: provider %q has no accounts", a.Name, a.Provider)
 	}
-	return nil, fmt.Errorf("account %s: provider %q has no accounts", a.Name, a.Provider)
+	return d.NewProvider(ctx, AccountProviderName(cluster, a.Name), a, token)
 }

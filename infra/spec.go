@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -44,12 +43,9 @@ var Keys = []string{KeyCluster, KeySSHPublicKey, KeySSHPrivateKey, KeyPools, Key
 
 // Defaults of the config.
 const (
-	DefaultDataPathPort  = inventory.DefaultDataPathPort
-	DefaultHcloudImage   = "debian-12"
-	DefaultVultrOSID     = "2136" // Debian 12 x64 (bookworm)
-	DefaultScalewayImage = "debian_bookworm"
-	SwarmManagementPort  = 2377
-	SwarmGossipPort      = 7946
+	DefaultDataPathPort = inventory.DefaultDataPathPort
+	SwarmManagementPort = 2377
+	SwarmGossipPort     = 7946
 )
 
 // DefaultPublicTCP and DefaultPublicSources are shoal:firewall's defaults:
@@ -59,10 +55,7 @@ var (
 	DefaultPublicSources = []string{"0.0.0.0/0", "::/0"}
 )
 
-// Placement group limits: a scaleway pool is one group (hcloud pools
-// are split, see hcloud.SpreadGroups).
 const (
-	maxScalewayGroup  = 20
 	allowSingleKey    = "shoal:swarm.allowSingleHosterQuorum"
 	placeholderDomain = "shoal.invalid"
 )
@@ -155,22 +148,6 @@ type Spec struct {
 	Accounts map[string]Account
 }
 
-// Account is one entry of shoal:accounts: a project or account at a
-// cloud provider other than the provider's default configuration
-// (hcloud:token, vultr:apiKey, scaleway:*). Each account used by a pool
-// gets its own explicit provider resource.
-type Account struct {
-	Name     string
-	Provider string
-	// TokenKey is the config key that holds the account's API token as a
-	// secret, outside namespace shoal: "hetznerB:token" (hcloud: the
-	// token; vultr: the API key; scaleway: the secret key).
-	TokenKey string
-	// AccessKey and ProjectID are scaleway's (required there).
-	AccessKey string
-	ProjectID string
-}
-
 // accountConfig is one entry of shoal:accounts as written.
 type accountConfig struct {
 	Provider  string `json:"provider"`
@@ -246,21 +223,30 @@ type poolConfig struct {
 	Account   string            `json:"account"`
 }
 
-// providerAliases maps hoster names that name a provider to it.
-var providerAliases = map[string]string{
-	node.ProviderHcloud:   node.ProviderHcloud,
-	"hetzner":             node.ProviderHcloud,
-	node.ProviderVultr:    node.ProviderVultr,
-	node.ProviderScaleway: node.ProviderScaleway,
-	node.ProviderExisting: node.ProviderExisting,
-	node.ProviderLocal:    node.ProviderLocal,
+// providerOf returns the provider a pool's provider field or hoster
+// name names ("hetzner" -> hcloud), or "".
+func providerOf(name string) string {
+	if d, ok := Descriptor(name); ok {
+		return d.Provider
+	}
+	return ""
 }
 
-var providers = []string{node.ProviderHcloud, node.ProviderVultr, node.ProviderScaleway, node.ProviderExisting, node.ProviderLocal}
+// providerNames lists the providers, as help and messages name them.
+func providerNames(cloudOnly bool) []string {
+	var out []string
+	for _, d := range Descriptors() {
+		if d.Cloud || !cloudOnly {
+			out = append(out, d.Provider)
+		}
+	}
+	return out
+}
 
 // cloud reports whether provider creates servers at a cloud hoster.
 func cloud(provider string) bool {
-	return provider == node.ProviderHcloud || provider == node.ProviderVultr || provider == node.ProviderScaleway
+	d, ok := Descriptor(provider)
+	return ok && d.Cloud
 }
 
 // Parse turns the raw stack config into a Spec and validates it with the
@@ -468,19 +454,19 @@ func (p *parser) pool(i int, pc poolConfig) Pool {
 	// Provider and hoster: each defaults to the other where it can.
 	switch {
 	case pc.Provider != "":
-		if !slices.Contains(providers, pc.Provider) {
-			p.fail(poolKey(i, "provider"), "must be one of %s, got %q", strings.Join(providers, ", "), pc.Provider)
+		if d, ok := Descriptor(pc.Provider); !ok || d.Provider != pc.Provider {
+			p.fail(poolKey(i, "provider"), "must be one of %s, got %q", strings.Join(providerNames(false), ", "), pc.Provider)
 		} else {
 			pl.Provider = pc.Provider
 		}
-	case providerAliases[pc.Hoster] != "":
-		pl.Provider = providerAliases[pc.Hoster]
+	case providerOf(pc.Hoster) != "":
+		pl.Provider = providerOf(pc.Hoster)
 	case hasAcct && acct.Provider != "":
 		pl.Provider = acct.Provider
 	case pc.Hoster == "":
-		p.fail(poolKey(i, "provider"), "is required: one of %s", strings.Join(providers, ", "))
+		p.fail(poolKey(i, "provider"), "is required: one of %s", strings.Join(providerNames(false), ", "))
 	default:
-		p.fail(poolKey(i, "provider"), "is required: hoster %q names no provider; set one of %s", pc.Hoster, strings.Join(providers, ", "))
+		p.fail(poolKey(i, "provider"), "is required: hoster %q names no provider; set one of %s", pc.Hoster, strings.Join(providerNames(false), ", "))
 	}
 	if hasAcct && acct.Provider != "" && pl.Provider != "" && acct.Provider != pl.Provider {
 		p.fail(poolKey(i, "account"), "account %q is at %s, the pool at %s", pc.Account, acct.Provider, pl.Provider)
@@ -526,36 +512,29 @@ func (p *parser) pool(i int, pc poolConfig) Pool {
 		pl.Count = *pc.Count
 	}
 
-	if cloud(pl.Provider) {
+	if d, _ := Descriptor(pl.Provider); d.Cloud {
 		if pl.Type == "" {
-			p.fail(poolKey(i, "type"), "is required for %s pools: the server type or plan, e.g. %s", pl.Provider, exampleType[pl.Provider])
+			p.fail(poolKey(i, "type"), "is required for %s pools: the server type or plan, e.g. %s", pl.Provider, d.ExampleType)
 		}
 		if pl.Location == "" {
-			p.fail(poolKey(i, "location"), "is required for %s pools: e.g. %s", pl.Provider, exampleLocation[pl.Provider])
+			p.fail(poolKey(i, "location"), "is required for %s pools: e.g. %s", pl.Provider, d.ExampleLocation)
+		}
+		if pl.Image == "" {
+			pl.Image = d.DefaultImage
+		}
+		if d.CheckImage != nil {
+			if msg := d.CheckImage(pl.Image); msg != "" {
+				p.fail(poolKey(i, "image"), "%s", msg)
+			}
+		}
+		if d.MaxPerPool > 0 && pl.Count > d.MaxPerPool {
+			p.fail(poolKey(i, "count"), "%s, got %d: split the pool", d.MaxPerPoolWhy, pl.Count)
 		}
 		if len(pc.Addresses) > 0 || pc.User != "" || pc.Port != 0 {
 			p.fail(poolKey(i, "addresses"), "addresses, user and port are for existing pools; %s pools get new servers", pl.Provider)
 		}
 	}
 	switch pl.Provider {
-	case node.ProviderHcloud:
-		if pl.Image == "" {
-			pl.Image = DefaultHcloudImage
-		}
-	case node.ProviderVultr:
-		if pl.Image == "" {
-			pl.Image = DefaultVultrOSID
-		}
-		if _, err := strconv.Atoi(pl.Image); err != nil {
-			p.fail(poolKey(i, "image"), "must be a vultr os id such as %s (Debian 12), got %q", DefaultVultrOSID, pl.Image)
-		}
-	case node.ProviderScaleway:
-		if pl.Image == "" {
-			pl.Image = DefaultScalewayImage
-		}
-		if pl.Count > maxScalewayGroup {
-			p.fail(poolKey(i, "count"), "scaleway placement groups hold at most %d servers, got %d: split the pool", maxScalewayGroup, pl.Count)
-		}
 	case node.ProviderLocal:
 		switch pl.Type {
 		case "", "docker", "fresh":
@@ -584,8 +563,6 @@ func (p *parser) pool(i int, pc poolConfig) Pool {
 	return pl
 }
 
-var exampleType = map[string]string{node.ProviderHcloud: "cx22", node.ProviderVultr: "vc2-1c-2gb", node.ProviderScaleway: "DEV1-S"}
-var exampleLocation = map[string]string{node.ProviderHcloud: "fsn1", node.ProviderVultr: "ams", node.ProviderScaleway: "fr-par-1"}
 
 // accountName is what an account may be called: it names a provider
 // resource ("<cluster>-account-<name>").
@@ -608,18 +585,12 @@ func (p *parser) parseAccounts() map[string]Account {
 		if !p.decodeAt(k, string(items[name]), &ac, "an object {provider, tokenKey, accessKey, projectId}") {
 			continue
 		}
-		a := Account{Name: name, Provider: providerAliases[ac.Provider], TokenKey: ac.TokenKey, AccessKey: ac.AccessKey, ProjectID: ac.ProjectID}
+		a := Account{Name: name, Provider: providerOf(ac.Provider), TokenKey: ac.TokenKey, AccessKey: ac.AccessKey, ProjectID: ac.ProjectID}
 		if !accountName.MatchString(name) || name == node.DefaultAccount {
 			p.fail(k, "an account name is lowercase letters, digits and '-', starting with a letter, and not %q", node.DefaultAccount)
 		}
-		var clouds []string
-		for _, pr := range providers {
-			if cloud(pr) {
-				clouds = append(clouds, pr)
-			}
-		}
 		if !cloud(a.Provider) {
-			p.fail(k+".provider", "must be one of %s, got %q", strings.Join(clouds, ", "), ac.Provider)
+			p.fail(k+".provider", "must be one of %s, got %q", strings.Join(providerNames(true), ", "), ac.Provider)
 		}
 		ns, _, _ := strings.Cut(ac.TokenKey, ":")
 		switch {

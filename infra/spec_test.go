@@ -82,8 +82,8 @@ func TestParseAcceptsAValidConfig(t *testing.T) {
 		!reflect.DeepEqual(s.Firewall.PublicSources, []string{"0.0.0.0/0", "::/0"}) {
 		t.Errorf("defaults: swarm %+v firewall %+v", s.Swarm, s.Firewall)
 	}
-	if img := s.Pools[1].Image; img != DefaultVultrOSID {
-		t.Errorf("vultr image = %q, want the default os id %s", img, DefaultVultrOSID)
+	if img := s.Pools[1].Image; img != "2136" {
+		t.Errorf("vultr image = %q, want the default os id %s", img, "2136")
 	}
 }
 
@@ -285,7 +285,7 @@ func TestSpecNodesCarryWhatDriversNeed(t *testing.T) {
 	}
 	got := s.Nodes()[1]
 	want := node.Spec{Cluster: "prod", Name: "vu-1", Pool: "vu", Index: 1, Hoster: "vultr", Provider: "vultr", Role: "manager",
-		Type: "vc2-1c-2gb", Location: "ams", Image: DefaultVultrOSID, Generation: 3, SSHPublicKey: testPublicKey}
+		Type: "vc2-1c-2gb", Location: "ams", Image: "2136", Generation: 3, SSHPublicKey: testPublicKey}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("node = %+v\nwant   %+v", got, want)
 	}

@@ -44,6 +44,20 @@ type Driver struct {
 // NewDriver returns a driver for one run.
 func NewDriver() *Driver { return &Driver{keys: map[string]pulumi.StringOutput{}} }
 
+// Describe is the hcloud driver's registration.
+func Describe() node.Descriptor {
+	return node.Descriptor{
+		Provider: node.ProviderHcloud, Aliases: []string{"hetzner"}, Title: "Hetzner Cloud", Cloud: true,
+		DefaultImage: "debian-12", ImageHelp: "image name",
+		ExampleType: "cx22", ExampleLocation: "fsn1",
+		ConfigKeys: []string{"hcloud:token"},
+		NewDriver:  func() node.Driver { return NewDriver() },
+		NewProvider: func(ctx *pulumi.Context, name string, a node.Account, token pulumi.StringOutput) (pulumi.ProviderResource, error) {
+			return hcloud.NewProvider(ctx, name, &hcloud.ProviderArgs{Token: token})
+		},
+	}
+}
+
 // Hoster builds a hoster's nodes at Hetzner Cloud.
 type Hoster struct {
 	h      node.Hoster
@@ -56,7 +70,7 @@ type Hoster struct {
 // spread placement groups of its pools (Hetzner puts each server of a
 // spread group on its own host), and finds or registers its account's SSH
 // key.
-func (dr *Driver) New(ctx *pulumi.Context, h node.Hoster, parent pulumi.Resource) (*Hoster, error) {
+func (dr *Driver) New(ctx *pulumi.Context, h node.Hoster, parent pulumi.Resource) (node.HosterDriver, error) {
 	d := &Hoster{h: h, spread: map[string][]*hcloud.PlacementGroup{}}
 	name := h.ResourceName()
 	key, err := dr.key(ctx, h)

@@ -81,6 +81,17 @@ func NewServer(ctx *pulumi.Context, name string, args ServerArgs, opts ...pulumi
 	return &res, nil
 }
 
+// Describe is the local driver's registration.
+func Describe() node.Descriptor {
+	return node.Descriptor{Provider: node.ProviderLocal, Title: "the local lab: VPS containers on this machine's Docker Engine", NewDriver: func() node.Driver { return driver{} }}
+}
+
+type driver struct{}
+
+func (driver) New(ctx *pulumi.Context, h node.Hoster, parent pulumi.Resource) (node.HosterDriver, error) {
+	return New(ctx, h, parent)
+}
+
 // Hoster builds a simulated hoster's nodes as lab containers.
 type Hoster struct {
 	h node.Hoster

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumiverse/pulumi-scaleway/sdk/go/scaleway"
 	"github.com/pulumiverse/pulumi-scaleway/sdk/go/scaleway/iam"
 	"github.com/pulumiverse/pulumi-scaleway/sdk/go/scaleway/instance"
 
@@ -25,6 +26,33 @@ type Hoster struct {
 	groups map[string]*instance.PlacementGroup // by pool name
 	sgs    map[string]*instance.SecurityGroup  // by zone
 	zones  []string                            // zones with a security group, in pool order
+}
+
+// MaxPerGroup is how many instances a Scaleway placement group holds.
+const MaxPerGroup = 20
+
+// Describe is the scaleway driver's registration.
+func Describe() node.Descriptor {
+	return node.Descriptor{
+		Provider: node.ProviderScaleway, Title: "Scaleway", Cloud: true,
+		DefaultImage: "debian_bookworm", ImageHelp: "image label",
+		ExampleType: "DEV1-S", ExampleLocation: "fr-par-1",
+		ConfigKeys: []string{"scaleway:access_key", "scaleway:secret_key", "scaleway:project_id"},
+		PlainKeys:  []string{"scaleway:access_key", "scaleway:project_id"},
+		MaxPerPool: MaxPerGroup, MaxPerPoolWhy: "scaleway placement groups hold at most 20 servers",
+		NewDriver:  func() node.Driver { return driver{} },
+		NewProvider: func(ctx *pulumi.Context, name string, a node.Account, token pulumi.StringOutput) (pulumi.ProviderResource, error) {
+			return scaleway.NewProvider(ctx, name, &scaleway.ProviderArgs{
+				AccessKey: pulumi.String(a.AccessKey), SecretKey: token, ProjectId: pulumi.String(a.ProjectID),
+			})
+		},
+	}
+}
+
+type driver struct{}
+
+func (driver) New(ctx *pulumi.Context, h node.Hoster, parent pulumi.Resource) (node.HosterDriver, error) {
+	return New(ctx, h, parent)
 }
 
 // New registers the hoster's SSH key, a placement group per pool
