@@ -563,7 +563,6 @@ func (p *parser) pool(i int, pc poolConfig) Pool {
 	return pl
 }
 
-
 // accountName is what an account may be called: it names a provider
 // resource ("<cluster>-account-<name>").
 var accountName = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)

@@ -40,7 +40,7 @@ func Describe() node.Descriptor {
 		ConfigKeys: []string{"scaleway:access_key", "scaleway:secret_key", "scaleway:project_id"},
 		PlainKeys:  []string{"scaleway:access_key", "scaleway:project_id"},
 		MaxPerPool: MaxPerGroup, MaxPerPoolWhy: "scaleway placement groups hold at most 20 servers",
-		NewDriver:  func() node.Driver { return driver{} },
+		NewDriver: func() node.Driver { return driver{} },
 		NewProvider: func(ctx *pulumi.Context, name string, a node.Account, token pulumi.StringOutput) (pulumi.ProviderResource, error) {
 			return scaleway.NewProvider(ctx, name, &scaleway.ProviderArgs{
 				AccessKey: pulumi.String(a.AccessKey), SecretKey: token, ProjectId: pulumi.String(a.ProjectID),
