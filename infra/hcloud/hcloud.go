@@ -51,6 +51,7 @@ func Describe() node.Descriptor {
 		DefaultImage: "debian-12", ImageHelp: "image name",
 		ExampleType: "cx22", ExampleLocation: "fsn1",
 		ConfigKeys: []string{"hcloud:token"},
+		EnvVars:    []string{"HCLOUD_TOKEN"},
 		NewDriver:  func() node.Driver { return NewDriver() },
 		NewProvider: func(ctx *pulumi.Context, name string, a node.Account, token pulumi.StringOutput) (pulumi.ProviderResource, error) {
 			return hcloud.NewProvider(ctx, name, &hcloud.ProviderArgs{Token: token})

@@ -31,6 +31,9 @@ type Descriptor struct {
 	// ("hcloud:token"), each a secret unless listed in PlainKeys.
 	ConfigKeys []string
 	PlainKeys  []string
+	// EnvVars are the environment variables the provider plugin reads
+	// instead of ConfigKeys, in the same order.
+	EnvVars []string
 	// MaxPerPool is the most nodes a pool may hold (0: no limit), and why.
 	MaxPerPool    int
 	MaxPerPoolWhy string

@@ -37,8 +37,9 @@ func Describe() node.Descriptor {
 		Provider: node.ProviderScaleway, Title: "Scaleway", Cloud: true,
 		DefaultImage: "debian_bookworm", ImageHelp: "image label",
 		ExampleType: "DEV1-S", ExampleLocation: "fr-par-1",
-		ConfigKeys: []string{"scaleway:access_key", "scaleway:secret_key", "scaleway:project_id"},
-		PlainKeys:  []string{"scaleway:access_key", "scaleway:project_id"},
+		ConfigKeys: []string{"scaleway:accessKey", "scaleway:secretKey", "scaleway:projectId"},
+		PlainKeys:  []string{"scaleway:accessKey", "scaleway:projectId"},
+		EnvVars:    []string{"SCW_ACCESS_KEY", "SCW_SECRET_KEY", "SCW_DEFAULT_PROJECT_ID"},
 		MaxPerPool: MaxPerGroup, MaxPerPoolWhy: "scaleway placement groups hold at most 20 servers",
 		NewDriver: func() node.Driver { return driver{} },
 		NewProvider: func(ctx *pulumi.Context, name string, a node.Account, token pulumi.StringOutput) (pulumi.ProviderResource, error) {

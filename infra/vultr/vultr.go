@@ -29,6 +29,7 @@ func Describe() node.Descriptor {
 		DefaultImage: "2136", ImageHelp: "os id (2136: Debian 12 x64)",
 		ExampleType: "vc2-1c-2gb", ExampleLocation: "ams",
 		ConfigKeys: []string{"vultr:apiKey"},
+		EnvVars:    []string{"VULTR_API_KEY"},
 		CheckImage: func(image string) string {
 			if _, err := strconv.Atoi(image); err != nil {
 				return fmt.Sprintf("must be a vultr os id such as 2136 (Debian 12), got %q", image)
