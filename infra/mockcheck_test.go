@@ -97,9 +97,12 @@ var hosterEnums = map[string]map[string][]string{
 // string where an integer id belongs fails), nested required fields,
 // required top-level arguments, enum values, deprecated arguments, and
 // rules the APIs add (hcloud: a port exactly on tcp and udp rules; one
-// target per applyTo). It returns nil for types it does not know
-// (shoal's own, components).
+// target per applyTo). Resources of shoal's own provider are checked
+// against its GetSchema (checkOwnArgs); components pass.
 func checkArgs(typ string, inputs resource.PropertyMap) error {
+	if strings.HasPrefix(typ, "shoal:") && !strings.HasPrefix(typ, "shoal:infra:") {
+		return checkOwnArgs(typ, inputs) // shoal's own provider: its GetSchema
+	}
 	et, ok := hosterArgs[typ]
 	if !ok {
 		if strings.HasPrefix(typ, "hcloud:") || strings.HasPrefix(typ, "vultr:") || strings.HasPrefix(typ, "scaleway:") {
