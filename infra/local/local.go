@@ -12,14 +12,15 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/shoalops/shoal/infra/node"
+	"github.com/shoalops/shoal/infra/wire"
 )
 
 // ProviderVersion is the version of shoal's provider plugin the resources
 // ask the engine for.
-const ProviderVersion = "0.1.0"
+const ProviderVersion = wire.Version
 
 // ServerType is the type token of a lab VPS container.
-const ServerType = "shoal:local:Server"
+const ServerType = wire.ServerType
 
 // Server is a shoal:local:Server: one lab VPS container. Its outputs are
 // its inputs plus address, container and hostKey.
