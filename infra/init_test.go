@@ -33,6 +33,7 @@ func TestShoalInitOutputPreviewsCleanlyWithMocks(t *testing.T) {
 	project := mustRead(t, "../Pulumi.yaml")
 	for _, mix := range initMixes {
 		t.Run(mix.name, func(t *testing.T) {
+			t.Parallel() // each derives Pulumi's passphrase key twice (PBKDF2, about a second)
 			p, err := NewInitProject(InitOptions{Project: project, Stack: "prod", Cluster: "acme", Hosters: mix.hosters, Addresses: mix.addresses, Passphrase: "correct horse"})
 			if err != nil {
 				t.Fatalf("init: %v", err)
