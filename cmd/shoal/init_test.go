@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -77,5 +80,34 @@ func TestShoalInitWritesAProjectAndRefusesTheSecondTime(t *testing.T) {
 	}
 	if _, err := os.Stat(bad); err == nil {
 		t.Errorf("init made %s for bad input", bad)
+	}
+}
+
+// TestShoalInitOutputPreviewsWithThePulumiCLI runs `shoal preview` with the
+// real Pulumi CLI on a project `shoal init` wrote for existing hosts (the
+// only mix whose plugins exist here: shoal's own): Pulumi reads the
+// written Pulumi.yaml, decrypts the generated key with the stack's
+// encryptionsalt and shoal's passphrase, and plans the swarm.
+func TestShoalInitOutputPreviewsWithThePulumiCLI(t *testing.T) {
+	requirePulumi(t)
+	work := t.TempDir()
+	env := append(os.Environ(), runAsShoal+"=1", "SHOAL_HOME="+filepath.Join(work, "home"))
+	env = slices.DeleteFunc(env, func(e string) bool { return strings.HasPrefix(e, "PULUMI_CONFIG_PASSPHRASE=") })
+	shoal := func(args ...string) (int, string) {
+		cmd := exec.CommandContext(t.Context(), shoalBinary(t), args...)
+		cmd.Dir, cmd.Env = work, env
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			t.Fatalf("shoal %v: %v", args, err)
+		}
+		return cmd.ProcessState.ExitCode(), string(out)
+	}
+	if code, out := shoal("init", "proj", "--hosters", "existing", "--address", "ovh=198.51.100.7", "--address", "netcup=192.0.2.44", "--address", "home=203.0.113.9"); code != exitOK {
+		t.Fatalf("init: exit %d\n%s", code, out)
+	}
+	code, out := shoal("preview", "--dir", "proj", "--stack", "prod")
+	if code != exitWork || !strings.Contains(out, "shoal:swarm:Cluster proj create") || !strings.Contains(out, "preview prod: 8 to create") {
+		t.Fatalf("preview: exit %d, want 4 with the swarm planned:\n%s", code, out)
 	}
 }
