@@ -2,6 +2,7 @@ package infra
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -13,40 +14,72 @@ import (
 	"github.com/shoalops/shoal/infra/vultr"
 )
 
-// Hoster is one hoster's driver. Its constructor registers what the
-// hoster needs once (SSH key, placement groups, the firewall a server must
-// name at creation) under the hoster's component; Server then builds one
-// node's server under the node's component, and Firewall, called once
-// every server of the cluster exists, lets the other nodes in. Firewall
-// returns the resources the swarm must wait for.
-type Hoster interface {
-	Name() string // the provider: "hcloud", "vultr", "scaleway", "existing", "local"
-	Server(ctx *pulumi.Context, n node.Spec, parent pulumi.Resource) (node.Server, error)
-	Firewall(ctx *pulumi.Context, fw node.Firewall, parent pulumi.Resource) ([]pulumi.Resource, error)
+// Descriptors lists the hoster drivers, in the order help and messages
+// name them. It is the one registration of a driver: spec parsing,
+// defaults, help, Pulumi.yaml's descriptions (checked by a test) and
+// `shoal init` read it, and the program builds hosters with it. A new
+// hoster is one package with a Describe and one line here.
+func Descriptors() []node.Descriptor {
+	return []node.Descriptor{
+		hcloud.Describe(),
+		vultr.Describe(),
+		scaleway.Describe(),
+		existing.Describe(),
+		local.Describe(),
+	}
 }
 
-var (
-	_ Hoster = (*hcloud.Hoster)(nil)
-	_ Hoster = (*vultr.Hoster)(nil)
-	_ Hoster = (*scaleway.Hoster)(nil)
-	_ Hoster = (*existing.Hoster)(nil)
-	_ Hoster = (*local.Hoster)(nil)
-)
+// Descriptor returns the descriptor of provider, or of the provider a
+// hoster name is an alias of ("hetzner").
+func Descriptor(provider string) (node.Descriptor, bool) {
+	for _, d := range Descriptors() {
+		if d.Provider == provider || slices.Contains(d.Aliases, provider) {
+			return d, true
+		}
+	}
+	return node.Descriptor{}, false
+}
+
+// Hoster is one hoster's driver (node.HosterDriver).
+type Hoster = node.HosterDriver
+
+// Account is one entry of shoal:accounts (node.Account).
+type Account = node.Account
+
+// runDrivers holds the drivers of one run: what hosters of one provider
+// share (hcloud: one SSH key per account) lives in their driver.
+type runDrivers struct {
+	drivers map[string]node.Driver
+}
+
+func newRunDrivers() *runDrivers {
+	r := &runDrivers{drivers: map[string]node.Driver{}}
+	for _, d := range Descriptors() {
+		r.drivers[d.Provider] = d.NewDriver()
+	}
+	return r
+}
 
 // newHoster returns the driver of h's provider, its per-hoster resources
 // registered under parent.
-func newHoster(ctx *pulumi.Context, h node.Hoster, parent pulumi.Resource) (Hoster, error) {
-	switch h.Provider {
-	case node.ProviderHcloud:
-		return hcloud.New(ctx, h, parent)
-	case node.ProviderVultr:
-		return vultr.New(ctx, h, parent)
-	case node.ProviderScaleway:
-		return scaleway.New(ctx, h, parent)
-	case node.ProviderExisting:
-		return existing.New(ctx, h, parent)
-	case node.ProviderLocal:
-		return local.New(ctx, h, parent)
+func (r *runDrivers) newHoster(ctx *pulumi.Context, h node.Hoster, parent pulumi.Resource) (Hoster, error) {
+	d, ok := r.drivers[h.Provider]
+	if !ok {
+		return nil, fmt.Errorf("hoster %s: unknown provider %q", h.Name, h.Provider)
 	}
-	return nil, fmt.Errorf("hoster %s: unknown provider %q", h.Name, h.Provider)
+	return d.New(ctx, h, parent)
+}
+
+// AccountProviderName is the logical name of an account's provider
+// resource: "<cluster>-account-<account>".
+func AccountProviderName(cluster, account string) string { return cluster + "-account-" + account }
+
+// newAccountProvider registers a's explicit provider with its token (a
+// secret output).
+func newAccountProvider(ctx *pulumi.Context, cluster string, a Account, token pulumi.StringOutput) (pulumi.ProviderResource, error) {
+	d, ok := Descriptor(a.Provider)
+	if !ok || d.NewProvider == nil {
+		return nil, fmt.Errorf("account %s: provider %q has no accounts", a.Name, a.Provider)
+	}
+	return d.NewProvider(ctx, AccountProviderName(cluster, a.Name), a, token)
 }

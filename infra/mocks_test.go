@@ -3,6 +3,7 @@ package infra
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -24,22 +25,33 @@ type registered struct {
 	Trigger    any // replacementTrigger, nil when not set
 	DBR        bool
 	ID         string
+	Provider   string // "urn::id" of an explicit provider, "" for the default one
 	URN        string
 }
 
-// mocks is a pulumi.MockResourceMonitor that returns inputs as outputs,
-// plus fake ids (numbers, as hcloud's are) and fake public addresses from
-// the documentation ranges, and records every registration.
+// mocks is a pulumi.MockResourceMonitor that checks every hoster
+// resource's arguments against the provider's SDK and API (checkArgs: a
+// wrong argument fails the registration, and so the test), returns inputs
+// as outputs, plus fake ids (numbers, as hcloud's are) and fake public
+// addresses from the documentation ranges, and records every
+// registration.
 type mocks struct {
 	mu   sync.Mutex
 	res  []registered
 	next int
 	addr map[string]string // resource name -> fake address
+	// hcloudKeys are the SSH keys the fake Hetzner project already holds
+	// (hcloud:index/getSshKeys:getSshKeys).
+	hcloudKeys []map[string]any
+	calls      []string // "token provider" of every invoke
 }
 
 func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if err := checkArgs(args.TypeToken, args.Inputs); err != nil {
+		return "", nil, fmt.Errorf("%s %s: %w", args.TypeToken, args.Name, err)
+	}
 	m.next++
 	id := fmt.Sprint(1000 + m.next)
 	outs := args.Inputs.Copy()
@@ -74,7 +86,7 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		outs["joinTokens"] = resource.MakeSecret(resource.NewProperty(resource.PropertyMap{
 			"worker": resource.NewProperty("SWMTKN-w"), "manager": resource.NewProperty("SWMTKN-m")}))
 	}
-	r := registered{Type: args.TypeToken, Name: args.Name, Inputs: args.Inputs, Custom: args.Custom, ID: id}
+	r := registered{Type: args.TypeToken, Name: args.Name, Inputs: args.Inputs, Custom: args.Custom, ID: id, Provider: args.Provider}
 	if rpc := args.RegisterRPC; rpc != nil {
 		r.Parent = rpc.GetParent()
 		r.Deps = rpc.GetDependencies()
@@ -88,7 +100,18 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 }
 
 func (m *mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
-	return args.Args, nil
+	switch args.Token {
+	case "hcloud:index/getSshKeys:getSshKeys":
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		m.calls = append(m.calls, args.Token+" "+args.Provider)
+		keys := make([]any, 0, len(m.hcloudKeys))
+		for _, k := range m.hcloudKeys {
+			keys = append(keys, k)
+		}
+		return resource.NewPropertyMapFromMap(map[string]any{"sshKeys": keys}), nil
+	}
+	return nil, fmt.Errorf("mocks: no answer for invoke %s", args.Token)
 }
 
 // all returns the registered resources of a type (all when typ is "").
@@ -152,6 +175,14 @@ type result struct {
 // secrets are passed as secrets.
 func run(t *testing.T, stack string, cfg map[string]any, secrets []string, opts Options, preview bool) (*mocks, *result, error) {
 	t.Helper()
+	m := &mocks{}
+	res, err := runWith(t, m, stack, cfg, secrets, opts, preview)
+	return m, res, err
+}
+
+// runWith is run with mocks of the test's own.
+func runWith(t *testing.T, m *mocks, stack string, cfg map[string]any, secrets []string, opts Options, preview bool) (*result, error) {
+	t.Helper()
 	values := map[string]string{}
 	for k, v := range cfg {
 		if s, ok := v.(string); ok {
@@ -164,7 +195,6 @@ func run(t *testing.T, stack string, cfg map[string]any, secrets []string, opts 
 		}
 		values[k] = string(b)
 	}
-	m := &mocks{}
 	res := &result{}
 	var mu sync.Mutex
 	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
@@ -188,5 +218,14 @@ func run(t *testing.T, stack string, cfg map[string]any, secrets []string, opts 
 		info.ConfigSecretKeys = slices.Clone(secrets)
 		info.DryRun = preview
 	})
-	return m, res, err
+	return res, err
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

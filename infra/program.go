@@ -141,12 +141,33 @@ func deploy(ctx *pulumi.Context, opts Options) (*Outputs, error) {
 	hosters := spec.Hosters()
 	hosterComps := map[string]*component{}
 	drivers := map[string]Hoster{}
+	run := newRunDrivers()
+	accountProviders := map[string]pulumi.ProviderResource{}
+	for _, h := range hosters {
+		a, ok := spec.Accounts[h.Account]
+		if h.Account == "" || !ok || accountProviders[a.Name] != nil {
+			continue
+		}
+		token, err := config.TrySecret(ctx, a.TokenKey)
+		if err != nil {
+			return nil, fmt.Errorf("account %s: %w", a.Name, &ConfigError{Key: a.TokenKey, Msg: err.Error()})
+		}
+		if accountProviders[a.Name], err = newAccountProvider(ctx, spec.Cluster, a, token); err != nil {
+			return nil, fmt.Errorf("account %s: %w", a.Name, err)
+		}
+	}
 	for _, h := range hosters {
 		comp := &component{}
-		if err := ctx.RegisterComponentResource(HosterType, h.ResourceName(), comp); err != nil {
+		var copts []pulumi.ResourceOption
+		if p := accountProviders[h.Account]; p != nil {
+			// Everything below the hoster's component uses the account.
+			h.ProviderResource = p
+			copts = append(copts, pulumi.Providers(p))
+		}
+		if err := ctx.RegisterComponentResource(HosterType, h.ResourceName(), comp, copts...); err != nil {
 			return nil, fmt.Errorf("hoster %s: %w", h.Name, err)
 		}
-		drv, err := newHoster(ctx, h, comp)
+		drv, err := run.newHoster(ctx, h, comp)
 		if err != nil {
 			return nil, err
 		}

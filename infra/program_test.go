@@ -98,9 +98,9 @@ func TestProgramBuildsThreeHostersWithFirewallsAndOneSwarm(t *testing.T) {
 	}
 
 	t.Run("hcloud", func(t *testing.T) {
-		key := m.get(t, "hcloud:index/sshKey:SshKey", "acme-hetzner-ssh-key")
-		if str(key, "publicKey") != testPublicKey {
-			t.Errorf("ssh key publicKey = %q", str(key, "publicKey"))
+		key := m.get(t, "hcloud:index/sshKey:SshKey", "acme-default-ssh-key")
+		if str(key, "publicKey") != testPublicKey || str(key, "name") != "acme-default" {
+			t.Errorf("ssh key name %q publicKey %q", str(key, "name"), str(key, "publicKey"))
 		}
 		if got := m.names("hcloud:index/server:Server"); !reflect.DeepEqual(got, []string{"acme-hz-1-server", "acme-hzw-1-server", "acme-hzw-2-server"}) {
 			t.Fatalf("hcloud servers = %q", got)
@@ -109,17 +109,16 @@ func TestProgramBuildsThreeHostersWithFirewallsAndOneSwarm(t *testing.T) {
 		if str(spread, "type") != "spread" {
 			t.Errorf("placement group type = %q, want spread", str(spread, "type"))
 		}
+		public := m.get(t, "hcloud:index/firewall:Firewall", "acme-hetzner-firewall")
 		srv := m.get(t, "hcloud:index/server:Server", "acme-hzw-2-server")
-		for k, want := range map[string]string{"name": "acme-hzw-2", "serverType": "cx32", "location": "nbg1", "image": "debian-12"} {
+		for k, want := range map[string]string{"name": "acme-hzw-2", "serverType": "cx32", "location": "nbg1", "image": "debian-12",
+			"placementGroupId": spread.ID, "ignoreRemoteFirewallIds": "true"} {
 			if got := str(srv, k); got != want {
 				t.Errorf("server %s = %q, want %q", k, got, want)
 			}
 		}
 		if got := strs(srv.Inputs["sshKeys"]); !reflect.DeepEqual(got, []string{key.ID}) {
-			t.Errorf("server sshKeys = %q, want the hoster's key id %s", got, key.ID)
-		}
-		if got := str(srv, "placementGroupId"); got != spread.ID {
-			t.Errorf("server placementGroupId = %s, want %s", got, spread.ID)
+			t.Errorf("server sshKeys = %q, want the account's key id %s", got, key.ID)
 		}
 		if ud := str(srv, "userData"); !strings.Contains(ud, "ssh_pwauth: false") || strings.Contains(ud, "docker") {
 			t.Errorf("server userData = %q, want cloud-init that only turns passwords off", ud)
@@ -127,41 +126,28 @@ func TestProgramBuildsThreeHostersWithFirewallsAndOneSwarm(t *testing.T) {
 		if urnName(srv.Parent) != "acme-hzw-2" || !srv.DBR || srv.Trigger != float64(0) {
 			t.Errorf("server parent %q, deleteBeforeReplace %v, replacement trigger %v; want node component, true, 0", srv.Parent, srv.DBR, srv.Trigger)
 		}
-
-		fw := m.get(t, "hcloud:index/firewall:Firewall", "acme-hetzner-firewall")
-		rules := map[string][]string{}
-		for _, r := range fw.Inputs["rules"].ArrayValue() {
-			o := r.ObjectValue()
-			if plain(o["direction"]).StringValue() != "in" {
-				t.Errorf("rule %v is not inbound", o)
-			}
-			name := plain(o["protocol"]).StringValue()
-			if p, ok := o["port"]; ok && !p.IsNull() {
-				name += "/" + plain(p).StringValue()
-			}
-			rules[name] = sorted(strs(o["sourceIps"]))
+		if got := srv.Inputs["labels"].ObjectValue(); text(got["shoal-cluster"]) != "acme" || text(got["shoal-hoster"]) != "hetzner" {
+			t.Errorf("server labels = %v, want shoal-cluster=acme and shoal-hoster=hetzner (the peer firewall's selector)", got)
 		}
+
 		world := sorted(DefaultPublicSources)
+		if got, want := hcloudRules(t, public), map[string][]string{"tcp/22": world, "tcp/80": world, "tcp/443": world}; !reflect.DeepEqual(got, want) {
+			t.Errorf("hcloud public firewall rules =\n%v\nwant\n%v", got, want)
+		}
+		peersFw := m.get(t, "hcloud:index/firewall:Firewall", "acme-hetzner-peers-firewall")
 		// Hetzner holds three nodes, so its firewall lets in all five: each
 		// of its nodes is "other" to the rest.
 		peers := cidrs(m, "acme-hz-1-server", "acme-vu-1-server", "acme-sw-1-ip", "acme-hzw-1-server", "acme-hzw-2-server")
-		want := map[string][]string{
-			"tcp/22": world, "tcp/80": world, "tcp/443": world,
-			"tcp/2377": peers, "tcp/7946": peers, "udp/7946": peers, "udp/4789": peers, "esp": peers,
+		want := map[string][]string{"tcp/2377": peers, "tcp/7946": peers, "udp/7946": peers, "udp/4789": peers, "esp": peers}
+		if got := hcloudRules(t, peersFw); !reflect.DeepEqual(got, want) {
+			t.Errorf("hcloud peer firewall rules =\n%v\nwant\n%v", got, want)
 		}
-		if !reflect.DeepEqual(rules, want) {
-			t.Errorf("hcloud firewall rules =\n%v\nwant\n%v", rules, want)
+		applies := peersFw.Inputs["applyTos"].ArrayValue()
+		if len(applies) != 1 || text(applies[0].ObjectValue()["labelSelector"]) != "shoal-cluster=acme,shoal-hoster=hetzner" {
+			t.Errorf("peer firewall applyTos = %v, want the hoster's label selector", applies)
 		}
-		att := m.get(t, "hcloud:index/firewallAttachment:FirewallAttachment", "acme-hetzner-firewall-attachment")
-		var ids []string
-		for _, s := range []string{"acme-hz-1-server", "acme-hzw-1-server", "acme-hzw-2-server"} {
-			ids = append(ids, m.get(t, "hcloud:index/server:Server", s).ID)
-		}
-		if got := strs(stringify(att.Inputs["serverIds"])); !reflect.DeepEqual(got, ids) {
-			t.Errorf("firewall attachment serverIds = %q, want %q", got, ids)
-		}
-		if got := str(att, "firewallId"); got != fw.ID {
-			t.Errorf("firewall attachment firewallId = %s, want %s", got, fw.ID)
+		if got := m.all("hcloud:index/firewallAttachment:FirewallAttachment"); len(got) != 0 {
+			t.Errorf("firewall attachments = %v: servers must carry the firewall from creation instead", got)
 		}
 	})
 
@@ -280,7 +266,7 @@ func TestProgramBuildsThreeHostersWithFirewallsAndOneSwarm(t *testing.T) {
 			t.Errorf("swarm nodes =\n%q\nwant\n%q", nodes, want)
 		}
 		// The swarm waits for every server and firewall.
-		for _, typ := range []string{"hcloud:index/server:Server", "hcloud:index/firewallAttachment:FirewallAttachment", "vultr:index/instance:Instance",
+		for _, typ := range []string{"hcloud:index/server:Server", "hcloud:index/firewall:Firewall", "vultr:index/instance:Instance",
 			"vultr:index/firewallRule:FirewallRule", "scaleway:instance/server:Server", "scaleway:instance/securityGroupRules:SecurityGroupRules"} {
 			for _, r := range m.all(typ) {
 				if !slices.ContainsFunc(c.Deps, func(u string) bool { return urnName(u) == r.Name }) {
@@ -306,6 +292,25 @@ func TestProgramBuildsThreeHostersWithFirewallsAndOneSwarm(t *testing.T) {
 			t.Errorf("nodes[3] = %v", n)
 		}
 	})
+}
+
+// hcloudRules returns an hcloud firewall's rules as protocol/port to
+// sorted sources, checking that each is inbound.
+func hcloudRules(t *testing.T, fw registered) map[string][]string {
+	t.Helper()
+	rules := map[string][]string{}
+	for _, r := range fw.Inputs["rules"].ArrayValue() {
+		o := r.ObjectValue()
+		if plain(o["direction"]).StringValue() != "in" {
+			t.Errorf("rule %v is not inbound", o)
+		}
+		name := plain(o["protocol"]).StringValue()
+		if p, ok := o["port"]; ok && !p.IsNull() {
+			name += "/" + plain(p).StringValue()
+		}
+		rules[name] = sorted(strs(o["sourceIps"]))
+	}
+	return rules
 }
 
 // stringify turns an array of numbers into strings (hcloud ids are ints).
@@ -494,7 +499,7 @@ func TestProgramHandsExistingHostsToTheSwarmAndLetsThemThroughFirewalls(t *testi
 	if want := []string{"ovh-1 ovh 198.51.100.7 root 22", "nc-1 netcup 192.0.2.44 admin 2222"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("existing nodes in the swarm = %q, want %q", got, want)
 	}
-	fw := m.get(t, "hcloud:index/firewall:Firewall", "acme-hetzner-firewall")
+	fw := m.get(t, "hcloud:index/firewall:Firewall", "acme-hetzner-peers-firewall")
 	for _, r := range fw.Inputs["rules"].ArrayValue() {
 		o := r.ObjectValue()
 		if p, ok := o["port"]; ok && plain(p).StringValue() == "2377" {

@@ -139,3 +139,33 @@ func TestStackFilesAreValid(t *testing.T) {
 		})
 	}
 }
+
+// TestPulumiYamlDescribesEveryHoster holds Pulumi.yaml's descriptions to
+// the drivers' descriptors: a registered hoster is listed with its
+// aliases and default image, and accounts name exactly the cloud ones.
+func TestPulumiYamlDescribesEveryHoster(t *testing.T) {
+	var p projectFile
+	if err := yaml.Unmarshal(mustRead(t, "../Pulumi.yaml"), &p); err != nil {
+		t.Fatal(err)
+	}
+	pools, accounts := p.Config[KeyPools].Description, p.Config[KeyAccounts].Description
+	if want := "(" + strings.Join(providerNames(false), "|"); !strings.Contains(pools, want) {
+		t.Errorf("shoal:pools' description does not list the providers as %s...)", want)
+	}
+	if want := "(" + strings.Join(providerNames(true), "|") + ")"; !strings.Contains(accounts, want) {
+		t.Errorf("shoal:accounts' description does not list the cloud providers as %s", want)
+	}
+	for _, d := range Descriptors() {
+		for _, a := range d.Aliases {
+			if !strings.Contains(pools, a+" meaning "+d.Provider) {
+				t.Errorf("shoal:pools' description does not say that %s means %s", a, d.Provider)
+			}
+		}
+		if d.Cloud && !strings.Contains(pools, d.DefaultImage) {
+			t.Errorf("shoal:pools' description lacks %s's default image %s", d.Provider, d.DefaultImage)
+		}
+		if d.Cloud && (d.ExampleType == "" || d.ExampleLocation == "" || len(d.ConfigKeys) == 0 || d.NewProvider == nil) {
+			t.Errorf("cloud descriptor %s lacks an example type, location, config keys or accounts", d.Provider)
+		}
+	}
+}

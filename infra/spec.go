@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -29,6 +29,7 @@ const (
 	KeySwarm         = "swarm"
 	KeyFirewall      = "firewall"
 	KeyGenerations   = "generations"
+	KeyAccounts      = "accounts"
 )
 
 // Keys lists every config key the program reads, in the order Pulumi.yaml
@@ -37,17 +38,14 @@ const (
 // Pulumi.yaml, with a default unless the program requires it (Pulumi
 // requires every key declared without one); infra/project_test.go holds
 // the two equal.
-var Keys = []string{KeyCluster, KeySSHPublicKey, KeySSHPrivateKey, KeyPools, KeySwarm, KeyFirewall, KeyGenerations,
+var Keys = []string{KeyCluster, KeySSHPublicKey, KeySSHPrivateKey, KeyPools, KeyAccounts, KeySwarm, KeyFirewall, KeyGenerations,
 	KeyNetwork, KeyStacks, KeyApps, KeyEnvironments, KeyVault, KeyVaultToken}
 
 // Defaults of the config.
 const (
-	DefaultDataPathPort  = inventory.DefaultDataPathPort
-	DefaultHcloudImage   = "debian-12"
-	DefaultVultrOSID     = "2136" // Debian 12 x64 (bookworm)
-	DefaultScalewayImage = "debian_bookworm"
-	SwarmManagementPort  = 2377
-	SwarmGossipPort      = 7946
+	DefaultDataPathPort = inventory.DefaultDataPathPort
+	SwarmManagementPort = 2377
+	SwarmGossipPort     = 7946
 )
 
 // DefaultPublicTCP and DefaultPublicSources are shoal:firewall's defaults:
@@ -57,10 +55,7 @@ var (
 	DefaultPublicSources = []string{"0.0.0.0/0", "::/0"}
 )
 
-// Placement group limits of the hosters: a pool is one group.
 const (
-	maxHcloudSpread   = 10
-	maxScalewayGroup  = 20
 	allowSingleKey    = "shoal:swarm.allowSingleHosterQuorum"
 	placeholderDomain = "shoal.invalid"
 )
@@ -82,6 +77,10 @@ type Config struct {
 	// machine's Docker Engine, so two shoal homes must not default to the
 	// same name. `shoal up` sets it to lab.HomeID($SHOAL_HOME).
 	LocalSuffix string
+	// External maps keys of other namespaces that are set (the accounts'
+	// token keys, "hetznerB:token") to whether they are secrets; their
+	// values are never copied here.
+	External map[string]bool
 }
 
 // Load reads the raw config of namespace shoal from the program's
@@ -103,7 +102,32 @@ func Load(ctx *pulumi.Context) Config {
 		c.Values[k] = v
 		c.Secret[k] = ctx.IsConfigSecret(key(k))
 	}
+	c.External = map[string]bool{}
+	for _, tk := range tokenKeys(c.Values[KeyAccounts]) {
+		if _, ok := ctx.GetConfig(tk); ok {
+			c.External[tk] = ctx.IsConfigSecret(tk)
+		}
+	}
 	return c
+}
+
+// tokenKeys reads the token keys out of a raw shoal:accounts, leniently:
+// Parse judges the rest.
+func tokenKeys(raw string) []string {
+	var accts map[string]struct {
+		TokenKey string `json:"tokenKey"`
+	}
+	if json.Unmarshal([]byte(raw), &accts) != nil {
+		return nil
+	}
+	var out []string
+	for _, a := range accts {
+		if strings.Contains(a.TokenKey, ":") {
+			out = append(out, a.TokenKey)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Spec is the validated description of a cluster from the stack config.
@@ -119,6 +143,17 @@ type Spec struct {
 	// Platform is what runs on the swarm: shoal's stacks, the apps,
 	// webhooks and Vault (stacks.go).
 	Platform Platform
+	// Accounts are shoal:accounts by name: provider configurations of
+	// their own, for pools at a second project or account of a provider.
+	Accounts map[string]Account
+}
+
+// accountConfig is one entry of shoal:accounts as written.
+type accountConfig struct {
+	Provider  string `json:"provider"`
+	TokenKey  string `json:"tokenKey"`
+	AccessKey string `json:"accessKey"`
+	ProjectID string `json:"projectId"`
 }
 
 // Pool is one entry of shoal:pools: Count identical nodes named
@@ -136,6 +171,7 @@ type Pool struct {
 	Addresses []string // existing pools
 	User      string   // existing pools
 	Port      int      // existing pools
+	Account   string   // a key of shoal:accounts; "" = the provider's default configuration
 
 	locationKey string // "location" or "region": the key the config used
 	unread      bool   // the entry could not be read; checks of the whole layout are skipped
@@ -184,23 +220,33 @@ type poolConfig struct {
 	Addresses []string          `json:"addresses"`
 	User      string            `json:"user"`
 	Port      int               `json:"port"`
+	Account   string            `json:"account"`
 }
 
-// providerAliases maps hoster names that name a provider to it.
-var providerAliases = map[string]string{
-	node.ProviderHcloud:   node.ProviderHcloud,
-	"hetzner":             node.ProviderHcloud,
-	node.ProviderVultr:    node.ProviderVultr,
-	node.ProviderScaleway: node.ProviderScaleway,
-	node.ProviderExisting: node.ProviderExisting,
-	node.ProviderLocal:    node.ProviderLocal,
+// providerOf returns the provider a pool's provider field or hoster
+// name names ("hetzner" -> hcloud), or "".
+func providerOf(name string) string {
+	if d, ok := Descriptor(name); ok {
+		return d.Provider
+	}
+	return ""
 }
 
-var providers = []string{node.ProviderHcloud, node.ProviderVultr, node.ProviderScaleway, node.ProviderExisting, node.ProviderLocal}
+// providerNames lists the providers, as help and messages name them.
+func providerNames(cloudOnly bool) []string {
+	var out []string
+	for _, d := range Descriptors() {
+		if d.Cloud || !cloudOnly {
+			out = append(out, d.Provider)
+		}
+	}
+	return out
+}
 
 // cloud reports whether provider creates servers at a cloud hoster.
 func cloud(provider string) bool {
-	return provider == node.ProviderHcloud || provider == node.ProviderVultr || provider == node.ProviderScaleway
+	d, ok := Descriptor(provider)
+	return ok && d.Cloud
 }
 
 // Parse turns the raw stack config into a Spec and validates it with the
@@ -218,6 +264,7 @@ func Parse(c Config) (Spec, []string, error) {
 
 type parser struct {
 	c        Config
+	accounts map[string]Account
 	errs     []error
 	warnings []string
 	seen     map[string]bool // "key\x00msg" already reported
@@ -276,6 +323,8 @@ func (p *parser) parse() Spec {
 
 	s.Swarm = p.swarm()
 	s.Firewall = p.firewall(s.Swarm)
+	s.Accounts = p.parseAccounts()
+	p.accounts = s.Accounts
 	s.Pools = p.pools()
 	if name := v[KeyCluster]; name == "" && p.c.LocalSuffix != "" && s.LocalOnly() {
 		s.Cluster += "-" + p.c.LocalSuffix
@@ -367,9 +416,10 @@ func (p *parser) pools() []Pool {
 	}
 	var out []Pool
 	hosterProvider := map[string]int{} // hoster -> first pool index
+	hosterAccount := map[string]int{}  // hoster -> first pool index
 	for i, item := range items {
 		var pc poolConfig
-		if !p.decodeAt(poolKey(i, ""), string(item), &pc, "an object {name, provider, hoster, role, count, type, location, image, labels, addresses, user, port}") {
+		if !p.decodeAt(poolKey(i, ""), string(item), &pc, "an object {name, provider, hoster, account, role, count, type, location, image, labels, addresses, user, port}") {
 			out = append(out, Pool{unread: true}) // keeps pools[i] at index i in every later message
 			continue
 		}
@@ -379,6 +429,11 @@ func (p *parser) pools() []Pool {
 		} else if !ok {
 			hosterProvider[pl.Hoster] = len(out)
 		}
+		if j, ok := hosterAccount[pl.Hoster]; ok && pl.Hoster != "" && out[j].Account != pl.Account {
+			p.fail(poolKey(i, "account"), "hoster %q already uses account %q (%s): one hoster, one account", pl.Hoster, out[j].Account, poolKey(j, ""))
+		} else if !ok {
+			hosterAccount[pl.Hoster] = len(out)
+		}
 		out = append(out, pl)
 	}
 	return out
@@ -386,7 +441,11 @@ func (p *parser) pools() []Pool {
 
 func (p *parser) pool(i int, pc poolConfig) Pool {
 	pl := Pool{Name: pc.Name, Hoster: pc.Hoster, Role: pc.Role, Type: pc.Type, Image: pc.Image,
-		Labels: pc.Labels, Addresses: pc.Addresses, User: pc.User, Port: pc.Port, locationKey: "location"}
+		Labels: pc.Labels, Addresses: pc.Addresses, User: pc.User, Port: pc.Port, Account: pc.Account, locationKey: "location"}
+	acct, hasAcct := p.accounts[pc.Account]
+	if pc.Account != "" && !hasAcct {
+		p.fail(poolKey(i, "account"), "names no account of %s (accounts: %q)", key(KeyAccounts), sortedKeys(p.accounts))
+	}
 
 	if pl.Name == "" {
 		p.fail(poolKey(i, "name"), "is required: nodes are named <name>-1, <name>-2, ...")
@@ -395,17 +454,22 @@ func (p *parser) pool(i int, pc poolConfig) Pool {
 	// Provider and hoster: each defaults to the other where it can.
 	switch {
 	case pc.Provider != "":
-		if !slices.Contains(providers, pc.Provider) {
-			p.fail(poolKey(i, "provider"), "must be one of %s, got %q", strings.Join(providers, ", "), pc.Provider)
+		if d, ok := Descriptor(pc.Provider); !ok || d.Provider != pc.Provider {
+			p.fail(poolKey(i, "provider"), "must be one of %s, got %q", strings.Join(providerNames(false), ", "), pc.Provider)
 		} else {
 			pl.Provider = pc.Provider
 		}
-	case providerAliases[pc.Hoster] != "":
-		pl.Provider = providerAliases[pc.Hoster]
+	case providerOf(pc.Hoster) != "":
+		pl.Provider = providerOf(pc.Hoster)
+	case hasAcct && acct.Provider != "":
+		pl.Provider = acct.Provider
 	case pc.Hoster == "":
-		p.fail(poolKey(i, "provider"), "is required: one of %s", strings.Join(providers, ", "))
+		p.fail(poolKey(i, "provider"), "is required: one of %s", strings.Join(providerNames(false), ", "))
 	default:
-		p.fail(poolKey(i, "provider"), "is required: hoster %q names no provider; set one of %s", pc.Hoster, strings.Join(providers, ", "))
+		p.fail(poolKey(i, "provider"), "is required: hoster %q names no provider; set one of %s", pc.Hoster, strings.Join(providerNames(false), ", "))
+	}
+	if hasAcct && acct.Provider != "" && pl.Provider != "" && acct.Provider != pl.Provider {
+		p.fail(poolKey(i, "account"), "account %q is at %s, the pool at %s", pc.Account, acct.Provider, pl.Provider)
 	}
 	if pl.Hoster == "" {
 		switch pl.Provider {
@@ -448,39 +512,29 @@ func (p *parser) pool(i int, pc poolConfig) Pool {
 		pl.Count = *pc.Count
 	}
 
-	if cloud(pl.Provider) {
+	if d, _ := Descriptor(pl.Provider); d.Cloud {
 		if pl.Type == "" {
-			p.fail(poolKey(i, "type"), "is required for %s pools: the server type or plan, e.g. %s", pl.Provider, exampleType[pl.Provider])
+			p.fail(poolKey(i, "type"), "is required for %s pools: the server type or plan, e.g. %s", pl.Provider, d.ExampleType)
 		}
 		if pl.Location == "" {
-			p.fail(poolKey(i, "location"), "is required for %s pools: e.g. %s", pl.Provider, exampleLocation[pl.Provider])
+			p.fail(poolKey(i, "location"), "is required for %s pools: e.g. %s", pl.Provider, d.ExampleLocation)
+		}
+		if pl.Image == "" {
+			pl.Image = d.DefaultImage
+		}
+		if d.CheckImage != nil {
+			if msg := d.CheckImage(pl.Image); msg != "" {
+				p.fail(poolKey(i, "image"), "%s", msg)
+			}
+		}
+		if d.MaxPerPool > 0 && pl.Count > d.MaxPerPool {
+			p.fail(poolKey(i, "count"), "%s, got %d: split the pool", d.MaxPerPoolWhy, pl.Count)
 		}
 		if len(pc.Addresses) > 0 || pc.User != "" || pc.Port != 0 {
 			p.fail(poolKey(i, "addresses"), "addresses, user and port are for existing pools; %s pools get new servers", pl.Provider)
 		}
 	}
 	switch pl.Provider {
-	case node.ProviderHcloud:
-		if pl.Image == "" {
-			pl.Image = DefaultHcloudImage
-		}
-		if pl.Count > maxHcloudSpread {
-			p.fail(poolKey(i, "count"), "hcloud spread placement groups hold at most %d servers, got %d: split the pool", maxHcloudSpread, pl.Count)
-		}
-	case node.ProviderVultr:
-		if pl.Image == "" {
-			pl.Image = DefaultVultrOSID
-		}
-		if _, err := strconv.Atoi(pl.Image); err != nil {
-			p.fail(poolKey(i, "image"), "must be a vultr os id such as %s (Debian 12), got %q", DefaultVultrOSID, pl.Image)
-		}
-	case node.ProviderScaleway:
-		if pl.Image == "" {
-			pl.Image = DefaultScalewayImage
-		}
-		if pl.Count > maxScalewayGroup {
-			p.fail(poolKey(i, "count"), "scaleway placement groups hold at most %d servers, got %d: split the pool", maxScalewayGroup, pl.Count)
-		}
 	case node.ProviderLocal:
 		switch pl.Type {
 		case "", "docker", "fresh":
@@ -509,8 +563,62 @@ func (p *parser) pool(i int, pc poolConfig) Pool {
 	return pl
 }
 
-var exampleType = map[string]string{node.ProviderHcloud: "cx22", node.ProviderVultr: "vc2-1c-2gb", node.ProviderScaleway: "DEV1-S"}
-var exampleLocation = map[string]string{node.ProviderHcloud: "fsn1", node.ProviderVultr: "ams", node.ProviderScaleway: "fr-par-1"}
+// accountName is what an account may be called: it names a provider
+// resource ("<cluster>-account-<name>").
+var accountName = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
+
+func (p *parser) parseAccounts() map[string]Account {
+	out := map[string]Account{}
+	raw, ok := p.c.Values[KeyAccounts]
+	if !ok || strings.TrimSpace(raw) == "" {
+		return out
+	}
+	var items map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(raw), &items); err != nil {
+		p.fail(key(KeyAccounts), "must be an object of account name to {provider, tokenKey, accessKey, projectId}: %v", err)
+		return out
+	}
+	for _, name := range sortedKeys(items) {
+		k := key(KeyAccounts) + "." + name
+		var ac accountConfig
+		if !p.decodeAt(k, string(items[name]), &ac, "an object {provider, tokenKey, accessKey, projectId}") {
+			continue
+		}
+		a := Account{Name: name, Provider: providerOf(ac.Provider), TokenKey: ac.TokenKey, AccessKey: ac.AccessKey, ProjectID: ac.ProjectID}
+		if !accountName.MatchString(name) || name == node.DefaultAccount {
+			p.fail(k, "an account name is lowercase letters, digits and '-', starting with a letter, and not %q", node.DefaultAccount)
+		}
+		if !cloud(a.Provider) {
+			p.fail(k+".provider", "must be one of %s, got %q", strings.Join(providerNames(true), ", "), ac.Provider)
+		}
+		ns, _, _ := strings.Cut(ac.TokenKey, ":")
+		switch {
+		case ac.TokenKey == "":
+			p.fail(k+".tokenKey", "is required: the config key holding the account's API token, e.g. %s:token, set with `pulumi config set --secret %s:token`", name, name)
+		case !strings.Contains(ac.TokenKey, ":") || ns == "" || ns == Namespace:
+			p.fail(k+".tokenKey", "must be a config key outside namespace %s, such as %s:token, got %q", Namespace, name, ac.TokenKey)
+		default:
+			secret, set := p.c.External[ac.TokenKey]
+			if !set {
+				p.fail(k+".tokenKey", "names %s, which the stack does not set: `pulumi config set --secret %s`", ac.TokenKey, ac.TokenKey)
+			} else if !secret {
+				p.fail(k+".tokenKey", "names %s, which is stored in plain text: set it again with `pulumi config set --secret %s`", ac.TokenKey, ac.TokenKey)
+			}
+		}
+		if a.Provider == node.ProviderScaleway {
+			if a.AccessKey == "" {
+				p.fail(k+".accessKey", "is required for scaleway accounts: the API key's access key (SCW...)")
+			}
+			if a.ProjectID == "" {
+				p.fail(k+".projectId", "is required for scaleway accounts: the project the servers go to")
+			}
+		} else if a.AccessKey != "" || a.ProjectID != "" {
+			p.fail(k+".accessKey", "accessKey and projectId are for scaleway accounts")
+		}
+		out[name] = a
+	}
+	return out
+}
 
 func (p *parser) generations() map[string]int {
 	out := map[string]int{}
@@ -678,7 +786,7 @@ func (s Spec) Nodes() []node.Spec {
 	for _, pl := range s.Pools {
 		for n := range pl.Count {
 			ns := node.Spec{
-				Cluster: s.Cluster, Name: nodeName(pl, n), Pool: pl.Name, Hoster: pl.Hoster, Provider: pl.Provider,
+				Cluster: s.Cluster, Name: nodeName(pl, n), Pool: pl.Name, Index: n + 1, Hoster: pl.Hoster, Provider: pl.Provider,
 				Role: pl.Role, Type: pl.Type, Location: pl.Location, Image: pl.Image, Labels: pl.Labels,
 				SSHPublicKey: s.SSHPublicKey,
 			}
@@ -706,7 +814,7 @@ func (s Spec) Hosters() []node.Hoster {
 		if !ok {
 			i = len(out)
 			at[pl.Hoster] = i
-			h := node.Hoster{Cluster: s.Cluster, Name: pl.Hoster, Provider: pl.Provider}
+			h := node.Hoster{Cluster: s.Cluster, Name: pl.Hoster, Provider: pl.Provider, Account: pl.Account, Rules: FirewallRules(s.Firewall, s.Swarm.DataPathPort)}
 			if pl.Provider != node.ProviderExisting {
 				h.SSHPublicKey = s.SSHPublicKey
 			}

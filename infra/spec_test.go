@@ -82,8 +82,8 @@ func TestParseAcceptsAValidConfig(t *testing.T) {
 		!reflect.DeepEqual(s.Firewall.PublicSources, []string{"0.0.0.0/0", "::/0"}) {
 		t.Errorf("defaults: swarm %+v firewall %+v", s.Swarm, s.Firewall)
 	}
-	if img := s.Pools[1].Image; img != DefaultVultrOSID {
-		t.Errorf("vultr image = %q, want the default os id %s", img, DefaultVultrOSID)
+	if img := s.Pools[1].Image; img != "2136" {
+		t.Errorf("vultr image = %q, want the default os id %s", img, "2136")
 	}
 }
 
@@ -179,9 +179,9 @@ func TestParseRefusesInvalidConfigNamingTheKey(t *testing.T) {
 		{name: "a vultr image that is no os id is refused",
 			override: map[string]string{KeyPools: pools(hzManager, `{"name":"vu","hoster":"vultr","role":"manager","type":"vc2-1c-2gb","location":"ams","image":"debian-12"}`, swManager)},
 			wantKey:  "shoal:pools[1].image", wantMsg: "must be a vultr os id"},
-		{name: "an hcloud pool larger than a spread group is refused",
-			override: map[string]string{KeyPools: pools(hzManager, vuManager, swManager, `{"name":"w","hoster":"hetzner","role":"worker","count":11,"type":"cx22","location":"fsn1"}`)},
-			wantKey:  "shoal:pools[3].count", wantMsg: "at most 10 servers"},
+		{name: "a scaleway pool larger than a placement group is refused",
+			override: map[string]string{KeyPools: pools(hzManager, vuManager, swManager, `{"name":"w","hoster":"scaleway","role":"worker","count":21,"type":"DEV1-S","location":"fr-par-1"}`)},
+			wantKey:  "shoal:pools[3].count", wantMsg: "at most 20 servers"},
 		{name: "an unknown pool field is refused",
 			override: map[string]string{KeyPools: pools(hzManager, vuManager, `{"name":"sw","hoster":"scaleway","role":"manager","cont":1,"type":"DEV1-S","location":"fr-par-1"}`)},
 			wantKey:  "shoal:pools[2].cont", wantMsg: `did you mean count?`},
@@ -284,8 +284,8 @@ func TestSpecNodesCarryWhatDriversNeed(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := s.Nodes()[1]
-	want := node.Spec{Cluster: "prod", Name: "vu-1", Pool: "vu", Hoster: "vultr", Provider: "vultr", Role: "manager",
-		Type: "vc2-1c-2gb", Location: "ams", Image: DefaultVultrOSID, Generation: 3, SSHPublicKey: testPublicKey}
+	want := node.Spec{Cluster: "prod", Name: "vu-1", Pool: "vu", Index: 1, Hoster: "vultr", Provider: "vultr", Role: "manager",
+		Type: "vc2-1c-2gb", Location: "ams", Image: "2136", Generation: 3, SSHPublicKey: testPublicKey}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("node = %+v\nwant   %+v", got, want)
 	}

@@ -93,10 +93,14 @@ func ConfigFromFiles(stack string, project, stackFile []byte) (Config, error) {
 		}
 	}
 
+	c.External = map[string]bool{}
 	for _, k := range sortedKeys(st.Config) {
 		full, v := qualify(k), st.Config[k]
 		name, ok := shoalKey(full)
 		if !ok {
+			if !strings.HasPrefix(full, Namespace+":") {
+				c.External[full] = v.Secure() // an account's token key, perhaps
+			}
 			continue
 		}
 		check(full, v, "the value")

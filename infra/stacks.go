@@ -11,6 +11,7 @@ import (
 
 	"github.com/shoalops/shoal/infra/local"
 	"github.com/shoalops/shoal/infra/node"
+	"github.com/shoalops/shoal/infra/wire"
 	"github.com/shoalops/shoal/stacks"
 )
 
@@ -26,8 +27,8 @@ const (
 
 // Resource type tokens of the stacks.
 const (
-	StackType    = "shoal:swarm:Stack"
-	WebhooksType = "shoal:portainer:Webhooks"
+	StackType    = wire.StackType
+	WebhooksType = wire.WebhooksType
 )
 
 // DefaultEnvironments are shoal:environments' default.

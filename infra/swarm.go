@@ -4,10 +4,11 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/shoalops/shoal/infra/local"
+	"github.com/shoalops/shoal/infra/wire"
 )
 
 // ClusterType is the type token of the swarm resource of shoal's provider.
-const ClusterType = "shoal:swarm:Cluster"
+const ClusterType = wire.ClusterType
 
 // Cluster is a shoal:swarm:Cluster: the swarm converged on a list of
 // nodes by shoal's provider (infra/provider). Its outputs are its inputs

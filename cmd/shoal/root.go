@@ -51,7 +51,7 @@ the operator (nothing touched), 4 --dry-run or preview found work to do.`,
 			root.AddCommand(c)
 		}
 	}
-	add("pulumi", newUpCmd(a), newPreviewCmd(a), newDestroyCmd(a), newRefreshCmd(a))
+	add("pulumi", newInitCmd(a), newUpCmd(a), newPreviewCmd(a), newDestroyCmd(a), newRefreshCmd(a))
 	add("hosts", newBootstrapCmd(a), newStatusCmd(a))
 	add("run", newStackCmd(a), newVaultCmd(a), newHealCmd(a))
 	add("deploy", newDeployCmd(a), newRollbackCmd(a), newReleasesCmd(a), newCICmd(a))

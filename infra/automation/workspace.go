@@ -325,7 +325,7 @@ func environment(o Options) (map[string]string, error) {
 		}
 		backend = "file://" + state
 	}
-	pass, err := passphrase(o.Home)
+	pass, err := Passphrase(o.Home)
 	if err != nil {
 		return nil, err
 	}
@@ -343,9 +343,9 @@ func environment(o Options) (map[string]string, error) {
 	}, nil
 }
 
-// passphrase is $PULUMI_CONFIG_PASSPHRASE, else one generated once and kept
+// Passphrase is $PULUMI_CONFIG_PASSPHRASE, else one generated once and kept
 // in $Home/pulumi/passphrase (0600).
-func passphrase(home string) (string, error) {
+func Passphrase(home string) (string, error) {
 	if p, ok := os.LookupEnv("PULUMI_CONFIG_PASSPHRASE"); ok {
 		return p, nil
 	}

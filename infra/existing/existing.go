@@ -13,6 +13,17 @@ import (
 	"github.com/shoalops/shoal/infra/node"
 )
 
+// Describe is the existing driver's registration.
+func Describe() node.Descriptor {
+	return node.Descriptor{Provider: node.ProviderExisting, Title: "hosts you already run", NewDriver: func() node.Driver { return driver{} }}
+}
+
+type driver struct{}
+
+func (driver) New(ctx *pulumi.Context, h node.Hoster, parent pulumi.Resource) (node.HosterDriver, error) {
+	return New(ctx, h, parent)
+}
+
 // Hoster hands over existing hosts.
 type Hoster struct {
 	h node.Hoster

@@ -12,14 +12,15 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/shoalops/shoal/infra/node"
+	"github.com/shoalops/shoal/infra/wire"
 )
 
 // ProviderVersion is the version of shoal's provider plugin the resources
 // ask the engine for.
-const ProviderVersion = "0.1.0"
+const ProviderVersion = wire.Version
 
 // ServerType is the type token of a lab VPS container.
-const ServerType = "shoal:local:Server"
+const ServerType = wire.ServerType
 
 // Server is a shoal:local:Server: one lab VPS container. Its outputs are
 // its inputs plus address, container and hostKey.
@@ -79,6 +80,17 @@ func NewServer(ctx *pulumi.Context, name string, args ServerArgs, opts ...pulumi
 		return nil, err
 	}
 	return &res, nil
+}
+
+// Describe is the local driver's registration.
+func Describe() node.Descriptor {
+	return node.Descriptor{Provider: node.ProviderLocal, Title: "the local lab: VPS containers on this machine's Docker Engine", NewDriver: func() node.Driver { return driver{} }}
+}
+
+type driver struct{}
+
+func (driver) New(ctx *pulumi.Context, h node.Hoster, parent pulumi.Resource) (node.HosterDriver, error) {
+	return New(ctx, h, parent)
 }
 
 // Hoster builds a simulated hoster's nodes as lab containers.

@@ -37,6 +37,31 @@ type Hoster struct {
 	// servers ("" for existing hosts).
 	SSHPublicKey string
 	Pools        []Pool
+	// Rules are what every firewall of the cluster lets in
+	// (infra.FirewallRules). The public ones are known before any server
+	// exists, so a driver can create a firewall that covers its servers
+	// from their creation; the peer rules follow with Firewall.
+	Rules []Rule
+	// Account names the hoster's account, its own provider configuration
+	// (shoal:accounts); "" is the provider's default configuration.
+	Account string
+	// ProviderResource is the account's explicit provider, nil for the
+	// default configuration. The hoster's component passes it on to every
+	// resource below it; a driver names it only where it registers or
+	// invokes outside that component.
+	ProviderResource pulumi.ProviderResource
+}
+
+// DefaultAccount names the provider's default configuration (hcloud:token,
+// vultr:apiKey, ...) where an account name is needed.
+const DefaultAccount = "default"
+
+// AccountName is h.Account, or DefaultAccount.
+func (h Hoster) AccountName() string {
+	if h.Account == "" {
+		return DefaultAccount
+	}
+	return h.Account
 }
 
 // ResourceName is the logical name of the hoster's component,
@@ -60,6 +85,7 @@ type Spec struct {
 	Cluster  string
 	Name     string // "<pool>-<n>", 1-based
 	Pool     string
+	Index    int // n of the name: the node's 1-based position in its pool
 	Hoster   string
 	Provider string
 	Role     string

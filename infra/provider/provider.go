@@ -5,12 +5,14 @@ import (
 
 	p "github.com/pulumi/pulumi-go-provider"
 	"github.com/pulumi/pulumi-go-provider/infer"
+
+	"github.com/shoalops/shoal/infra/wire"
 )
 
 // Name and Version of the provider, as the Pulumi program requires them.
 const (
-	Name    = "shoal"
-	Version = "0.1.0"
+	Name    = wire.Package
+	Version = wire.Version
 )
 
 // New builds the provider: shoal:local:Server, shoal:swarm:Cluster,

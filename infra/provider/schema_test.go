@@ -9,6 +9,8 @@ import (
 	"github.com/blang/semver"
 	p "github.com/pulumi/pulumi-go-provider"
 	"github.com/pulumi/pulumi-go-provider/integration"
+
+	"github.com/shoalops/shoal/infra/wire"
 )
 
 // newServer runs the provider in-process, as the engine would talk to it.
@@ -93,4 +95,30 @@ func keys[V any](m map[string]V) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+func TestSchemaServesExactlyTheWireTypes(t *testing.T) {
+	s := newServer(t)
+	resp, err := s.GetSchema(p.GetSchemaRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spec struct {
+		Name      string
+		Version   string
+		Resources map[string]json.RawMessage
+	}
+	if err := json.Unmarshal([]byte(resp.Schema), &spec); err != nil {
+		t.Fatal(err)
+	}
+	got := keys(spec.Resources)
+	slices.Sort(got)
+	want := wire.Types()
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("the provider serves %q, the program registers %q", got, want)
+	}
+	if spec.Name != wire.Package {
+		t.Errorf("package %q, want %q", spec.Name, wire.Package)
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumiverse/pulumi-scaleway/sdk/go/scaleway"
 	"github.com/pulumiverse/pulumi-scaleway/sdk/go/scaleway/iam"
 	"github.com/pulumiverse/pulumi-scaleway/sdk/go/scaleway/instance"
 
@@ -25,6 +26,34 @@ type Hoster struct {
 	groups map[string]*instance.PlacementGroup // by pool name
 	sgs    map[string]*instance.SecurityGroup  // by zone
 	zones  []string                            // zones with a security group, in pool order
+}
+
+// MaxPerGroup is how many instances a Scaleway placement group holds.
+const MaxPerGroup = 20
+
+// Describe is the scaleway driver's registration.
+func Describe() node.Descriptor {
+	return node.Descriptor{
+		Provider: node.ProviderScaleway, Title: "Scaleway", Cloud: true,
+		DefaultImage: "debian_bookworm", ImageHelp: "image label",
+		ExampleType: "DEV1-S", ExampleLocation: "fr-par-1",
+		ConfigKeys: []string{"scaleway:accessKey", "scaleway:secretKey", "scaleway:projectId"},
+		PlainKeys:  []string{"scaleway:accessKey", "scaleway:projectId"},
+		EnvVars:    []string{"SCW_ACCESS_KEY", "SCW_SECRET_KEY", "SCW_DEFAULT_PROJECT_ID"},
+		MaxPerPool: MaxPerGroup, MaxPerPoolWhy: "scaleway placement groups hold at most 20 servers",
+		NewDriver: func() node.Driver { return driver{} },
+		NewProvider: func(ctx *pulumi.Context, name string, a node.Account, token pulumi.StringOutput) (pulumi.ProviderResource, error) {
+			return scaleway.NewProvider(ctx, name, &scaleway.ProviderArgs{
+				AccessKey: pulumi.String(a.AccessKey), SecretKey: token, ProjectId: pulumi.String(a.ProjectID),
+			})
+		},
+	}
+}
+
+type driver struct{}
+
+func (driver) New(ctx *pulumi.Context, h node.Hoster, parent pulumi.Resource) (node.HosterDriver, error) {
+	return New(ctx, h, parent)
 }
 
 // New registers the hoster's SSH key, a placement group per pool
@@ -46,10 +75,11 @@ func New(ctx *pulumi.Context, h node.Hoster, parent pulumi.Resource) (*Hoster, e
 			continue
 		}
 		pg, err := instance.NewPlacementGroup(ctx, name+"-"+p.Name+"-placement", &instance.PlacementGroupArgs{
-			Name:       pulumi.String(name + "-" + p.Name),
-			Zone:       pulumi.String(p.Location),
+			Name: pulumi.String(name + "-" + p.Name),
+			Zone: pulumi.String(p.Location),
+			// max_availability: instances on different hypervisors. The
+			// policy mode is deprecated (Instance API v1 drops it).
 			PolicyType: pulumi.String("max_availability"),
-			PolicyMode: pulumi.String("enforced"),
 			Tags:       tags(h.Cluster),
 		}, pulumi.Parent(parent))
 		if err != nil {

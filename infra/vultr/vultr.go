@@ -22,6 +22,33 @@ type Hoster struct {
 	group *vultr.FirewallGroup
 }
 
+// Describe is the vultr driver's registration.
+func Describe() node.Descriptor {
+	return node.Descriptor{
+		Provider: node.ProviderVultr, Title: "Vultr", Cloud: true,
+		DefaultImage: "2136", ImageHelp: "os id (2136: Debian 12 x64)",
+		ExampleType: "vc2-1c-2gb", ExampleLocation: "ams",
+		ConfigKeys: []string{"vultr:apiKey"},
+		EnvVars:    []string{"VULTR_API_KEY"},
+		CheckImage: func(image string) string {
+			if _, err := strconv.Atoi(image); err != nil {
+				return fmt.Sprintf("must be a vultr os id such as 2136 (Debian 12), got %q", image)
+			}
+			return ""
+		},
+		NewDriver: func() node.Driver { return driver{} },
+		NewProvider: func(ctx *pulumi.Context, name string, a node.Account, token pulumi.StringOutput) (pulumi.ProviderResource, error) {
+			return vultr.NewProvider(ctx, name, &vultr.ProviderArgs{ApiKey: token})
+		},
+	}
+}
+
+type driver struct{}
+
+func (driver) New(ctx *pulumi.Context, h node.Hoster, parent pulumi.Resource) (node.HosterDriver, error) {
+	return New(ctx, h, parent)
+}
+
 // New registers the hoster's SSH key and its firewall group; instances
 // join the group at creation, rules come with Firewall.
 func New(ctx *pulumi.Context, h node.Hoster, parent pulumi.Resource) (*Hoster, error) {
