@@ -12,6 +12,7 @@ import (
 	"github.com/shoalops/shoal/bootstrap/inventory"
 	"github.com/shoalops/shoal/heal/labactor"
 	"github.com/shoalops/shoal/replace"
+	"github.com/shoalops/shoal/replace/labexec"
 )
 
 func newNodeCmd(a *app) *cobra.Command {
@@ -59,7 +60,8 @@ Where the new server comes from:
     deletes NAME's container at the end
   - a plain inventory: start the new server yourself and pass --address; at the
     end, put the new node in the inventory in NAME's place and delete NAME's
-    server at its hoster (the plan says so)
+    server at its hoster (the plan says so). For now shoal checks and prints
+    the steps (--dry-run) and does not carry them out on a plain inventory
   - a stack of ` + "`shoal up`" + `: not yet; the Pulumi program cannot create one
     more server for a replacement yet, and the command exits 2 saying so
 
@@ -131,12 +133,28 @@ func runNodeReplace(cmd *cobra.Command, a *app, name string, fl nodeReplaceFlags
 	if fl.dryRun {
 		return withCode(exitWork, errors.New(""))
 	}
+	if src != replace.SourceLab {
+		return withCode(exitUsage, fmt.Errorf("node replace %s: carrying out a replacement on a plain inventory is not built yet (labs only); nothing was changed: --dry-run prints the steps to do by hand", name))
+	}
 	if !fl.yes {
 		if !a.confirm(fmt.Sprintf("replace %s by %s (drain, demote, remove and delete %s)?", plan.Old.Name, plan.New.Name, plan.Old.Name)) {
 			return withCode(exitRefused, fmt.Errorf("node replace %s not confirmed: nothing changed", name))
 		}
 	}
-	return withCode(exitFailed, fmt.Errorf("node replace %s: carrying out the steps is not built yet; nothing was changed", name))
+	docker, err := localDocker()
+	if err != nil {
+		return err
+	}
+	defer docker.Close()
+	x, err := labexec.New(docker, inv.Path, labexec.Options{Dial: dial, Progress: labProgress(a), Log: a.log})
+	if err != nil {
+		return err
+	}
+	if err := replace.Execute(ctx, plan, x, a.stderr); err != nil {
+		return withCode(exitFailed, err)
+	}
+	fmt.Fprintf(a.stderr, "replaced %s by %s\n", plan.Old.Name, plan.New.Name)
+	return nil
 }
 
 func printReplacePlan(w io.Writer, p replace.Plan) {
