@@ -52,75 +52,11 @@ func TestNodeReplaceWorker(t *testing.T) {
 		t.Fatalf("the dry run changed the swarm: %v", n)
 	}
 
-	// Sample quorum every 500 ms while the replacement runs, through one
-	// SSH connection to m1 (it stays): the node list as the swarm's raft
-	// sees it. A manager that cannot answer (no leader) is a failed sample.
-	m1, ok := inv.Node("m1")
-	if !ok {
-		t.Fatal("the lab has no m1")
-	}
-	dial, closer, err := bootstrap.DialOptions(inv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closer.Close()
-	conn, err := remote.Dial(context.Background(), bootstrap.Target(inv, m1), dial)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	m1Docker, err := conn.Docker(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	type sample struct {
-		at    time.Duration
-		state string
-	}
-	var samples []sample
-	begin := time.Now()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(500 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-			sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			res, err := m1Docker.NodeList(sctx, client.NodeListOptions{})
-			cancel()
-			if ctx.Err() != nil {
-				return
-			}
-			state := ""
-			if err != nil {
-				state = "node list: " + err.Error()
-			} else {
-				total, reach := 0, 0
-				for _, n := range res.Items {
-					if n.ManagerStatus != nil {
-						total++
-						if n.ManagerStatus.Reachability == swarmtypes.ReachabilityReachable {
-							reach++
-						}
-					}
-				}
-				state = quorum.Health(total, reach)
-			}
-			samples = append(samples, sample{at: time.Since(begin), state: state})
-		}
-	}()
+	stopSampling := sampleQuorum(t, inv, "m1")
 	start := time.Now()
 	code, out, errs = c.run("node", "replace", "w1", "--yes")
 	took := time.Since(start)
-	stop()
-	wg.Wait()
+	samples := stopSampling()
 	if code != 0 {
 		t.Fatalf("node replace: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
 	}
@@ -130,14 +66,7 @@ func TestNodeReplaceWorker(t *testing.T) {
 			t.Errorf("progress lacks %q:\n%s", want, errs)
 		}
 	}
-	if len(samples) == 0 {
-		t.Errorf("no quorum sample was taken during the swap")
-	}
-	for i, s := range samples {
-		if s.state != quorum.OK {
-			t.Errorf("quorum sample %d (%s after the start) = %q, want ok", i, s.at.Round(100*time.Millisecond), s.state)
-		}
-	}
+	checkSamples(t, samples)
 
 	got := members(t, invPath)
 	if _, ok := got["w1"]; ok {
@@ -214,5 +143,139 @@ func writeInventory(t *testing.T, path string, inv *inventory.Inventory) {
 	}
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// quorumSample is the quorum health seen at one moment of a swap.
+type quorumSample struct {
+	at    time.Duration
+	state string
+}
+
+// sampleQuorum samples quorum every 500 ms, through one SSH connection to
+// manager via (one that stays): the node list as the swarm's raft sees it.
+// A manager that cannot answer (no leader) is a failed sample. The returned
+// func stops sampling and returns the samples.
+func sampleQuorum(t *testing.T, inv *inventory.Inventory, via string) func() []quorumSample {
+	t.Helper()
+	m, ok := inv.Node(via)
+	if !ok {
+		t.Fatalf("the lab has no %s", via)
+	}
+	dial, closer, err := bootstrap.DialOptions(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { closer.Close() })
+	conn, err := remote.Dial(context.Background(), bootstrap.Target(inv, m), dial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	cli, err := conn.Docker(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var samples []quorumSample
+	begin := time.Now()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(500 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			res, err := cli.NodeList(sctx, client.NodeListOptions{})
+			cancel()
+			if ctx.Err() != nil {
+				return
+			}
+			state := ""
+			if err != nil {
+				state = "node list: " + err.Error()
+			} else {
+				total, reach := 0, 0
+				for _, n := range res.Items {
+					if n.ManagerStatus != nil {
+						total++
+						if n.ManagerStatus.Reachability == swarmtypes.ReachabilityReachable {
+							reach++
+						}
+					}
+				}
+				state = quorum.Health(total, reach)
+			}
+			samples = append(samples, quorumSample{at: time.Since(begin), state: state})
+		}
+	}()
+	return func() []quorumSample {
+		stop()
+		wg.Wait()
+		return samples
+	}
+}
+
+func checkSamples(t *testing.T, samples []quorumSample) {
+	t.Helper()
+	if len(samples) == 0 {
+		t.Errorf("no quorum sample was taken during the swap")
+	}
+	for i, s := range samples {
+		if s.state != quorum.OK {
+			t.Errorf("quorum sample %d (%s after the start) = %q, want ok", i, s.at.Round(100*time.Millisecond), s.state)
+		}
+	}
+}
+
+// TestNodeReplaceManagerToAnotherHoster moves manager m1 of a 3+1 lab to a
+// hoster that holds no manager: the successor is a reachable manager there,
+// m1 is gone, there are 3 managers again and no hoster risk, and quorum
+// (sampled every 500 ms through m2) stays ok.
+func TestNodeReplaceManagerToAnotherHoster(t *testing.T) {
+	c, name := newLab(t)
+	c.must("lab", "up", "--name", name, "--managers", "3", "--workers", "1")
+	invPath := filepath.Join(c.home, "lab", name, "inventory.yaml")
+	inv, err := inventory.Load(invPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopSampling := sampleQuorum(t, inv, "m2")
+	start := time.Now()
+	code, out, errs := c.run("node", "replace", "m1", "--hoster", "hoster-d", "--yes")
+	took := time.Since(start)
+	samples := stopSampling()
+	if code != 0 {
+		t.Fatalf("node replace: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	t.Logf("node replace m1 --hoster hoster-d took %s; %d quorum samples", took.Round(100*time.Millisecond), len(samples))
+	checkSamples(t, samples)
+	if !strings.Contains(errs, "step 6/8: demote m1") {
+		t.Errorf("progress lacks the demote step:\n%s", errs)
+	}
+	st := c.status()
+	if st.Quorum != quorum.OK || st.Managers != 3 || len(st.HosterRisk) != 0 {
+		t.Errorf("after the swap: quorum %s, %d managers, hoster risk %v; want ok, 3, none", st.Quorum, st.Managers, st.HosterRisk)
+	}
+	found := false
+	for _, n := range st.Nodes {
+		switch n.Name {
+		case "m1":
+			t.Errorf("m1 is still in the swarm: %+v", n)
+		case "m1-r1":
+			found = true
+			if n.Role != "manager" || n.Reachability != "reachable" || n.Hoster != "hoster-d" {
+				t.Errorf("m1-r1 = %+v, want a reachable manager at hoster-d", n)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("m1-r1 is not in the swarm: %+v", st.Nodes)
 	}
 }
