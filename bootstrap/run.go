@@ -275,6 +275,19 @@ func parallelism(p int) int {
 // Status returned with it is the best view there is (a cut-off manager's
 // node list, or every node unknown).
 func Status(ctx context.Context, inv *inventory.Inventory, dial remote.DialOptions, prog Progress) (swarm.Status, error) {
+	obs, err := ObserveSwarm(ctx, inv, dial, prog)
+	var nq *swarm.NoQuorumError
+	if err != nil && !errors.As(err, &nq) {
+		return swarm.Status{}, err
+	}
+	return swarm.Summarize(inv, obs), err
+}
+
+// ObserveSwarm is what Status reads, before it is summed up: the swarm as
+// the first manager with quorum sees it. When no manager answers with
+// quorum the error is a *swarm.NoQuorumError and the Observed returned with
+// it is the best view there is.
+func ObserveSwarm(ctx context.Context, inv *inventory.Inventory, dial remote.DialOptions, prog Progress) (swarm.Observed, error) {
 	var names []string
 	for _, m := range inv.Managers() {
 		names = append(names, m.Name)
@@ -282,17 +295,16 @@ func Status(ctx context.Context, inv *inventory.Inventory, dial remote.DialOptio
 	fleet := Connect(ctx, inv, names, dial, len(names), prog)
 	defer fleet.Close()
 	if len(fleet.Fatal) > 0 {
-		return swarm.Status{}, errors.Join(fleet.Fatal...)
+		return swarm.Observed{}, errors.Join(fleet.Fatal...)
 	}
 	fleet.OpenEngines(ctx)
 	obs, err := swarm.ObserveWith(ctx, inv, fleet.Engines, fleet.Unreachable, swarm.ObserveOptions{Progress: prog})
 	var nq *swarm.NoQuorumError
 	if err != nil && !errors.As(err, &nq) {
-		return swarm.Status{}, err
+		return swarm.Observed{}, err
 	}
-	st := swarm.Summarize(inv, obs)
 	if i := swarm.Choose(obs.Asked); i < 0 || !obs.Asked[i].Quorum {
-		return st, &swarm.NoQuorumError{Cluster: inv.Cluster.Name, Asked: obs.Asked}
+		return obs, &swarm.NoQuorumError{Cluster: inv.Cluster.Name, Asked: obs.Asked}
 	}
-	return st, nil
+	return obs, nil
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
 	"gopkg.in/yaml.v3"
+
+	"github.com/shoalops/shoal/suggest"
 )
 
 // ConfigFromFiles is the config the program will see for stack, read from
@@ -179,7 +181,7 @@ func UnknownKeys(keys []string) error {
 // suggestKey is " (did you mean shoal:firewall?)" for the known key
 // nearest to full, or the list of known keys when none is near.
 func suggestKey(full string) string {
-	if best := nearest(strings.TrimPrefix(full, Namespace+":"), Keys); best != "" {
+	if best := suggest.Nearest(strings.TrimPrefix(full, Namespace+":"), Keys); best != "" {
 		return fmt.Sprintf(": did you mean %s?", key(best))
 	}
 	known := make([]string, len(Keys))
@@ -187,27 +189,6 @@ func suggestKey(full string) string {
 		known[i] = key(k)
 	}
 	return fmt.Sprintf(" (known keys: %s)", strings.Join(known, ", "))
-}
-
-// editDistance is the Levenshtein distance of a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -229,7 +210,7 @@ func (p *parser) decodeAt(k, raw string, v any, shape string) bool {
 	if field, ok := unknownField(err); ok {
 		fields := jsonFields(v)
 		msg := fmt.Sprintf("is not a field of %s", strings.TrimPrefix(k, Namespace+":"))
-		if near := nearest(field, fields); near != "" {
+		if near := suggest.Nearest(field, fields); near != "" {
 			msg += fmt.Sprintf(": did you mean %s?", near)
 		} else {
 			msg += fmt.Sprintf(" (fields: %s)", strings.Join(fields, ", "))
@@ -268,18 +249,4 @@ func jsonFields(v any) []string {
 		}
 	}
 	return out
-}
-
-// nearest is the candidate closest to s, or "" when none is close.
-func nearest(s string, candidates []string) string {
-	best, dist := "", 1<<30
-	for _, c := range candidates {
-		if d := editDistance(strings.ToLower(s), strings.ToLower(c)); d < dist {
-			best, dist = c, d
-		}
-	}
-	if dist <= max(2, len(s)/3) {
-		return best
-	}
-	return ""
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/shoalops/shoal/bootstrap/remote"
 	"github.com/shoalops/shoal/bootstrap/swarm"
 	"github.com/shoalops/shoal/infra"
+	"github.com/shoalops/shoal/replace"
 )
 
 // Exit codes, the same for every verb.
@@ -43,7 +44,9 @@ func codeOf(err error) int {
 	}
 	var fe *inventory.FieldError
 	var ce *infra.ConfigError
-	if errors.As(err, &fe) || errors.As(err, &ce) {
+	var rq *replace.RequestError
+	var un *replace.UnknownNodeError
+	if errors.As(err, &fe) || errors.As(err, &ce) || errors.As(err, &rq) || errors.As(err, &un) {
 		return exitUsage
 	}
 	var qe *swarm.QuorumError
@@ -52,6 +55,10 @@ func codeOf(err error) int {
 	var hk *remote.HostKeyChangedError
 	var cn *swarm.ClusterNameError
 	var nq *swarm.NoQuorumError
+	var rr *replace.RefusedError
+	if errors.As(err, &rr) {
+		return exitRefused
+	}
 	if errors.As(err, &qe) || errors.As(err, &re) || errors.As(err, &fs) || errors.As(err, &hk) || errors.As(err, &cn) || errors.As(err, &nq) {
 		return exitRefused
 	}

@@ -1,0 +1,217 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/shoalops/shoal/bootstrap"
+	"github.com/shoalops/shoal/bootstrap/inventory"
+	"github.com/shoalops/shoal/heal/labactor"
+	"github.com/shoalops/shoal/replace"
+	"github.com/shoalops/shoal/replace/labexec"
+)
+
+func newNodeCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "node",
+		Short: "Day-2 work on one node of the swarm (planned replacement)",
+	}
+	cmd.AddCommand(newNodeReplaceCmd(a))
+	return cmd
+}
+
+type nodeReplaceFlags struct {
+	hoster, address string
+	dryRun, yes     bool
+}
+
+func newNodeReplaceCmd(a *app) *cobra.Command {
+	var fl nodeReplaceFlags
+	cmd := &cobra.Command{
+		Use:   "replace NAME",
+		Short: "Replace a node by a new server with its role and labels, keeping quorum",
+		Long: `replace swaps node NAME for a new server (a new OS image, a bigger plan, another
+hoster) without losing manager quorum. The new node is named NAME-r1 (or the
+next free -rN), gets NAME's role and labels, and joins first; only once it is
+Ready is NAME drained, its tasks seen running elsewhere, NAME demoted (if a
+manager) and removed, and its server deleted:
+
+  1. create the new server (labs only)
+  2. join it with NAME's role and labels
+  3. wait until it is Ready
+  4. drain NAME
+  5. wait until NAME's tasks run elsewhere
+  6. demote NAME (managers only)
+  7. remove NAME from the swarm
+  8. delete NAME's server (labs only)
+
+Before anything changes, every step is checked: the reachable managers stay a
+majority (a joining manager counts as reachable only once Ready), there are
+never fewer reachable managers than before, and no hoster comes to hold a
+majority of the managers. A step that would break a rule is named and nothing
+is done (exit 3). An unknown NAME exits 2 and names the nearest node.
+
+Where the new server comes from:
+  - a lab (` + "`shoal lab up`" + `): shoal creates it at --hoster (default NAME's) and
+    deletes NAME's container at the end
+  - a plain inventory: start the new server yourself and pass --address; at the
+    end, put the new node in the inventory in NAME's place and delete NAME's
+    server at its hoster (the plan says so). For now shoal checks and prints
+    the steps (--dry-run) and does not carry them out on a plain inventory
+  - a stack of ` + "`shoal up`" + `: not yet; the Pulumi program cannot create one
+    more server for a replacement yet, and the command exits 2 saying so
+
+--dry-run prints the numbered steps and changes nothing (exit 4). Without
+--dry-run the steps and their targets are shown and confirmed on the terminal;
+--yes skips the question; without a terminal and without --yes it refuses
+(exit 3) and touches nothing.`,
+		Example: `  shoal node replace w1 --dry-run
+  shoal node replace m1 --hoster hoster-d --yes
+  shoal node replace m2 --address 203.0.113.20 --inventory prod.yaml`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runNodeReplace(cmd, a, args[0], fl)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&fl.hoster, "hoster", "", "hoster of the new server (default: NAME's hoster)")
+	f.StringVar(&fl.address, "address", "", "address of the new server (plain inventories, where it is required)")
+	f.BoolVar(&fl.dryRun, "dry-run", false, "print the numbered steps and change nothing")
+	f.BoolVarP(&fl.yes, "yes", "y", false, "replace without asking")
+	return cmd
+}
+
+func runNodeReplace(cmd *cobra.Command, a *app, name string, fl nodeReplaceFlags) error {
+	ctx := cmd.Context()
+	if !fl.dryRun && !fl.yes && !a.interactive() {
+		// As up: refuse before anything is read, never hang on a question.
+		return withCode(exitRefused, fmt.Errorf("node replace %s: no terminal to ask on, and --yes not given: nothing done (pass --yes to go ahead unasked, or --dry-run to see the steps)", name))
+	}
+	inv, err := a.loadInventory()
+	if err != nil {
+		return err
+	}
+	if stack := stackOf(a.home, inv.Path); stack != "" {
+		return withCode(exitUsage, fmt.Errorf("node replace: %s is the inventory of stack %s from `shoal up`, and replacing a node of a `shoal up` stack is not built yet: "+
+			"the Pulumi program has no way yet to create NAME's successor and delete NAME's server (nothing was changed)", inv.Path, stack))
+	}
+	src := replace.SourceInventory
+	if docker, err := localDocker(); err == nil {
+		ok, _ := labactor.IsLab(ctx, docker, inv.Path)
+		docker.Close()
+		if ok {
+			src = replace.SourceLab
+		}
+	}
+	req := replace.Request{Node: name, Source: src, Hoster: fl.hoster, Address: fl.address}
+	dial, closer, err := bootstrap.DialOptions(inv)
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	defer closer.Close()
+	dial.Logger = a.log
+	dial.Attempts = 2
+	obs, err := bootstrap.ObserveSwarm(ctx, inv, dial, newNodePrinter(a.stderr, inv))
+	if err != nil {
+		return err
+	}
+	plan, err := replace.Compute(inv, obs, req)
+	if err != nil {
+		return err
+	}
+	if a.json() {
+		if err := writeReplaceJSON(a.stdout, inv, plan); err != nil {
+			return err
+		}
+	} else {
+		printReplacePlan(a.stdout, plan)
+	}
+	if fl.dryRun {
+		return withCode(exitWork, errors.New(""))
+	}
+	if src != replace.SourceLab {
+		return withCode(exitUsage, fmt.Errorf("node replace %s: carrying out a replacement on a plain inventory is not built yet (labs only); nothing was changed: --dry-run prints the steps to do by hand", name))
+	}
+	if !fl.yes {
+		if !a.confirm(fmt.Sprintf("replace %s by %s (drain, demote, remove and delete %s)?", plan.Old.Name, plan.New.Name, plan.Old.Name)) {
+			return withCode(exitRefused, fmt.Errorf("node replace %s not confirmed: nothing changed", name))
+		}
+	}
+	docker, err := localDocker()
+	if err != nil {
+		return err
+	}
+	defer docker.Close()
+	x, err := labexec.New(docker, inv.Path, labexec.Options{Dial: dial, Progress: labProgress(a), Log: a.log})
+	if err != nil {
+		return err
+	}
+	if err := replace.Execute(ctx, plan, x, a.stderr); err != nil {
+		return withCode(exitFailed, err)
+	}
+	fmt.Fprintf(a.stderr, "replaced %s by %s\n", plan.Old.Name, plan.New.Name)
+	return nil
+}
+
+func printReplacePlan(w io.Writer, p replace.Plan) {
+	fmt.Fprintf(w, "replace %s (%s, %s) by %s (%s) in %d steps:\n", p.Old.Name, p.Old.Role, p.Old.Hoster, p.New.Name, p.New.Hoster, len(p.Steps))
+	for i, s := range p.Steps {
+		fmt.Fprintf(w, "  %d. %s\n", i+1, s)
+	}
+	if len(p.Notes) > 0 {
+		fmt.Fprintln(w, "then, by hand:")
+		for _, n := range p.Notes {
+			fmt.Fprintf(w, "  - %s\n", n)
+		}
+	}
+}
+
+// replaceJSON is the --output json document of node replace.
+type replaceJSON struct {
+	Cluster string            `json:"cluster"`
+	Source  string            `json:"source"`
+	Old     replaceNodeJSON   `json:"old"`
+	New     replaceNodeJSON   `json:"new"`
+	Steps   []replaceStepJSON `json:"steps"`
+	Notes   []string          `json:"notes"`
+}
+
+type replaceNodeJSON struct {
+	Name    string            `json:"name"`
+	Role    string            `json:"role"`
+	Hoster  string            `json:"hoster"`
+	Region  string            `json:"region,omitempty"`
+	Address string            `json:"address,omitempty"`
+	Labels  map[string]string `json:"labels"`
+}
+
+type replaceStepJSON struct {
+	N    int    `json:"n"`
+	Kind string `json:"kind"`
+	Node string `json:"node"`
+	Text string `json:"text"`
+}
+
+func writeReplaceJSON(w io.Writer, inv *inventory.Inventory, p replace.Plan) error {
+	node := func(n replace.Node) replaceNodeJSON {
+		l := n.Labels
+		if l == nil {
+			l = map[string]string{}
+		}
+		return replaceNodeJSON{Name: n.Name, Role: n.Role, Hoster: n.Hoster, Region: n.Region, Address: n.Address, Labels: l}
+	}
+	doc := replaceJSON{Cluster: inv.Cluster.Name, Source: string(p.Source), Old: node(p.Old), New: node(p.New), Steps: []replaceStepJSON{}, Notes: p.Notes}
+	if doc.Notes == nil {
+		doc.Notes = []string{}
+	}
+	for i, s := range p.Steps {
+		doc.Steps = append(doc.Steps, replaceStepJSON{N: i + 1, Kind: string(s.Kind), Node: s.Node, Text: s.Text})
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(doc)
+}

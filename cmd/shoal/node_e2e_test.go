@@ -1,0 +1,281 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	swarmtypes "github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
+
+	"github.com/shoalops/shoal/bootstrap"
+	"github.com/shoalops/shoal/bootstrap/inventory"
+	"github.com/shoalops/shoal/bootstrap/quorum"
+	"github.com/shoalops/shoal/bootstrap/remote"
+	"github.com/shoalops/shoal/bootstrap/swarm"
+	"github.com/shoalops/shoal/lab"
+)
+
+// TestNodeReplaceWorker replaces the worker of a 3+1 lab with `shoal node
+// replace`: the new node is Ready with the old node's labels, the old one is
+// gone from the swarm and the lab, and quorum (sampled every 500 ms during
+// the swap) stays ok.
+func TestNodeReplaceWorker(t *testing.T) {
+	c, name := newLab(t)
+	c.must("lab", "up", "--name", name, "--managers", "3", "--workers", "1")
+	invPath := filepath.Join(c.home, "lab", name, "inventory.yaml")
+
+	// Give w1 a label of the operator's, as an inventory would.
+	inv, err := inventory.Load(invPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range inv.Nodes {
+		if inv.Nodes[i].Name == "w1" {
+			inv.Nodes[i].Labels = map[string]string{"disk": "ssd"}
+		}
+	}
+	writeInventory(t, invPath, inv)
+	c.must("bootstrap", "--yes")
+
+	// --dry-run prints the numbered steps and changes nothing (exit 4).
+	code, out, errs := c.run("node", "replace", "w1", "--dry-run")
+	if code != exitWork || !strings.Contains(out, "1. create server w1-r1 at") || !strings.Contains(out, "7. delete the server of w1 (lab)") ||
+		!strings.Contains(out, "labels disk=ssd") {
+		t.Fatalf("dry run: exit %d, want %d with 7 numbered steps\nstdout:\n%s\nstderr:\n%s", code, exitWork, out, errs)
+	}
+	if n := members(t, invPath); n["w1"].ID == "" || n["w1-r1"].ID != "" {
+		t.Fatalf("the dry run changed the swarm: %v", n)
+	}
+
+	stopSampling := sampleQuorum(t, inv, "m1")
+	start := time.Now()
+	code, out, errs = c.run("node", "replace", "w1", "--yes")
+	took := time.Since(start)
+	samples := stopSampling()
+	if code != 0 {
+		t.Fatalf("node replace: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	t.Logf("node replace w1 took %s; %d quorum samples", took.Round(100*time.Millisecond), len(samples))
+	for _, want := range []string{"step 1/7: create server w1-r1", "step 5/7: wait until the tasks of w1 run elsewhere", "step 7/7: done", "replaced w1 by w1-r1"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("progress lacks %q:\n%s", want, errs)
+		}
+	}
+	checkSamples(t, samples)
+
+	got := members(t, invPath)
+	if _, ok := got["w1"]; ok {
+		t.Errorf("w1 is still in the swarm: %+v", got["w1"])
+	}
+	nw, ok := got["w1-r1"]
+	switch {
+	case !ok:
+		t.Fatalf("w1-r1 is not in the swarm: %v", got)
+	case nw.State != "ready" || nw.Role != "worker" || nw.Availability != "active":
+		t.Errorf("w1-r1 is %s %s %s, want a ready, active worker", nw.State, nw.Role, nw.Availability)
+	case nw.Labels["disk"] != "ssd":
+		t.Errorf("w1-r1 labels = %v, want w1's disk=ssd", nw.Labels)
+	}
+	docker, err := localDocker()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer docker.Close()
+	l, ok, err := lab.Find(context.Background(), docker, name)
+	if err != nil || !ok {
+		t.Fatalf("find lab %s: %v %v", name, ok, err)
+	}
+	if _, ok := l.Node("w1"); ok {
+		t.Errorf("the lab still has w1's container")
+	}
+	if _, ok := l.Node("w1-r1"); !ok {
+		t.Errorf("the lab has no w1-r1 container")
+	}
+
+	// Run twice: w1 is gone, so a second replace names it unknown (exit
+	// 2), and bootstrap finds nothing to do.
+	if code, _, errs := c.run("node", "replace", "w1", "--dry-run"); code != exitUsage || !strings.Contains(errs, "the swarm has no node w1") {
+		t.Errorf("second replace: exit %d, want %d naming w1\n%s", code, exitUsage, errs)
+	}
+	if code, out, errs := c.run("bootstrap", "--dry-run"); code != 0 {
+		t.Errorf("bootstrap --dry-run after the replacement: exit %d, want 0 (nothing to do)\n%s\n%s", code, out, errs)
+	}
+}
+
+type discardProgress struct{}
+
+func (discardProgress) Node(string, string) {}
+
+func members(t *testing.T, invPath string) map[string]swarm.Member {
+	t.Helper()
+	inv, err := inventory.Load(invPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dial, closer, err := bootstrap.DialOptions(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closer.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	obs, err := bootstrap.ObserveSwarm(ctx, inv, dial, discardProgress{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]swarm.Member{}
+	for _, m := range obs.Members {
+		out[m.Labels[swarm.LabelNode]] = m
+	}
+	return out
+}
+
+func writeInventory(t *testing.T, path string, inv *inventory.Inventory) {
+	t.Helper()
+	b, err := inventory.Marshal(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// quorumSample is the quorum health seen at one moment of a swap.
+type quorumSample struct {
+	at    time.Duration
+	state string
+}
+
+// sampleQuorum samples quorum every 500 ms, through one SSH connection to
+// manager via (one that stays): the node list as the swarm's raft sees it.
+// A manager that cannot answer (no leader) is a failed sample. The returned
+// func stops sampling and returns the samples.
+func sampleQuorum(t *testing.T, inv *inventory.Inventory, via string) func() []quorumSample {
+	t.Helper()
+	m, ok := inv.Node(via)
+	if !ok {
+		t.Fatalf("the lab has no %s", via)
+	}
+	dial, closer, err := bootstrap.DialOptions(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { closer.Close() })
+	conn, err := remote.Dial(context.Background(), bootstrap.Target(inv, m), dial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	cli, err := conn.Docker(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var samples []quorumSample
+	begin := time.Now()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(500 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			res, err := cli.NodeList(sctx, client.NodeListOptions{})
+			cancel()
+			if ctx.Err() != nil {
+				return
+			}
+			state := ""
+			if err != nil {
+				state = "node list: " + err.Error()
+			} else {
+				total, reach := 0, 0
+				for _, n := range res.Items {
+					if n.ManagerStatus != nil {
+						total++
+						if n.ManagerStatus.Reachability == swarmtypes.ReachabilityReachable {
+							reach++
+						}
+					}
+				}
+				state = quorum.Health(total, reach)
+			}
+			samples = append(samples, quorumSample{at: time.Since(begin), state: state})
+		}
+	}()
+	return func() []quorumSample {
+		stop()
+		wg.Wait()
+		return samples
+	}
+}
+
+func checkSamples(t *testing.T, samples []quorumSample) {
+	t.Helper()
+	if len(samples) == 0 {
+		t.Errorf("no quorum sample was taken during the swap")
+	}
+	for i, s := range samples {
+		if s.state != quorum.OK {
+			t.Errorf("quorum sample %d (%s after the start) = %q, want ok", i, s.at.Round(100*time.Millisecond), s.state)
+		}
+	}
+}
+
+// TestNodeReplaceManagerToAnotherHoster moves manager m1 of a 3+1 lab to a
+// hoster that holds no manager: the successor is a reachable manager there,
+// m1 is gone, there are 3 managers again and no hoster risk, and quorum
+// (sampled every 500 ms through m2) stays ok.
+func TestNodeReplaceManagerToAnotherHoster(t *testing.T) {
+	c, name := newLab(t)
+	c.must("lab", "up", "--name", name, "--managers", "3", "--workers", "1")
+	invPath := filepath.Join(c.home, "lab", name, "inventory.yaml")
+	inv, err := inventory.Load(invPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopSampling := sampleQuorum(t, inv, "m2")
+	start := time.Now()
+	code, out, errs := c.run("node", "replace", "m1", "--hoster", "hoster-d", "--yes")
+	took := time.Since(start)
+	samples := stopSampling()
+	if code != 0 {
+		t.Fatalf("node replace: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	t.Logf("node replace m1 --hoster hoster-d took %s; %d quorum samples", took.Round(100*time.Millisecond), len(samples))
+	checkSamples(t, samples)
+	if !strings.Contains(errs, "step 6/8: demote m1") {
+		t.Errorf("progress lacks the demote step:\n%s", errs)
+	}
+	st := c.status()
+	if st.Quorum != quorum.OK || st.Managers != 3 || len(st.HosterRisk) != 0 {
+		t.Errorf("after the swap: quorum %s, %d managers, hoster risk %v; want ok, 3, none", st.Quorum, st.Managers, st.HosterRisk)
+	}
+	found := false
+	for _, n := range st.Nodes {
+		switch n.Name {
+		case "m1":
+			t.Errorf("m1 is still in the swarm: %+v", n)
+		case "m1-r1":
+			found = true
+			if n.Role != "manager" || n.Reachability != "reachable" || n.Hoster != "hoster-d" {
+				t.Errorf("m1-r1 = %+v, want a reachable manager at hoster-d", n)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("m1-r1 is not in the swarm: %+v", st.Nodes)
+	}
+}

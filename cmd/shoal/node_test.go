@@ -1,0 +1,72 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestNodeReplaceRefusesBeforeTouchingAnything checks the cases node
+// replace decides without reading the cluster: each exits with its code and
+// says what to do.
+func TestNodeReplaceRefusesBeforeTouchingAnything(t *testing.T) {
+	inv := `
+nodes:
+  - {name: m1, address: 192.0.2.1, role: manager, hoster: a}
+  - {name: m2, address: 192.0.2.2, role: manager, hoster: b}
+  - {name: m3, address: 192.0.2.3, role: manager, hoster: c}
+  - {name: w1, address: 192.0.2.4, role: worker, hoster: a}
+`
+	tests := []struct {
+		name     string
+		args     []string
+		stack    bool // put the inventory where `shoal up` writes stack local's
+		wantCode int
+		wantErr  []string
+		wantOut  []string
+	}{
+		{name: "no NAME is bad usage", args: []string{"node", "replace", "--dry-run"}, wantCode: exitUsage,
+			wantErr: []string{"accepts 1 arg", "usage: shoal node replace NAME"}},
+		{name: "a bare node names its verbs", args: []string{"node"}, wantCode: exitUsage,
+			wantErr: []string{"shoal node needs a verb: replace"}},
+		{name: "without a terminal and without --yes a real run refuses", args: []string{"node", "replace", "w1"}, wantCode: exitRefused,
+			wantErr: []string{"no terminal to ask on, and --yes not given", "pass --yes", "--dry-run"}},
+		{name: "a shoal up stack is not supported yet and says what is missing", args: []string{"node", "replace", "w1", "--dry-run"}, stack: true,
+			wantCode: exitUsage, wantErr: []string{"stack local from `shoal up`", "not built yet", "the Pulumi program has no way yet to create NAME's successor", "nothing was changed"}},
+		{name: "help lists the steps and the sources", args: []string{"node", "replace", "--help"}, wantCode: exitOK,
+			wantOut: []string{"1. create the new server (labs only)", "6. demote NAME (managers only)", "--dry-run prints the numbered steps", "a stack of `shoal up`: not yet", "--address"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			home := t.TempDir()
+			path := filepath.Join(t.TempDir(), "inventory.yaml")
+			if tt.stack {
+				path = filepath.Join(home, "stacks", "local", "inventory.yaml")
+			}
+			if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, []byte(inv), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var out, errb bytes.Buffer
+			code := Main(context.Background(), append([]string{"--home", home, "-i", path}, tt.args...), strings.NewReader("y\n"), &out, &errb)
+			if code != tt.wantCode {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tt.wantCode, out.String(), errb.String())
+			}
+			for _, w := range tt.wantErr {
+				if !strings.Contains(errb.String(), w) {
+					t.Errorf("stderr lacks %q:\n%s", w, errb.String())
+				}
+			}
+			for _, w := range tt.wantOut {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("stdout lacks %q:\n%s", w, out.String())
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,265 @@
+package replace
+
+import (
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/shoalops/shoal/bootstrap/inventory"
+	"github.com/shoalops/shoal/bootstrap/swarm"
+)
+
+// Source is where the cluster's servers come from: it decides whether shoal
+// can create and delete them.
+type Source string
+
+const (
+	// SourceLab is a lab (`shoal lab up`): shoal creates the new VPS
+	// container and deletes NAME's.
+	SourceLab Source = "lab"
+	// SourceInventory is a plain inventory of servers the operator has:
+	// the new server already runs at Request.Address, and deleting NAME's
+	// server is left to the operator.
+	SourceInventory Source = "inventory"
+)
+
+// Request is what the operator asked for.
+type Request struct {
+	Node   string // NAME, the node to replace (its inventory name, the shoal.node label)
+	Source Source
+	// Hoster is where the new server runs; "" keeps NAME's hoster.
+	Hoster string
+	// Address is the new server's address (SourceInventory only, where it
+	// is required).
+	Address string
+}
+
+// Kind is what a step does.
+type Kind string
+
+// Step kinds, in the order a plan runs them.
+const (
+	CreateServer Kind = "create server"
+	Join         Kind = "join"
+	WaitReady    Kind = "wait ready"
+	Drain        Kind = "drain"
+	WaitMoved    Kind = "wait tasks moved"
+	Demote       Kind = "demote"
+	Remove       Kind = "remove"
+	DeleteServer Kind = "delete server"
+)
+
+// Step is one step of a replacement.
+type Step struct {
+	Kind Kind
+	Node string // the node the step acts on: the new one or NAME
+	Text string // what the step does, for the operator
+}
+
+func (s Step) String() string { return s.Text }
+
+// Destructive tells whether the step takes something away (the kind of
+// step an operator confirms first).
+func (s Step) Destructive() bool {
+	return s.Kind == Drain || s.Kind == Demote || s.Kind == Remove || s.Kind == DeleteServer
+}
+
+// Node is a swarm node as the plan sees it.
+type Node struct {
+	Name    string
+	ID      string // swarm node ID; "" for the new node
+	Role    string // inventory.RoleManager or inventory.RoleWorker
+	Hoster  string
+	Region  string
+	Address string
+	// Labels are the node labels the operator cares about: every label of
+	// the swarm node except shoal's own bookkeeping (shoal.node,
+	// shoal.hoster, shoal.region, shoal.managed).
+	Labels map[string]string
+}
+
+// Plan is a checked replacement: the steps run in order.
+type Plan struct {
+	Source Source
+	Old    Node
+	New    Node
+	Steps  []Step
+	// Notes are what is left to the operator after the last step.
+	Notes []string
+}
+
+// shoalLabels are the labels shoal keeps for itself on every node; a new
+// node gets its own values, never NAME's.
+var shoalLabels = []string{swarm.LabelNode, swarm.LabelHoster, swarm.LabelRegion, swarm.LabelManaged}
+
+// Compute plans the replacement of req.Node in the swarm obs (read through
+// the inventory inv's managers). It refuses with a *RequestError (bad
+// request), an *UnknownNodeError (no such node) or a *RefusedError (quorum
+// or the hoster rule would break at some step).
+func Compute(inv *inventory.Inventory, obs swarm.Observed, req Request) (Plan, error) {
+	if err := req.validate(); err != nil {
+		return Plan{}, err
+	}
+	old, err := findNode(inv, obs, req.Node)
+	if err != nil {
+		return Plan{}, err
+	}
+	nu := Node{
+		Name:    newName(old.Name, taken(inv, obs)),
+		Role:    old.Role,
+		Hoster:  req.Hoster,
+		Address: req.Address,
+		Labels:  old.Labels,
+	}
+	if nu.Hoster == "" || nu.Hoster == old.Hoster {
+		nu.Hoster, nu.Region = old.Hoster, old.Region
+	}
+	p := Plan{Source: req.Source, Old: old, New: nu}
+	p.Steps = steps(req.Source, old, nu)
+	switch req.Source {
+	case SourceInventory:
+		p.Notes = []string{
+			fmt.Sprintf("in the inventory, replace %s (%s) with %s at %s", old.Name, old.Address, nu.Name, nu.Address),
+			fmt.Sprintf("delete the server of %s (%s) at %s", old.Name, old.Address, old.Hoster),
+		}
+	}
+	if err := check(layoutOf(inv, obs), p); err != nil {
+		return Plan{}, err
+	}
+	return p, nil
+}
+
+func (r Request) validate() error {
+	switch {
+	case r.Node == "":
+		return &RequestError{Field: "NAME", Msg: "name the node to replace"}
+	case r.Source == SourceInventory && r.Address == "":
+		return &RequestError{Field: "--address", Msg: "is required for a cluster from a plain inventory: shoal cannot create servers there; start the new server and pass its address"}
+	case r.Source == SourceLab && r.Address != "":
+		return &RequestError{Field: "--address", Msg: "is not used for a lab: the lab gives the new VPS its address"}
+	case r.Source != SourceLab && r.Source != SourceInventory:
+		return &RequestError{Field: "source", Msg: fmt.Sprintf("unknown source %q", r.Source)}
+	}
+	return nil
+}
+
+// steps are the ordered steps: the new node is in and Ready before NAME
+// starts to leave.
+func steps(src Source, old, nu Node) []Step {
+	var out []Step
+	add := func(k Kind, node, format string, args ...any) {
+		out = append(out, Step{Kind: k, Node: node, Text: fmt.Sprintf(format, args...)})
+	}
+	where := nu.Hoster
+	if nu.Region != "" {
+		where += "/" + nu.Region
+	}
+	if src == SourceLab {
+		add(CreateServer, nu.Name, "create server %s at %s (lab)", nu.Name, where)
+	} else {
+		where += " " + nu.Address
+	}
+	labels := "no labels"
+	if len(nu.Labels) > 0 {
+		labels = "labels " + formatLabels(nu.Labels)
+	}
+	add(Join, nu.Name, "join %s (%s) as %s with %s", nu.Name, where, nu.Role, labels)
+	add(WaitReady, nu.Name, "wait until %s is Ready", nu.Name)
+	add(Drain, old.Name, "drain %s", old.Name)
+	add(WaitMoved, old.Name, "wait until the tasks of %s run elsewhere", old.Name)
+	if old.Role == inventory.RoleManager {
+		add(Demote, old.Name, "demote %s", old.Name)
+	}
+	add(Remove, old.Name, "remove %s from the swarm", old.Name)
+	if src == SourceLab {
+		add(DeleteServer, old.Name, "delete the server of %s (lab)", old.Name)
+	}
+	return out
+}
+
+// findNode is NAME as the swarm knows it, its hoster and region from its
+// labels, else from the inventory.
+func findNode(inv *inventory.Inventory, obs swarm.Observed, name string) (Node, error) {
+	for _, m := range obs.Members {
+		if memberName(m) != name {
+			continue
+		}
+		n := Node{Name: name, ID: m.ID, Role: m.Role, Hoster: m.Labels[swarm.LabelHoster], Region: m.Labels[swarm.LabelRegion], Address: m.Addr, Labels: map[string]string{}}
+		if in, ok := inv.Node(name); ok {
+			n.Hoster = cmpOr(n.Hoster, in.Hoster)
+			n.Region = cmpOr(n.Region, in.Region)
+			n.Address = in.Address
+		}
+		for k, v := range m.Labels {
+			if !slices.Contains(shoalLabels, k) {
+				n.Labels[k] = v
+			}
+		}
+		return n, nil
+	}
+	e := &UnknownNodeError{Name: name}
+	var known []string
+	for _, m := range obs.Members {
+		known = append(known, memberName(m))
+	}
+	sort.Strings(known)
+	e.Known = known
+	if _, ok := inv.Node(name); ok {
+		e.InInventory = true
+	}
+	return Node{}, e
+}
+
+func memberName(m swarm.Member) string {
+	if n := m.Labels[swarm.LabelNode]; n != "" {
+		return n
+	}
+	return m.Hostname
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func taken(inv *inventory.Inventory, obs swarm.Observed) map[string]bool {
+	t := map[string]bool{}
+	for _, m := range obs.Members {
+		t[memberName(m)] = true
+		t[m.Hostname] = true
+	}
+	if inv != nil {
+		for _, n := range inv.Nodes {
+			t[n.Name] = true
+		}
+	}
+	return t
+}
+
+var replacedSuffix = regexp.MustCompile(`-r[0-9]+$`)
+
+// newName names NAME's successor: NAME-r1, or the next free -rN (w1-r1
+// is followed by w1-r2, not w1-r1-r1).
+func newName(old string, taken map[string]bool) string {
+	base := replacedSuffix.ReplaceAllString(old, "")
+	for i := 1; ; i++ {
+		if n := base + "-r" + strconv.Itoa(i); !taken[n] {
+			return n
+		}
+	}
+}
+
+func formatLabels(l map[string]string) string {
+	keys := slices.Sorted(maps.Keys(l))
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + l[k]
+	}
+	return strings.Join(parts, ",")
+}
