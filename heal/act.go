@@ -2,7 +2,6 @@ package heal
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -79,7 +78,7 @@ func find(ctx context.Context, m Manager, name string) (swarmtypes.Node, bool, e
 	}
 	var match []swarmtypes.Node
 	for _, n := range res.Items {
-		if n.Spec.Labels[swarm.LabelNode] == name || (n.Spec.Labels[swarm.LabelNode] == "" && n.Description.Hostname == name) {
+		if swarm.NodeName(n.Spec.Labels, n.Description.Hostname) == name {
 			match = append(match, n)
 		}
 	}
@@ -372,18 +371,4 @@ func UnlockNode(ctx context.Context, t remote.Target, dial remote.DialOptions, k
 		return fmt.Errorf("unlock %s: %w", t.Name, err)
 	}
 	return nil
-}
-
-// RefusedError is an action an Actor refused because a safety rule forbids
-// it, whatever Decide said.
-type RefusedError struct {
-	Check   string
-	Numbers string
-}
-
-func (e *RefusedError) Error() string { return "refused (" + e.Check + "): " + e.Numbers }
-
-func isNotFound(err error) bool {
-	var nf interface{ NotFound() }
-	return errors.As(err, &nf) || strings.Contains(err.Error(), "not found")
 }

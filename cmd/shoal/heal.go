@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -190,9 +191,18 @@ func runHeal(cmd *cobra.Command, a *app, fl *healFlags) error {
 	ctl := &heal.Controller{
 		Policy: pol, Spec: func() heal.Desired { return desiredOf(current()) }, Source: obs, Swarm: sw,
 		Actor: actor, DryRun: fl.dryRun, Log: a.log,
+		// A stack's nodes keep their names when replaced, with or without
+		// an actor: --dry-run decides as the real run would.
+		SameName: stack != "",
+		Lease:    sw, Holder: healHolder(),
 	}
 	if fl.once {
 		d, err := ctl.Once(ctx)
+		if held, ok := errors.AsType[*heal.LeaseHeldError](err); ok {
+			// Another heal acts for this cluster: say who, and do nothing.
+			fmt.Fprintln(a.stdout, held.Error())
+			return nil
+		}
 		if a.json() {
 			enc := json.NewEncoder(a.stdout)
 			enc.SetIndent("", "  ")
@@ -230,6 +240,16 @@ func runHeal(cmd *cobra.Command, a *app, fl *healFlags) error {
 	}
 	a.log.Info("heal: watching", "cluster", inv.Cluster.Name, "grace", pol.Grace, "max_unhealthy", pol.MaxUnhealthy.String(), "dry_run", fl.dryRun)
 	return ctl.Run(ctx)
+}
+
+// healHolder names this heal process in the lease and in the records it
+// claims: host, process and a random part (two processes of one host in
+// one container namespace may share a pid).
+func healHolder() string {
+	host, _ := os.Hostname()
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s/%d/%x", host, os.Getpid(), b)
 }
 
 // stackOf is the stack whose inventory `shoal up` wrote at path

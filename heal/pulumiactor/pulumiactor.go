@@ -275,10 +275,7 @@ func (a *Actor) AbandonReplacement(ctx context.Context, dead heal.NodeInfo, fail
 		}
 		stuck = stuck[:0]
 		for _, n := range res.Items {
-			name := n.Spec.Labels[swarm.LabelNode]
-			if name == "" {
-				name = n.Description.Hostname
-			}
+			name := swarm.NodeName(n.Spec.Labels, n.Description.Hostname)
 			if name == failed && n.ID != dead.ID && n.Status.State != swarmtypes.NodeStateReady {
 				stuck = append(stuck, n.ID)
 			}
