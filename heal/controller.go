@@ -236,7 +236,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	renew := time.NewTicker(c.ttl() / 3)
 	defer renew.Stop()
 	var snap Snapshot
-	var settled time.Time // a decision needs a snapshot newer than this
+	var settled time.Time // a decision needs a snapshot read no earlier than this
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -275,7 +275,7 @@ func (c *Controller) Run(ctx context.Context) error {
 			}
 		case <-timer.C:
 		}
-		if snap.At.IsZero() || !snap.At.After(settled) {
+		if snap.At.IsZero() || snap.At.Before(settled) {
 			continue
 		}
 		if len(Decide(c.now(), c.Policy, c.spec(), snap, c.history(snap, running)).Actions) > 0 {
