@@ -278,14 +278,16 @@ func (c *Controller) Run(ctx context.Context) error {
 		if snap.At.IsZero() || snap.At.Before(settled) {
 			continue
 		}
-		if len(Decide(c.now(), c.Policy, c.spec(), snap, c.history(snap, running)).Actions) > 0 {
+		d := Decide(c.now(), c.Policy, c.spec(), snap, c.history(snap, running))
+		if len(d.Actions) > 0 {
 			// Act only on what a fresh node list still calls for.
 			snap = c.Source.Snapshot(ctx)
 			if ctx.Err() != nil {
 				continue
 			}
+			d = Decide(c.now(), c.Policy, c.spec(), snap, c.history(snap, maps.Clone(running)))
 		}
-		d := c.decide(snap, maps.Clone(running))
+		c.record(snap, d)
 		for _, a := range d.Actions {
 			if c.DryRun || !held {
 				continue
@@ -324,6 +326,12 @@ func (c *Controller) history(snap Snapshot, running map[string]bool) History {
 // decide runs Decide on snap and logs and counts the decision.
 func (c *Controller) decide(snap Snapshot, running map[string]bool) Decision {
 	d := Decide(c.now(), c.Policy, c.spec(), snap, c.history(snap, running))
+	c.record(snap, d)
+	return d
+}
+
+// record logs and counts decision d.
+func (c *Controller) record(snap Snapshot, d Decision) {
 	log := c.log()
 	if c.lastEvents == nil {
 		c.lastEvents = map[string]string{}
@@ -360,7 +368,6 @@ func (c *Controller) decide(snap Snapshot, running map[string]bool) Decision {
 	if c.OnDecision != nil {
 		c.OnDecision(snap, d)
 	}
-	return d
 }
 
 func (c *Controller) report(r result) {

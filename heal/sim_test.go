@@ -72,23 +72,25 @@ type simNode struct {
 
 // simSwarm is the swarm, the servers and the invariant log of one scenario.
 type simSwarm struct {
-	mu       sync.Mutex
-	seq      uint64
-	nextID   int
-	nodes    map[string]*simNode // by ID
-	configs  map[string]*swarmtypes.Config
-	spec     map[string]NodeSpec
-	slots    map[string]string // slot (dead node name) -> who runs an action on it
-	lostAt   time.Time         // when quorum was lost (zero: it holds)
-	below    time.Time         // since when fewer managers than the spec's are reachable
-	restored time.Time         // when the reachable managers were last back at the spec's count
-	faultEnd time.Time         // the last fault (or return of a partitioned node)
-	faultLog []string          // the kills and partitions
-	failures int               // replacements the actor failed or hung
-	problems []string
-	log      []string
-	verbose  bool
-	changed  chan struct{} // closed on every change of a node (the events)
+	mu        sync.Mutex
+	seq       uint64
+	nextID    int
+	nodes     map[string]*simNode // by ID
+	configs   map[string]*swarmtypes.Config
+	spec      map[string]NodeSpec
+	slots     map[string]string // slot (dead node name) -> who runs an action on it
+	lostAt    time.Time         // when quorum was lost (zero: it holds)
+	below     time.Time         // since when fewer managers than the spec's are reachable
+	restored  time.Time         // when the reachable managers were last back at the spec's count
+	faultEnd  time.Time         // the last fault (or return of a partitioned node)
+	faultLog  []string          // the kills and partitions
+	failures  int               // replacements the actor failed or hung
+	specCache *Desired
+	specSeen  map[string]NodeSpec
+	problems  []string
+	log       []string
+	verbose   bool
+	changed   chan struct{} // closed on every change of a node (the events)
 }
 
 func newSimSwarm() *simSwarm {
@@ -397,7 +399,12 @@ func (s *simSwarm) ConfigUpdate(ctx context.Context, id string, o client.ConfigU
 func (s *simSwarm) desired() Desired {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.specCache != nil && maps.EqualFunc(s.specSeen, s.spec, func(a, b NodeSpec) bool { return a.Name == b.Name && a.Role == b.Role && a.Hoster == b.Hoster }) {
+		return *s.specCache
+	}
+	defer func() { s.specSeen = maps.Clone(s.spec) }()
 	d := Desired{Cluster: "sim"}
+	defer func() { s.specCache = &d }()
 	for _, k := range slices.Sorted(maps.Keys(s.spec)) {
 		d.Nodes = append(d.Nodes, s.spec[k])
 	}
@@ -641,7 +648,7 @@ func runScenario(seed uint64, verbose bool) (problems []string, log []string, co
 		h.ctl = &Controller{
 			Policy: simPolicy(), Spec: s.desired, Source: &simSource{sw: s, rnd: rand.New(rand.NewPCG(uint64(intn(1<<30)), 1))}, Swarm: sw,
 			Actor: &simActor{sw: s, swarm: sw, who: name, rnd: rnd, mu: &rmu, calm: calm},
-			Log:   slog.New(slog.DiscardHandler), Lease: lease, Holder: name, LeaseTTL: 30 * time.Second,
+			Log:   slog.New(slog.DiscardHandler), Lease: lease, Holder: name, LeaseTTL: time.Minute,
 			OnDecision: func(_ Snapshot, d Decision) {
 				pmu.Lock()
 				h.last = d
