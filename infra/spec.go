@@ -14,6 +14,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/shoalops/shoal/bootstrap/inventory"
+	"github.com/shoalops/shoal/heal"
 	"github.com/shoalops/shoal/infra/node"
 )
 
@@ -29,6 +30,7 @@ const (
 	KeySwarm         = "swarm"
 	KeyFirewall      = "firewall"
 	KeyGenerations   = "generations"
+	KeyHeal          = "heal"
 )
 
 // Keys lists every config key the program reads, in the order Pulumi.yaml
@@ -38,7 +40,7 @@ const (
 // requires every key declared without one); infra/project_test.go holds
 // the two equal.
 var Keys = []string{KeyCluster, KeySSHPublicKey, KeySSHPrivateKey, KeyPools, KeySwarm, KeyFirewall, KeyGenerations,
-	KeyNetwork, KeyStacks, KeyApps, KeyEnvironments, KeyVault, KeyVaultToken}
+	KeyNetwork, KeyStacks, KeyApps, KeyEnvironments, KeyVault, KeyVaultToken, KeyHeal}
 
 // Defaults of the config.
 const (
@@ -119,6 +121,8 @@ type Spec struct {
 	// Platform is what runs on the swarm: shoal's stacks, the apps,
 	// webhooks and Vault (stacks.go).
 	Platform Platform
+	// Heal is shoal:heal, the policy of `shoal heal` (heal.go).
+	Heal heal.Policy
 }
 
 // Pool is one entry of shoal:pools: Count identical nodes named
@@ -293,6 +297,7 @@ func (p *parser) parse() Spec {
 	}
 
 	s.Generations = p.generations()
+	s.Heal = p.heal()
 	p.validate(&s)
 	s.Platform = p.platform(&s)
 	return s
