@@ -358,6 +358,16 @@ func UnlockNode(ctx context.Context, t remote.Target, dial remote.DialOptions, k
 	if err != nil {
 		return fmt.Errorf("unlock %s: read unlock key: %w", t.Name, err)
 	}
+	return UnlockNodeWithKey(ctx, t, dial, string(key))
+}
+
+// UnlockNodeWithKey is UnlockNode with the key itself (from the stack's
+// secret outputs).
+func UnlockNodeWithKey(ctx context.Context, t remote.Target, dial remote.DialOptions, key string) error {
+	key = strings.TrimSpace(key)
+	if key == "" {
+		return fmt.Errorf("unlock %s: no unlock key", t.Name)
+	}
 	conn, err := remote.Dial(ctx, t, dial)
 	if err != nil {
 		return fmt.Errorf("unlock %s: %w", t.Name, err)
@@ -367,7 +377,7 @@ func UnlockNode(ctx context.Context, t remote.Target, dial remote.DialOptions, k
 	if err != nil {
 		return fmt.Errorf("unlock %s: %w", t.Name, err)
 	}
-	if _, err := cli.SwarmUnlock(ctx, client.SwarmUnlockOptions{Key: strings.TrimSpace(string(key))}); err != nil {
+	if _, err := cli.SwarmUnlock(ctx, client.SwarmUnlockOptions{Key: key}); err != nil {
 		return fmt.Errorf("unlock %s: %w", t.Name, err)
 	}
 	return nil
