@@ -358,9 +358,14 @@ func (c *Controller) record(snap Snapshot, d Decision) {
 	}
 	for _, a := range d.Actions {
 		msg := "heal: " + string(a.Kind)
-		if c.DryRun {
+		switch {
+		case c.DryRun:
 			msg = "heal: would " + string(a.Kind)
 			c.Metrics.remediation(a.Kind, "dry-run")
+		case c.Lease != nil && !c.lease.Held:
+			// Another process holds the lease and acts; this one watches.
+			msg = "heal: would " + string(a.Kind) + " (lease held by " + c.lease.Holder + ")"
+			c.Metrics.remediation(a.Kind, "watching")
 		}
 		log.Info(msg, "node", a.Node.Name, "target", a.Target, "attempt", a.Attempt, "reason", a.Reason)
 	}
