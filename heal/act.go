@@ -3,7 +3,6 @@ package heal
 import (
 	"context"
 	"fmt"
-	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -168,26 +167,17 @@ func (s *Swarm) UpdateEntry(ctx context.Context, id string, fn func(*swarmtypes.
 
 func (s *Swarm) update(ctx context.Context, look lookup, what string, fn func(*swarmtypes.NodeSpec)) error {
 	return s.With(ctx, func(ctx context.Context, m Manager) error {
-		var err error
-		for range 3 {
-			n, ok, ferr := look(ctx, m)
-			if ferr != nil {
-				return ferr
-			}
-			if !ok {
-				return fmt.Errorf("node %s is not in the swarm", what)
-			}
-			spec := n.Spec
-			spec.Labels = maps.Clone(spec.Labels)
-			if spec.Labels == nil {
-				spec.Labels = map[string]string{}
-			}
-			fn(&spec)
-			if _, err = m.NodeUpdate(ctx, n.ID, client.NodeUpdateOptions{Version: n.Version, Spec: spec}); err == nil {
-				return nil
-			}
+		n, ok, err := look(ctx, m)
+		if err != nil {
+			return err
 		}
-		return fmt.Errorf("update node %s: %w", what, err)
+		if !ok {
+			return fmt.Errorf("node %s is not in the swarm", what)
+		}
+		if err := swarm.UpdateNode(ctx, m, n.ID, fn); err != nil {
+			return fmt.Errorf("update node %s: %w", what, err)
+		}
+		return nil
 	})
 }
 
