@@ -77,16 +77,16 @@ func (c *Controller) ttl() time.Duration {
 
 // holdLease takes or renews the lease; without a Lease every process acts.
 // It logs when the holder changes.
-func (c *Controller) holdLease(ctx context.Context) (LeaseState, bool) {
+func (c *Controller) holdLease(ctx context.Context) (LeaseState, bool, error) {
 	if c.Lease == nil {
-		return LeaseState{Holder: c.Holder, Held: true}, true
+		return LeaseState{Holder: c.Holder, Held: true}, true, nil
 	}
 	st, err := c.Lease.Acquire(ctx, c.Holder, c.now(), c.ttl())
 	if err != nil {
 		c.log().Warn("heal: lease", "err", err)
 		// Keep acting only while the lease we hold has not run out.
 		held := c.lease.Held && c.now().Before(c.lease.Expires)
-		return c.lease, held
+		return c.lease, held, err
 	}
 	if st.Holder != c.lease.Holder || st.Held != c.lease.Held {
 		if st.Held {
@@ -96,7 +96,7 @@ func (c *Controller) holdLease(ctx context.Context) (LeaseState, bool) {
 		}
 	}
 	c.lease = st
-	return st, st.Held
+	return st, st.Held, nil
 }
 
 func (c *Controller) releaseLease(ctx context.Context) {
@@ -127,9 +127,15 @@ func (e *LeaseHeldError) Unwrap() error { return ErrNotLeaseHolder }
 // (the decision is still returned, nothing was done).
 func (c *Controller) Once(ctx context.Context) (Decision, error) {
 	if !c.DryRun {
-		st, held := c.holdLease(ctx)
+		st, held, err := c.holdLease(ctx)
 		if !held {
 			d := c.decide(c.Source.Snapshot(ctx), nil)
+			if err != nil {
+				if len(d.Actions) == 0 {
+					return d, nil // the swarm cannot be written (quorum lost, no manager): the decision says why
+				}
+				return d, fmt.Errorf("heal: could not take the lease, so nothing was done: %w", err)
+			}
 			return d, &LeaseHeldError{Lease: st}
 		}
 		defer c.releaseLease(ctx)
@@ -232,7 +238,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		c.releaseLease(ctx)
 	}()
 
-	_, held := c.holdLease(ctx)
+	_, held, _ := c.holdLease(ctx)
 	renew := time.NewTicker(c.ttl() / 3)
 	defer renew.Stop()
 	var snap Snapshot
@@ -262,7 +268,7 @@ func (c *Controller) Run(ctx context.Context) error {
 			continue
 		case <-renew.C:
 			was := held
-			_, held = c.holdLease(ctx)
+			_, held, _ = c.holdLease(ctx)
 			if was && !held {
 				// Someone else may act now: stop ours (they resume from the
 				// records under the new holder).
@@ -364,7 +370,7 @@ func (c *Controller) record(snap Snapshot, d Decision) {
 			c.Metrics.remediation(a.Kind, "dry-run")
 		case c.Lease != nil && !c.lease.Held:
 			// Another process holds the lease and acts; this one watches.
-			msg = "heal: would " + string(a.Kind) + " (lease held by " + c.lease.Holder + ")"
+			msg = "heal: would " + string(a.Kind) + " (lease held by " + c.lease.String() + ")"
 			c.Metrics.remediation(a.Kind, "watching")
 		}
 		log.Info(msg, "node", a.Node.Name, "target", a.Target, "attempt", a.Attempt, "reason", a.Reason)

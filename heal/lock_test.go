@@ -206,3 +206,24 @@ type keeper struct{ Actor }
 func (keeper) KeepsNames() bool { return true }
 
 func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed)) }
+
+// Without quorum the lease cannot be read: --once reports the decision
+// (quorum lost), not a lease holder.
+func TestOnceWithoutQuorumReportsTheDecision(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, sw := threeAndW1Down(t)
+		s.mu.Lock()
+		for _, m := range []string{"m1", "m2"} {
+			n := s.byName(m)
+			n.Status.State, n.ManagerStatus.Reachability = swarmtypes.NodeStateDown, swarmtypes.ReachabilityUnreachable
+			s.bump(n)
+		}
+		s.mu.Unlock()
+		c := &Controller{Policy: simPolicy(), Spec: s.desired, Source: &simSource{sw: s, rnd: newRand(1)}, Swarm: sw,
+			Actor: &simActor{sw: s, swarm: sw, who: "x", calm: func() bool { return true }}, Lease: sw, Holder: "x", Log: slog.New(slog.DiscardHandler)}
+		d, err := c.Once(context.Background())
+		if err != nil || !d.Refused || len(d.Events) == 0 || d.Events[0].Kind != EventQuorumLost {
+			t.Fatalf("err %v, decision %+v", err, d)
+		}
+	})
+}
