@@ -2,9 +2,7 @@ package heal
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -79,7 +77,7 @@ func find(ctx context.Context, m Manager, name string) (swarmtypes.Node, bool, e
 	}
 	var match []swarmtypes.Node
 	for _, n := range res.Items {
-		if n.Spec.Labels[swarm.LabelNode] == name || (n.Spec.Labels[swarm.LabelNode] == "" && n.Description.Hostname == name) {
+		if swarm.NodeName(n.Spec.Labels, n.Description.Hostname) == name {
 			match = append(match, n)
 		}
 	}
@@ -169,26 +167,17 @@ func (s *Swarm) UpdateEntry(ctx context.Context, id string, fn func(*swarmtypes.
 
 func (s *Swarm) update(ctx context.Context, look lookup, what string, fn func(*swarmtypes.NodeSpec)) error {
 	return s.With(ctx, func(ctx context.Context, m Manager) error {
-		var err error
-		for range 3 {
-			n, ok, ferr := look(ctx, m)
-			if ferr != nil {
-				return ferr
-			}
-			if !ok {
-				return fmt.Errorf("node %s is not in the swarm", what)
-			}
-			spec := n.Spec
-			spec.Labels = maps.Clone(spec.Labels)
-			if spec.Labels == nil {
-				spec.Labels = map[string]string{}
-			}
-			fn(&spec)
-			if _, err = m.NodeUpdate(ctx, n.ID, client.NodeUpdateOptions{Version: n.Version, Spec: spec}); err == nil {
-				return nil
-			}
+		n, ok, err := look(ctx, m)
+		if err != nil {
+			return err
 		}
-		return fmt.Errorf("update node %s: %w", what, err)
+		if !ok {
+			return fmt.Errorf("node %s is not in the swarm", what)
+		}
+		if err := swarm.UpdateNode(ctx, m, n.ID, fn); err != nil {
+			return fmt.Errorf("update node %s: %w", what, err)
+		}
+		return nil
 	})
 }
 
@@ -359,6 +348,16 @@ func UnlockNode(ctx context.Context, t remote.Target, dial remote.DialOptions, k
 	if err != nil {
 		return fmt.Errorf("unlock %s: read unlock key: %w", t.Name, err)
 	}
+	return UnlockNodeWithKey(ctx, t, dial, string(key))
+}
+
+// UnlockNodeWithKey is UnlockNode with the key itself (from the stack's
+// secret outputs).
+func UnlockNodeWithKey(ctx context.Context, t remote.Target, dial remote.DialOptions, key string) error {
+	key = strings.TrimSpace(key)
+	if key == "" {
+		return fmt.Errorf("unlock %s: no unlock key", t.Name)
+	}
 	conn, err := remote.Dial(ctx, t, dial)
 	if err != nil {
 		return fmt.Errorf("unlock %s: %w", t.Name, err)
@@ -368,22 +367,8 @@ func UnlockNode(ctx context.Context, t remote.Target, dial remote.DialOptions, k
 	if err != nil {
 		return fmt.Errorf("unlock %s: %w", t.Name, err)
 	}
-	if _, err := cli.SwarmUnlock(ctx, client.SwarmUnlockOptions{Key: strings.TrimSpace(string(key))}); err != nil {
+	if _, err := cli.SwarmUnlock(ctx, client.SwarmUnlockOptions{Key: key}); err != nil {
 		return fmt.Errorf("unlock %s: %w", t.Name, err)
 	}
 	return nil
-}
-
-// RefusedError is an action an Actor refused because a safety rule forbids
-// it, whatever Decide said.
-type RefusedError struct {
-	Check   string
-	Numbers string
-}
-
-func (e *RefusedError) Error() string { return "refused (" + e.Check + "): " + e.Numbers }
-
-func isNotFound(err error) bool {
-	var nf interface{ NotFound() }
-	return errors.As(err, &nf) || strings.Contains(err.Error(), "not found")
 }

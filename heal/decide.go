@@ -41,6 +41,10 @@ const (
 	DemoteWorker ActionKind = "demote-worker"
 	// Unlock unlocks manager Node, which restarted locked (autolock).
 	Unlock ActionKind = "unlock"
+	// Promote promotes Ready worker Node back to the manager its slot is
+	// (heal demoted it while it was cut off, or the spec's manager count at
+	// its hoster is short).
+	Promote ActionKind = "promote"
 )
 
 // Action is one thing to do, with the reason in numbers.
@@ -128,39 +132,87 @@ func (d *Decision) requeueAt(now, t time.Time) {
 //   - remediates more than one manager at a time;
 //   - demotes or removes a reachable manager, or a dead one before its
 //     replacement is Ready;
-//   - starts an attempt that is already in flight, or more attempts per
-//     node slot than RetryLimit within RetryWindow (with back-off between).
+//   - emits an action for a node slot that is running (History.Running) or
+//     has an attempt recorded other than that attempt's own next step, or
+//     more attempts per node slot than RetryLimit within RetryWindow (with
+//     back-off between).
+//
+// It runs in phases, each a method of decider with its own table tests:
+// gate (no list, quorum), classify (who is unhealthy), inFlight (recorded
+// attempts), brake (maxUnhealthy), remediate (new attempts), seats (managers
+// heal demoted, the spec's manager count per hoster) and backfill (spares).
 func Decide(now time.Time, pol Policy, spec Desired, obs Snapshot, hist History) Decision {
-	d := Decision{At: now}
+	p := newDecider(now, pol, spec, obs, hist)
+	if !p.gate() {
+		return p.d
+	}
+	p.classify()
+	p.inFlight()
+	p.promotedWorkers()
+	if !p.brake() {
+		return p.d
+	}
+	p.remediate()
+	p.seats()
+	p.backfill()
+	return p.d
+}
 
+// decider holds what the phases of one Decide share.
+type decider struct {
+	now  time.Time
+	pol  Policy
+	spec Desired
+	obs  Snapshot
+	hist History
+	d    Decision
+
+	byName map[string]NodeInfo
+	// With spec.SameName a replacement joins under the dead node's own
+	// name: the entry carrying the in-flight record stays under the name in
+	// byName, the other entry of that name is its replacement (twin).
+	twin map[string]NodeInfo
+	// replacing maps a node that is some in-flight record's replacement to
+	// the dead node: it is not judged on its own, its record decides.
+	replacing   map[string]string
+	unhealthy   []NodeInfo
+	managerBusy string // the manager slot being remediated, if any
+	usedSpares  map[string]bool
+}
+
+func newDecider(now time.Time, pol Policy, spec Desired, obs Snapshot, hist History) *decider {
+	return &decider{now: now, pol: pol, spec: spec, obs: obs, hist: hist, d: Decision{At: now},
+		byName: map[string]NodeInfo{}, twin: map[string]NodeInfo{}, replacing: map[string]string{}, usedSpares: map[string]bool{}}
+}
+
+func (p *decider) running(key string) bool { return p.hist.Running[key] }
+
+// gate is the first phase: without a node list, or without manager quorum,
+// nothing is decided. It also counts the nodes.
+func (p *decider) gate() bool {
+	d, obs := &p.d, p.obs
 	if obs.Nodes == nil {
 		d.Refused = true
 		if obs.NoLeader {
 			d.event(EventQuorumLost, "", "quorum lost: %d of %d managers reachable; recover it by hand (`docker swarm init --force-new-cluster` on a surviving manager)", obs.ManagersAnswered, obs.ManagersKnown)
-			return d
+			return false
 		}
 		why := obs.Err
 		if why == "" {
 			why = "no node list"
 		}
 		d.event(EventNoManager, "", "no manager answered the watcher (%s): nothing is done; if only the watcher is cut off, that is right", why)
-		return d
+		return false
 	}
-
-	byName := map[string]NodeInfo{}
-	// With spec.SameName a replacement joins under the dead node's own
-	// name: the entry carrying the in-flight record stays under the name in
-	// byName, the other entry of that name is its replacement (twin).
-	twin := map[string]NodeInfo{}
 	for _, n := range obs.Nodes {
-		if prev, dup := byName[n.Name]; dup && spec.SameName {
+		if prev, dup := p.byName[n.Name]; dup && p.spec.SameName {
 			if recorded(n) && !recorded(prev) {
-				byName[n.Name], twin[n.Name] = n, prev
+				p.byName[n.Name], p.twin[n.Name] = n, prev
 			} else {
-				twin[n.Name] = n
+				p.twin[n.Name] = n
 			}
 		} else {
-			byName[n.Name] = n
+			p.byName[n.Name] = n
 		}
 		d.Total++
 		if n.Role == RoleManager {
@@ -173,49 +225,49 @@ func Decide(now time.Time, pol Policy, spec Desired, obs Snapshot, hist History)
 	if d.ManagersReachable < quorum.Majority(d.Managers) {
 		d.Refused = true
 		d.event(EventQuorumLost, "", "quorum lost: %d of %d managers reachable; recover it by hand (`docker swarm init --force-new-cluster` on a surviving manager)", d.ManagersReachable, d.Managers)
-		return d
+		return false
 	}
-	running := func(a Action) bool { return hist.Running[a.Key()] }
-
-	// Nodes that are some in-flight record's replacement are not judged on
-	// their own: their record decides.
-	replacing := map[string]string{}
-	for _, r := range sortedRecords(hist) {
+	for _, r := range sortedRecords(p.hist) {
 		if r.InFlight() {
-			replacing[r.Replacement] = r.Node
+			p.replacing[r.Replacement] = r.Node
+			if r.Spare {
+				p.usedSpares[r.Replacement] = true
+			}
 		}
 	}
+	return true
+}
 
-	// 1. Locked managers are alive: unlock them, never replace them.
+// classify finds who is unhealthy (Down for longer than the grace period)
+// and unlocks managers that restarted locked: they are alive.
+func (p *decider) classify() {
+	d, obs, now, pol := &p.d, p.obs, p.now, p.pol
 	for _, n := range obs.Nodes {
 		if n.Locked {
 			a := Action{Kind: Unlock, Node: n, Reason: fmt.Sprintf("%s restarted locked (autolock); unlocking with the cluster's key", n.Name)}
-			if !running(a) {
+			if !p.running(a.Key()) {
 				d.act(a)
 			}
 		}
 	}
-
-	// 2. Who is unhealthy: Down for longer than the grace period.
-	var unhealthy []NodeInfo
 	for _, n := range obs.Nodes {
 		if n.Ready() || n.Locked {
 			continue
 		}
-		if replacing[n.Name] != "" && !(spec.SameName && recorded(n)) {
+		if p.replacing[n.Name] != "" && !(p.spec.SameName && recorded(n)) {
 			continue // a replacement (under SameName: the entry without the record)
 		}
 		if n.State == StateReady {
 			continue // a manager Ready but not reachable: raft catches up; not a dead server
 		}
-		if spec.SameName && !recorded(n) && readySibling(obs, n) {
+		if p.spec.SameName && !recorded(n) && readySibling(obs, n) {
 			d.event(EventSkipped, n.Name, "stale entry %s of %s is %s beside a Ready %s (its server was replaced under the same name): not a dead node; `shoal up` removes such entries", shortID(n.ID), n.Name, n.State, n.Name)
 			continue
 		}
 		if n.DownSince.IsZero() {
 			n.DownSince = obs.At
 		}
-		if _, inSpec := spec.Node(n.Name); !inSpec && n.Hoster == "" {
+		if _, inSpec := p.spec.Node(n.Name); !inSpec && n.Hoster == "" {
 			// Not shoal's node (or one joining right now): not counted, not touched.
 			if now.Sub(n.DownSince) >= pol.Grace {
 				d.event(EventSkipped, n.Name, "%s is %s %s but neither the spec nor its labels say what it is (no %s label): left alone", n.Name, n.State, downFor(now, n), swarm.LabelHoster)
@@ -224,30 +276,33 @@ func Decide(now time.Time, pol Policy, spec Desired, obs Snapshot, hist History)
 		}
 		down := now.Sub(n.DownSince)
 		if down < pol.Grace {
-			if _, busy := hist.Records[n.Name]; !busy || !hist.Records[n.Name].InFlight() {
+			if r, busy := p.hist.Records[n.Name]; !busy || !r.InFlight() {
 				d.event(EventWaiting, n.Name, "%s %s for %s, grace %s: waiting", n.Name, n.State, round(down), pol.Grace)
 			}
 			d.requeueAt(now, n.DownSince.Add(pol.Grace))
 			continue
 		}
-		unhealthy = append(unhealthy, n)
+		p.unhealthy = append(p.unhealthy, n)
 	}
-	d.Unhealthy = len(unhealthy)
+	d.Unhealthy = len(p.unhealthy)
 	// Longest down first, then by name: the order is stable.
-	sort.SliceStable(unhealthy, func(i, j int) bool {
-		if !unhealthy[i].DownSince.Equal(unhealthy[j].DownSince) {
-			return unhealthy[i].DownSince.Before(unhealthy[j].DownSince)
+	sort.SliceStable(p.unhealthy, func(i, j int) bool {
+		u := p.unhealthy
+		if !u[i].DownSince.Equal(u[j].DownSince) {
+			return u[i].DownSince.Before(u[j].DownSince)
 		}
-		return unhealthy[i].Name < unhealthy[j].Name
+		return u[i].Name < u[j].Name
 	})
+}
 
-	// 3. Attempts in flight: resume, finish, abandon or wait.
-	managerBusy := ""
-	for _, r := range sortedRecords(hist) {
+// inFlight handles recorded attempts: finish, abandon, resume or wait.
+func (p *decider) inFlight() {
+	d, now, pol := &p.d, p.now, p.pol
+	for _, r := range sortedRecords(p.hist) {
 		if !r.InFlight() {
 			continue
 		}
-		dead, ok := byName[r.Node]
+		dead, ok := p.byName[r.Node]
 		if !ok {
 			continue // its entry is gone, and the record with it
 		}
@@ -256,21 +311,28 @@ func Decide(now time.Time, pol Policy, spec Desired, obs Snapshot, hist History)
 			role = dead.Role
 		}
 		if role == RoleManager {
-			managerBusy = dead.Name
+			p.managerBusy = dead.Name
 		}
-		repl, joined := byName[r.Replacement]
-		if spec.SameName && r.Replacement == r.Node {
-			repl, joined = twin[r.Node]
+		slot := "node/" + dead.Name
+		if p.running(slot) {
+			// One action per slot: whatever runs there finishes first.
+			d.event(EventWaiting, dead.Name, "replacement %s of %s in progress for %s (startup timeout %s)", r.Replacement, dead.Name, round(now.Sub(r.Since)), pol.StartupTimeout)
+			if !r.Since.IsZero() {
+				d.requeueAt(now, r.Since.Add(pol.StartupTimeout))
+			}
+			if role == RoleManager {
+				promoteIfSlow(now, pol, d, p.obs, p.hist, dead, r)
+			}
+			continue
+		}
+		repl, joined := p.byName[r.Replacement]
+		if p.spec.SameName && r.Replacement == r.Node {
+			repl, joined = p.twin[r.Node]
 		}
 		finished := joined && repl.Ready() && repl.Availability == "active" && repl.Role == role &&
 			(!r.Spare || repl.Labels[LabelSpare] != "true")
 		switch {
 		case finished:
-			a := Action{Kind: RemoveDead, Node: dead, Target: r.Replacement, Attempt: r.Attempts, Record: r}
-			if running(a) {
-				d.event(EventWaiting, dead.Name, "%s is Ready; removing %s waits for the running action on it", r.Replacement, dead.Name)
-				continue
-			}
 			if dead.State == StateReady {
 				d.event(EventRefused, dead.Name, "%s came back (%s, %s) after %s became Ready: heal removes only dead nodes; decide which to keep, remove the other with `docker node rm` and run `shoal bootstrap` (%d managers, %d reachable)",
 					dead.Name, dead.Role, dead.State, r.Replacement, d.Managers, d.ManagersReachable)
@@ -284,51 +346,45 @@ func Decide(now time.Time, pol Policy, spec Desired, obs Snapshot, hist History)
 					continue
 				}
 			}
-			a.Reason = fmt.Sprintf("%s is Ready in place of %s (%s %s, attempt %d); demote if manager and remove %s", r.Replacement, dead.Name, dead.State, downFor(now, dead), r.Attempts, dead.Name)
-			d.act(a)
+			d.act(Action{Kind: RemoveDead, Node: dead, Target: r.Replacement, Attempt: r.Attempts, Record: r,
+				Reason: fmt.Sprintf("%s is Ready in place of %s (%s %s, attempt %d); demote if manager and remove %s", r.Replacement, dead.Name, dead.State, downFor(now, dead), r.Attempts, dead.Name)})
 		case !r.Since.IsZero() && now.Sub(r.Since) >= pol.StartupTimeout:
-			a := Action{Kind: Abandon, Node: dead, Target: r.Replacement, Attempt: r.Attempts, Record: r,
-				Reason: fmt.Sprintf("%s not Ready %s after the attempt started (startup timeout %s, attempt %d of %d): abandoning it", r.Replacement, round(now.Sub(r.Since)), pol.StartupTimeout, r.Attempts, pol.RetryLimit)}
-			if running(a) {
-				// The actor is still at it; its ctx has the same timeout.
-				d.event(EventWaiting, dead.Name, "%s past its startup timeout; waiting for the running attempt to stop", r.Replacement)
-				continue
-			}
-			d.act(a)
+			d.act(Action{Kind: Abandon, Node: dead, Target: r.Replacement, Attempt: r.Attempts, Record: r,
+				Reason: fmt.Sprintf("%s not Ready %s after the attempt started (startup timeout %s, attempt %d of %d): abandoning it", r.Replacement, round(now.Sub(r.Since)), pol.StartupTimeout, r.Attempts, pol.RetryLimit)})
 		default:
 			kind := Replace
 			if r.Spare {
 				kind = ActivateSpare
 			}
 			a := Action{Kind: kind, Node: dead, Target: r.Replacement, Attempt: r.Attempts, Resume: true, Record: r,
-				Spec: replacementSpec(spec, dead, r.Replacement)}
+				Spec: replacementSpec(p.spec, dead, r.Replacement)}
 			if r.Role != "" {
 				a.Spec.Role = r.Role
 			}
 			d.requeueAt(now, r.Since.Add(pol.StartupTimeout))
-			if running(a) {
-				d.event(EventWaiting, dead.Name, "replacement %s of %s in progress for %s (startup timeout %s)", r.Replacement, dead.Name, round(now.Sub(r.Since)), pol.StartupTimeout)
-			} else {
-				a.Reason = fmt.Sprintf("attempt %d for %s was started %s ago and %s is not Ready yet: resuming it, not starting another", r.Attempts, dead.Name, round(now.Sub(r.Since)), r.Replacement)
-				d.act(a)
-			}
+			a.Reason = fmt.Sprintf("attempt %d for %s was started %s ago and %s is not Ready yet: resuming it, not starting another", r.Attempts, dead.Name, round(now.Sub(r.Since)), r.Replacement)
+			d.act(a)
 			if role == RoleManager {
-				promoteIfSlow(now, pol, &d, obs, hist, dead, r)
+				promoteIfSlow(now, pol, d, p.obs, p.hist, dead, r)
 			}
 		}
 	}
+}
 
-	// 4. Workers heal promoted: demote once the manager count is restored.
-	for _, r := range sortedRecords(hist) {
+// promotedWorkers demotes workers heal promoted once the manager count is
+// restored.
+func (p *decider) promotedWorkers() {
+	d := &p.d
+	for _, r := range sortedRecords(p.hist) {
 		if r.PromotedFor == "" {
 			continue
 		}
-		w, ok := byName[r.Node]
+		w, ok := p.byName[r.Node]
 		if !ok || w.Role != RoleManager {
 			continue
 		}
-		if rec, busy := hist.Records[r.PromotedFor]; busy && rec.InFlight() {
-			if _, still := byName[r.PromotedFor]; still {
+		if rec, busy := p.hist.Records[r.PromotedFor]; busy && rec.InFlight() {
+			if _, still := p.byName[r.PromotedFor]; still {
 				continue
 			}
 		}
@@ -339,37 +395,56 @@ func Decide(now time.Time, pol Policy, spec Desired, obs Snapshot, hist History)
 		}
 		a := Action{Kind: DemoteWorker, Node: w, Target: w.Name,
 			Reason: fmt.Sprintf("%s was promoted while %s was replaced; %d of %d managers stay reachable without it", w.Name, r.PromotedFor, reach, total)}
-		if !running(a) {
+		if !p.running(a.Key()) {
 			d.act(a)
 		}
 	}
+}
 
-	// 5. The brake: too many unhealthy nodes means the fault is probably
-	// between us and them, not in them.
-	maxU := pol.MaxUnhealthy.Of(d.Total)
-	if len(unhealthy) > maxU {
-		d.Refused = true
-		names := make([]string, 0, len(unhealthy))
-		for _, n := range unhealthy {
-			names = append(names, fmt.Sprintf("%s down %s", n.Name, downFor(now, n)))
-		}
-		d.event(EventHeld, "", "remediation is not allowed, the number of unhealthy nodes exceeds maxUnhealthy (total: %d, unhealthy: %d, maxUnhealthy: %s); %s",
-			d.Total, len(unhealthy), pol.MaxUnhealthy, strings.Join(names, ", "))
-		return d
+// brake holds new remediation when too many nodes are unhealthy: the fault
+// is probably between us and them, not in them.
+func (p *decider) brake() bool {
+	d := &p.d
+	maxU := p.pol.MaxUnhealthy.Of(d.Total)
+	if len(p.unhealthy) <= maxU {
+		return true
 	}
+	d.Refused = true
+	names := make([]string, 0, len(p.unhealthy))
+	for _, n := range p.unhealthy {
+		names = append(names, fmt.Sprintf("%s down %s", n.Name, downFor(p.now, n)))
+	}
+	d.event(EventHeld, "", "remediation is not allowed, the number of unhealthy nodes exceeds maxUnhealthy (total: %d, unhealthy: %d, maxUnhealthy: %s); %s",
+		d.Total, len(p.unhealthy), p.pol.MaxUnhealthy, strings.Join(names, ", "))
+	return false
+}
 
-	// 6. New remediations.
-	usedSpares := map[string]bool{}
-	for _, r := range hist.Records {
-		if r.InFlight() && r.Spare {
-			usedSpares[r.Replacement] = true
-		}
+// slotRole is the role node n's slot has: the spec's, else the one heal
+// demoted it from, else its own.
+func (p *decider) slotRole(n NodeInfo) string {
+	if s, ok := p.spec.Node(n.Name); ok && s.Role != "" {
+		return s.Role
 	}
-	for _, n := range unhealthy {
+	if r, ok := p.hist.Records[n.Name]; ok && r.Role != "" {
+		return r.Role
+	}
+	return n.Role
+}
+
+// remediate starts new attempts for unhealthy nodes without one.
+func (p *decider) remediate() {
+	d, now, pol, hist := &p.d, p.now, p.pol, p.hist
+	for _, n := range p.unhealthy {
 		if rec, ok := hist.Records[n.Name]; ok && rec.InFlight() {
-			continue // handled above
+			continue // inFlight's
 		}
-		ns, inSpec := spec.Node(n.Name)
+		if p.running("node/" + n.Name) {
+			// Started by this process and not recorded yet (or its record
+			// not seen yet): never a second start.
+			d.event(EventWaiting, n.Name, "%s: an action on it is running", n.Name)
+			continue
+		}
+		ns, inSpec := p.spec.Node(n.Name)
 		if inSpec && ns.Spare || n.Labels[LabelSpare] == "true" {
 			d.event(EventSkipped, n.Name, "spare %s is down %s: it is backfilled, not replaced", n.Name, downFor(now, n))
 			continue
@@ -393,66 +468,134 @@ func Decide(now time.Time, pol Policy, spec Desired, obs Snapshot, hist History)
 			}
 		}
 		how := ""
-		if n.Role == RoleManager {
-			if managerBusy != "" {
-				d.event(EventWaiting, n.Name, "one manager at a time: %s waits until %s is replaced (%d of %d managers reachable)", n.Name, managerBusy, d.ManagersReachable, d.Managers)
+		if p.slotRole(n) == RoleManager {
+			if p.managerBusy != "" {
+				d.event(EventWaiting, n.Name, "one manager at a time: %s waits until %s is replaced (%d of %d managers reachable)", n.Name, p.managerBusy, d.ManagersReachable, d.Managers)
 				continue
 			}
-			// The dead manager is demoted before the new one joins: adding a
-			// voter while a dead one still counts would need the new one up
-			// for a majority (3 of 4), and a slow join would lose quorum.
-			total, reach := d.Managers-1, d.ManagersReachable
-			if reach < quorum.Majority(total) {
-				d.event(EventRefused, n.Name, "not demoting %s: %d of %d managers would be reachable, quorum needs %d", n.Name, reach, total, quorum.Majority(total))
-				continue
+			if n.Role == RoleManager {
+				// The dead manager is demoted before the new one joins: adding a
+				// voter while a dead one still counts would need the new one up
+				// for a majority (3 of 4), and a slow join would lose quorum.
+				total, reach := d.Managers-1, d.ManagersReachable
+				if reach < quorum.Majority(total) {
+					d.event(EventRefused, n.Name, "not demoting %s: %d of %d managers would be reachable, quorum needs %d", n.Name, reach, total, quorum.Majority(total))
+					continue
+				}
+				how = fmt.Sprintf("; demoting %s first (managers %d -> %d, %d reachable)", n.Name, d.Managers, total, reach)
 			}
-			managerBusy = n.Name
-			how = fmt.Sprintf("; demoting %s first (managers %d -> %d, %d reachable)", n.Name, d.Managers, total, reach)
+			p.managerBusy = n.Name
 		}
-		if spare, ok := findSpare(obs, n.Hoster, usedSpares); ok {
-			usedSpares[spare.Name] = true
+		if spare, ok := findSpare(p.obs, n.Hoster, p.usedSpares); ok {
+			p.usedSpares[spare.Name] = true
 			d.act(Action{Kind: ActivateSpare, Node: n, Target: spare.Name, Attempt: attempts + 1,
-				Spec:   replacementSpec(spec, n, spare.Name),
-				Reason: fmt.Sprintf("%s (%s at %s) down %s, grace %s; warm spare %s at %s takes its place (unhealthy %d of %d, maxUnhealthy %s)%s", n.Name, n.Role, n.Hoster, downFor(now, n), pol.Grace, spare.Name, n.Hoster, len(unhealthy), d.Total, pol.MaxUnhealthy, how)})
+				Spec:   p.replacementSpec(n, spare.Name),
+				Reason: fmt.Sprintf("%s (%s at %s) down %s, grace %s; warm spare %s at %s takes its place (unhealthy %d of %d, maxUnhealthy %s)%s", n.Name, n.Role, n.Hoster, downFor(now, n), pol.Grace, spare.Name, n.Hoster, len(p.unhealthy), d.Total, pol.MaxUnhealthy, how)})
 			continue
 		}
-		name := nextName(n.Name, obs, hist)
-		if spec.SameName {
+		name := nextName(n.Name, p.obs, hist)
+		if p.spec.SameName {
 			name = n.Name // a new server under the same name
 		}
 		d.act(Action{Kind: Replace, Node: n, Target: name, Attempt: attempts + 1,
-			Spec:   replacementSpec(spec, n, name),
-			Reason: fmt.Sprintf("%s (%s at %s) down %s, grace %s; replacing it with %s, attempt %d of %d (unhealthy %d of %d, maxUnhealthy %s)%s", n.Name, n.Role, n.Hoster, downFor(now, n), pol.Grace, name, attempts+1, pol.RetryLimit, len(unhealthy), d.Total, pol.MaxUnhealthy, how)})
+			Spec:   p.replacementSpec(n, name),
+			Reason: fmt.Sprintf("%s (%s at %s) down %s, grace %s; replacing it with %s, attempt %d of %d (unhealthy %d of %d, maxUnhealthy %s)%s", n.Name, n.Role, n.Hoster, downFor(now, n), pol.Grace, name, attempts+1, pol.RetryLimit, len(p.unhealthy), d.Total, pol.MaxUnhealthy, how)})
 		d.requeueAt(now, now.Add(pol.StartupTimeout))
 	}
+}
 
-	// 7. Backfill warm spares, only on an otherwise quiet cluster.
-	if len(unhealthy) == 0 && len(d.Actions) == 0 && len(pol.Spares) > 0 {
-		for _, h := range slices.Sorted(maps.Keys(pol.Spares)) {
-			want := pol.Spares[h]
-			have := 0
-			for _, n := range obs.Nodes {
-				if n.Hoster == h && n.Labels[LabelSpare] == "true" && !usedSpares[n.Name] && n.State == StateReady {
-					have++
-				}
-			}
-			for k := range hist.Running {
-				if strings.HasPrefix(k, "spare/"+h+"-spare") {
-					have++ // being created right now
-				}
-			}
-			for i := have; i < want; i++ {
-				name := spareName(h, obs, hist, i-have)
-				a := Action{Kind: CreateSpare, Spec: NodeSpec{Name: name, Role: RoleWorker, Hoster: h, Region: regionAt(obs, spec, h), Spare: true}, Target: name,
-					Reason: fmt.Sprintf("hoster %s has %d of %d warm spares: creating %s", h, have, want, name)}
-				if running(a) {
-					continue
-				}
-				d.act(a)
-			}
+// replacementSpec is replacementSpec with the slot's role (a manager heal
+// demoted is replaced by a manager).
+func (p *decider) replacementSpec(n NodeInfo, name string) NodeSpec {
+	s := replacementSpec(p.spec, n, name)
+	s.Role = p.slotRole(n)
+	return s
+}
+
+// seats restores manager seats: a Ready worker whose slot is a manager (the
+// spec says so, or heal demoted it) at a hoster with fewer managers than the
+// spec places there is promoted back, one at a time and only when the swarm
+// keeps quorum while the new voter joins.
+func (p *decider) seats() {
+	d := &p.d
+	if p.managerBusy != "" {
+		return
+	}
+	for _, a := range d.Actions {
+		if a.Node.Role == RoleManager || p.slotRole(a.Node) == RoleManager {
+			return // one manager at a time
 		}
 	}
-	return d
+	want := map[string]int{} // managers the spec places at each hoster
+	for _, s := range p.spec.Nodes {
+		if s.Role == RoleManager && !s.Spare {
+			want[s.Hoster]++
+		}
+	}
+	have := map[string]int{}
+	for _, n := range p.obs.Nodes {
+		if n.Role == RoleManager {
+			have[n.Hoster]++
+		}
+	}
+	for _, n := range p.obs.Nodes {
+		if n.Role != RoleWorker || !n.Ready() || n.Availability != "active" || n.Labels[LabelSpare] == "true" || p.replacing[n.Name] != "" {
+			continue
+		}
+		rec := p.hist.Records[n.Name]
+		if rec.InFlight() || p.slotRole(n) != RoleManager {
+			continue
+		}
+		_, inSpec := p.spec.Node(n.Name)
+		if inSpec && have[n.Hoster] >= want[n.Hoster] {
+			continue // the hoster has the spec's managers
+		}
+		a := Action{Kind: Promote, Node: n, Target: n.Name, Record: rec}
+		if p.running(a.Key()) {
+			return
+		}
+		// The new voter counts at once but takes a moment to be reachable:
+		// the reachable ones must carry the bigger majority alone.
+		if need := quorum.Majority(d.Managers + 1); d.ManagersReachable < need {
+			d.event(EventWaiting, n.Name, "not promoting %s back yet: %d of %d managers reachable, %d needed while it joins", n.Name, d.ManagersReachable, d.Managers+1, need)
+			return
+		}
+		a.Reason = fmt.Sprintf("%s is Ready again and its seat is a manager's (hoster %s has %d of %d managers, %d of %d reachable): promoting it back",
+			n.Name, n.Hoster, have[n.Hoster], want[n.Hoster], d.ManagersReachable, d.Managers)
+		d.act(a)
+		return
+	}
+}
+
+// backfill creates warm spares, only on an otherwise quiet cluster.
+func (p *decider) backfill() {
+	d, obs, hist := &p.d, p.obs, p.hist
+	if len(p.unhealthy) != 0 || len(d.Actions) != 0 || len(p.pol.Spares) == 0 {
+		return
+	}
+	for _, h := range slices.Sorted(maps.Keys(p.pol.Spares)) {
+		want := p.pol.Spares[h]
+		have := 0
+		for _, n := range obs.Nodes {
+			if n.Hoster == h && n.Labels[LabelSpare] == "true" && !p.usedSpares[n.Name] && n.State == StateReady {
+				have++
+			}
+		}
+		for k := range hist.Running {
+			if strings.HasPrefix(k, "spare/"+h+"-spare") {
+				have++ // being created right now
+			}
+		}
+		for i := have; i < want; i++ {
+			name := spareName(h, obs, hist, i-have)
+			a := Action{Kind: CreateSpare, Spec: NodeSpec{Name: name, Role: RoleWorker, Hoster: h, Region: regionAt(obs, p.spec, h), Spare: true}, Target: name,
+				Reason: fmt.Sprintf("hoster %s has %d of %d warm spares: creating %s", h, have, want, name)}
+			if p.running(a.Key()) {
+				continue
+			}
+			d.act(a)
+		}
+	}
 }
 
 // promoteIfSlow adds PromoteWorker when manager dead's replacement is slow

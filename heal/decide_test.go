@@ -477,7 +477,7 @@ func TestRecordLabelsRoundTrip(t *testing.T) {
 	if got.Replacement != "w1-r2" || got.Attempts != 2 || !got.Since.Equal(now) || got.Spare {
 		t.Fatalf("read back %+v", got)
 	}
-	if strings.Join(remove, ",") != LabelVia+","+LabelPromotedFor+","+LabelRole {
+	if strings.Join(remove, ",") != LabelVia+","+LabelPromotedFor+","+LabelRole+","+LabelHolder {
 		t.Fatalf("remove = %v", remove)
 	}
 	if _, ok := ReadHistory([]NodeInfo{node("w2", RoleWorker, "hoster-b")}).Records["w2"]; ok {

@@ -87,6 +87,11 @@ type Manager interface {
 	NodeUpdate(ctx context.Context, id string, o client.NodeUpdateOptions) (client.NodeUpdateResult, error)
 	NodeList(ctx context.Context, o client.NodeListOptions) (client.NodeListResult, error)
 	NodeRemove(ctx context.Context, id string, o client.NodeRemoveOptions) (client.NodeRemoveResult, error)
+	// The heal lease (lease.go) is a swarm config object.
+	ConfigList(ctx context.Context, o client.ConfigListOptions) (client.ConfigListResult, error)
+	ConfigInspect(ctx context.Context, id string, o client.ConfigInspectOptions) (client.ConfigInspectResult, error)
+	ConfigCreate(ctx context.Context, o client.ConfigCreateOptions) (client.ConfigCreateResult, error)
+	ConfigUpdate(ctx context.Context, id string, o client.ConfigUpdateOptions) (client.ConfigUpdateResult, error)
 }
 
 var _ Manager = (*client.Client)(nil)

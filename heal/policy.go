@@ -3,6 +3,7 @@ package heal
 import (
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -183,7 +184,7 @@ func ParsePolicy(data []byte) (Policy, error) {
 	}
 	dec := yaml.NewDecoder(strings.NewReader(string(data)))
 	dec.KnownFields(true)
-	if err := dec.Decode(&raw); err != nil && err.Error() != "EOF" {
+	if err := dec.Decode(&raw); err != nil && !errors.Is(err, io.EOF) {
 		return p, fmt.Errorf("heal policy: %w", err)
 	}
 	var errs []error

@@ -34,6 +34,10 @@ type NodeInfo struct {
 	// DownSince is when the observer saw the node leave Ready (zero while
 	// Ready).
 	DownSince time.Time `json:"down_since,omitzero"`
+	// Version is the swarm entry's object version when it was read: the
+	// record of a new attempt is written with it (compare-and-set), so a
+	// decision from a snapshot the node has moved on from is not carried out.
+	Version uint64 `json:"version,omitempty"`
 	// Locked is set for a manager whose daemon answered over SSH as
 	// locked (an autolocked swarm after a restart).
 	Locked bool `json:"locked,omitempty"`
@@ -74,10 +78,7 @@ func (s Snapshot) Node(name string) (NodeInfo, bool) {
 
 // nodeInfo converts a swarm member (without DownSince).
 func nodeInfo(m swarm.Member) NodeInfo {
-	name := m.Labels[swarm.LabelNode]
-	if name == "" {
-		name = m.Hostname
-	}
+	name := m.Name()
 	if name == "" { // a node that is joining right now has no description yet
 		name = "node-" + m.ID
 	}
@@ -85,6 +86,7 @@ func nodeInfo(m swarm.Member) NodeInfo {
 		ID: m.ID, Name: name, Hostname: m.Hostname, Role: m.Role, State: m.State,
 		Availability: m.Availability, Reachability: m.Reachability, Leader: m.Leader, Addr: m.Addr,
 		Hoster: m.Labels[swarm.LabelHoster], Region: m.Labels[swarm.LabelRegion], Labels: m.Labels,
+		Version: m.Version,
 	}
 }
 

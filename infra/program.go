@@ -26,6 +26,9 @@ const (
 	// pinned; the CLI writes them into the stack's known_hosts, so status
 	// and heal never trust a key on first use that Pulumi already knows.
 	OutputHostKeys = "hostKeys"
+	// OutputUnlockKey is the swarm's autolock unlock key, a secret ("" when
+	// autolock is off): `shoal heal` unlocks a restarted manager with it.
+	OutputUnlockKey = "unlockKey"
 	// OutputStacks lists the swarm stacks the program deploys; exported
 	// only when shoal:stacks or shoal:apps configure any.
 	OutputStacks = "stacks"
@@ -85,6 +88,7 @@ func ProgramWith(opts Options) pulumi.RunFunc {
 		ctx.Export(OutputSwarmID, out.SwarmID)
 		ctx.Export(OutputManagerAddresses, out.ManagerAddresses)
 		ctx.Export(OutputHostKeys, out.HostKeys)
+		ctx.Export(OutputUnlockKey, pulumi.ToSecret(out.UnlockKey))
 		if len(out.Platform.Stacks) > 0 {
 			ctx.Export(OutputStacks, out.Platform.Stacks)
 		}
@@ -102,6 +106,7 @@ type Outputs struct {
 	SwarmID          pulumi.StringOutput
 	ManagerAddresses pulumi.StringArrayOutput
 	HostKeys         pulumi.StringMapOutput
+	UnlockKey        pulumi.StringOutput
 	Platform         PlatformOutputs
 }
 
@@ -265,6 +270,7 @@ func deploy(ctx *pulumi.Context, opts Options) (*Outputs, error) {
 		SwarmID:          cluster.SwarmID,
 		ManagerAddresses: cluster.ManagerAddresses,
 		HostKeys:         cluster.HostKeys,
+		UnlockKey:        cluster.UnlockKey,
 	}, nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/shoalops/shoal/bootstrap/inventory"
+	"github.com/shoalops/shoal/heal"
 	"github.com/shoalops/shoal/infra/node"
 )
 
@@ -30,6 +31,7 @@ const (
 	KeyFirewall      = "firewall"
 	KeyGenerations   = "generations"
 	KeyAccounts      = "accounts"
+	KeyHeal          = "heal"
 )
 
 // Keys lists every config key the program reads, in the order Pulumi.yaml
@@ -39,7 +41,7 @@ const (
 // requires every key declared without one); infra/project_test.go holds
 // the two equal.
 var Keys = []string{KeyCluster, KeySSHPublicKey, KeySSHPrivateKey, KeyPools, KeyAccounts, KeySwarm, KeyFirewall, KeyGenerations,
-	KeyNetwork, KeyStacks, KeyApps, KeyEnvironments, KeyVault, KeyVaultToken}
+	KeyNetwork, KeyStacks, KeyApps, KeyEnvironments, KeyVault, KeyVaultToken, KeyHeal}
 
 // Defaults of the config.
 const (
@@ -146,6 +148,8 @@ type Spec struct {
 	// Accounts are shoal:accounts by name: provider configurations of
 	// their own, for pools at a second project or account of a provider.
 	Accounts map[string]Account
+	// Heal is shoal:heal, the policy of `shoal heal` (heal.go).
+	Heal heal.Policy
 }
 
 // accountConfig is one entry of shoal:accounts as written.
@@ -342,6 +346,7 @@ func (p *parser) parse() Spec {
 	}
 
 	s.Generations = p.generations()
+	s.Heal = p.heal()
 	p.validate(&s)
 	s.Platform = p.platform(&s)
 	return s

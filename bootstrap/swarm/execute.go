@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"sync"
 	"time"
@@ -327,19 +328,38 @@ func (x *executor) poll(ctx context.Context, what string, done func() (bool, err
 	}
 }
 
-// updateNode applies a change to a node's spec, retrying once on a version
-// conflict (another writer updated the node in between).
+// updateNode applies a change to a node's spec (UpdateNode).
 func (x *executor) updateNode(ctx context.Context, id string, change func(*swarm.NodeSpec)) error {
+	return UpdateNode(ctx, x.leader, id, change)
+}
+
+// NodeUpdater is the part of a manager's API UpdateNode needs.
+type NodeUpdater interface {
+	NodeInspect(ctx context.Context, id string, o client.NodeInspectOptions) (client.NodeInspectResult, error)
+	NodeUpdate(ctx context.Context, id string, o client.NodeUpdateOptions) (client.NodeUpdateResult, error)
+}
+
+// UpdateNode applies change to node id's spec through a manager: it reads
+// the entry and writes the changed spec with the version it read, and on a
+// version conflict (another writer updated the node in between) reads again
+// and re-applies change to the fresh spec, up to three times. change must
+// only touch what it owns (a role, availability, its own labels), so
+// another writer's changes survive. Bootstrap and heal share it.
+func UpdateNode(ctx context.Context, api NodeUpdater, id string, change func(*swarm.NodeSpec)) error {
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
 		var ni client.NodeInspectResult
-		ni, err = x.leader.NodeInspect(ctx, id, client.NodeInspectOptions{})
+		ni, err = api.NodeInspect(ctx, id, client.NodeInspectOptions{})
 		if err != nil {
 			return fmt.Errorf("node inspect %s: %w", short(id), err)
 		}
 		spec := ni.Node.Spec
+		spec.Labels = maps.Clone(spec.Labels)
+		if spec.Labels == nil {
+			spec.Labels = map[string]string{}
+		}
 		change(&spec)
-		_, err = x.leader.NodeUpdate(ctx, id, client.NodeUpdateOptions{Version: ni.Node.Version, Spec: spec})
+		_, err = api.NodeUpdate(ctx, id, client.NodeUpdateOptions{Version: ni.Node.Version, Spec: spec})
 		if err == nil {
 			return nil
 		}

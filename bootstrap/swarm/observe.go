@@ -201,6 +201,7 @@ func Members(nodes []swarm.Node) []Member {
 			Addr:         n.Status.Addr,
 			Engine:       n.Description.Engine.EngineVersion,
 			Labels:       n.Spec.Labels,
+			Version:      n.Version.Index,
 		}
 		if n.ManagerStatus != nil {
 			m.Reachability = string(n.ManagerStatus.Reachability)

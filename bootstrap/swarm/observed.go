@@ -46,7 +46,23 @@ type Member struct {
 	Addr         string
 	Engine       string
 	Labels       map[string]string
+	// Version is the entry's object version: an update written with it
+	// fails if anything changed the entry since it was read.
+	Version uint64
 }
+
+// NodeName is a swarm node's identity in shoal: its shoal.node label, else
+// its hostname. Heal, status and the program's swarm read all name nodes
+// with it.
+func NodeName(labels map[string]string, hostname string) string {
+	if n := labels[LabelNode]; n != "" {
+		return n
+	}
+	return hostname
+}
+
+// Name is the member's NodeName.
+func (m Member) Name() string { return NodeName(m.Labels, m.Hostname) }
 
 // Reachable tells whether a manager member takes part in raft right now.
 func (m Member) Reachable() bool { return m.Role == "manager" && m.Reachability == "reachable" }

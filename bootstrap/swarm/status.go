@@ -64,11 +64,8 @@ func Summarize(inv *inventory.Inventory, obs Observed) Status {
 	seen := map[string]bool{}
 	perHoster := map[string]int{}
 	for _, m := range obs.Members {
-		name := m.Labels[LabelNode]
-		n, inInv := inv.Node(name)
-		if name == "" {
-			name = m.Hostname
-		}
+		n, inInv := inv.Node(m.Labels[LabelNode])
+		name := m.Name()
 		ns := NodeStatus{
 			Name: name, Hoster: m.Labels[LabelHoster], Region: m.Labels[LabelRegion],
 			Role: m.Role, State: m.State, Availability: m.Availability, Reachability: "n/a",

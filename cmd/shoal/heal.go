@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"github.com/shoalops/shoal/heal"
 	"github.com/shoalops/shoal/heal/labactor"
 	"github.com/shoalops/shoal/heal/pulumiactor"
+	"github.com/shoalops/shoal/infra"
 	"github.com/shoalops/shoal/infra/automation"
 )
 
@@ -63,6 +65,18 @@ Safety rules (not settings):
     shoal.heal.*) before anything is created, so a restarted heal resumes
     it instead of starting a second replacement
 
+One heal process acts per cluster: the one holding the lease kept in the
+swarm itself (the labels of the swarm config shoal-heal-lease: holder,
+expiry, renewed), taken over only after it expired. Any number may run; the
+others watch and log who holds it, and --once without the lease prints the
+holder and exits 0 without acting. Each attempt is claimed on the node's
+entry with a compare-and-set on its version before it starts, and the node
+list is read again right before anything is demoted, removed or destroyed.
+
+For a ` + "`shoal up`" + ` stack the policy is shoal:heal of its config (grace,
+startupTimeout, maxUnhealthy, retryLimit, retryWindow, backoff, maxBackoff,
+promoteWorkerAfter); --policy replaces it and flags win over both.
+
 Every decision is logged with its reason and the numbers behind it.
 Replacing servers works for lab clusters (` + "`shoal lab up`" + `) and for stacks made by
 ` + "`shoal up`" + ` (its inventory, or --stack with the --dir and --backend ` + "`shoal up`" + ` used):
@@ -76,7 +90,7 @@ Exit codes: 0 done or nothing to do; 1 an action failed; 2 bad usage;
 		Example: `  shoal heal                              # daemon; /metrics on :9469
   shoal heal --once --dry-run             # what would it do now? (exit 4: work)
   shoal heal --grace 30s --max-unhealthy 40% --spares hoster-a=1
-  shoal heal --policy heal.yaml           # the shoal:heal block of the cluster spec
+  shoal heal --policy heal.yaml           # keys as in a stack's shoal:heal (read on its own for a stack)
   shoal heal --once --stack prod --dir .  # a ` + "`shoal up`" + ` stack: replacement through Pulumi`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -105,10 +119,6 @@ Exit codes: 0 done or nothing to do; 1 an action failed; 2 bad usage;
 
 func runHeal(cmd *cobra.Command, a *app, fl *healFlags) error {
 	ctx := cmd.Context()
-	pol, err := healPolicy(cmd, fl)
-	if err != nil {
-		return withCode(exitUsage, err)
-	}
 	stack := ""
 	if cmd.Flags().Changed("stack") {
 		stack = fl.stack.stack
@@ -122,6 +132,18 @@ func runHeal(cmd *cobra.Command, a *app, fl *healFlags) error {
 	}
 	if stack == "" {
 		stack = stackOf(a.home, path)
+	}
+	base := heal.DefaultPolicy()
+	if stack != "" {
+		// shoal:heal of the stack's config, under --policy and the flags.
+		base, err = a.stackHealPolicy(cmd, fl.stack, stack)
+		if err != nil {
+			return withCode(exitUsage, err)
+		}
+	}
+	pol, err := healPolicy(cmd, fl, base)
+	if err != nil {
+		return withCode(exitUsage, err)
 	}
 	inv, err := a.loadInventory()
 	if err != nil {
@@ -190,9 +212,18 @@ func runHeal(cmd *cobra.Command, a *app, fl *healFlags) error {
 	ctl := &heal.Controller{
 		Policy: pol, Spec: func() heal.Desired { return desiredOf(current()) }, Source: obs, Swarm: sw,
 		Actor: actor, DryRun: fl.dryRun, Log: a.log,
+		// A stack's nodes keep their names when replaced, with or without
+		// an actor: --dry-run decides as the real run would.
+		SameName: stack != "",
+		Lease:    sw, Holder: healHolder(),
 	}
 	if fl.once {
 		d, err := ctl.Once(ctx)
+		if held, ok := errors.AsType[*heal.LeaseHeldError](err); ok {
+			// Another heal acts for this cluster: say who, and do nothing.
+			fmt.Fprintln(a.stdout, held.Error())
+			return nil
+		}
 		if a.json() {
 			enc := json.NewEncoder(a.stdout)
 			enc.SetIndent("", "  ")
@@ -232,6 +263,16 @@ func runHeal(cmd *cobra.Command, a *app, fl *healFlags) error {
 	return ctl.Run(ctx)
 }
 
+// healHolder names this heal process in the lease and in the records it
+// claims: host, process and a random part (two processes of one host in
+// one container namespace may share a pid).
+func healHolder() string {
+	host, _ := os.Hostname()
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s/%d/%x", host, os.Getpid(), b)
+}
+
 // stackOf is the stack whose inventory `shoal up` wrote at path
 // ($SHOAL_HOME/stacks/<stack>/inventory.yaml), else "".
 func stackOf(home, path string) string {
@@ -258,9 +299,33 @@ func (a *app) openHealStack(cmd *cobra.Command, fl stackFlags, stack string) (*a
 	return ws, nil
 }
 
-// healPolicy is the policy file (if any) with the flags given on top.
-func healPolicy(cmd *cobra.Command, fl *healFlags) (heal.Policy, error) {
-	pol := heal.DefaultPolicy()
+// stackHealPolicy is shoal:heal of the stack's config files. A stack that
+// was named (--stack) must be readable; one only inferred from the
+// inventory's place may have no files here (defaults then).
+func (a *app) stackHealPolicy(cmd *cobra.Command, fl stackFlags, stack string) (heal.Policy, error) {
+	o, err := a.stackOptions(fl, stack, nil)
+	if err != nil {
+		return heal.DefaultPolicy(), err
+	}
+	c, err := automation.ReadConfig(o)
+	if err != nil {
+		if !cmd.Flags().Changed("stack") {
+			a.log.Debug("heal: no stack config here; default policy", "stack", stack, "err", err)
+			return heal.DefaultPolicy(), nil
+		}
+		return heal.DefaultPolicy(), fmt.Errorf("heal stack %s: %w", stack, err)
+	}
+	pol, err := infra.HealPolicy(c)
+	if err != nil {
+		return pol, fmt.Errorf("heal stack %s: %w", stack, err)
+	}
+	return pol, nil
+}
+
+// healPolicy is base (the stack's shoal:heal, or the defaults), replaced by
+// the policy file if any, with the flags given on top.
+func healPolicy(cmd *cobra.Command, fl *healFlags, base heal.Policy) (heal.Policy, error) {
+	pol := base
 	if fl.policyFile != "" {
 		b, err := os.ReadFile(fl.policyFile)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -556,5 +557,88 @@ func TestHealPromotesAWarmSpareAndBackfillsIt(t *testing.T) {
 	}
 	if !strings.Contains(out, "warm spare hoster-a-spare1 at hoster-a takes its place") {
 		t.Errorf("no activate-spare decision in the log:\n%s", out)
+	}
+}
+
+// Two heal processes watch one cluster: exactly one holds the lease and
+// replaces the killed worker, once; the other says who holds it, and so
+// does `shoal heal --once`.
+func TestHealTwoProcessesReplaceOnce(t *testing.T) {
+	c, name := newLab(t)
+	c.must("lab", "up", "--name", name, "--managers", "3", "--workers", "1")
+	docker, err := localDocker()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer docker.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+
+	waitLog := func(log func() string, want string) {
+		t.Helper()
+		deadline := time.Now().Add(time.Minute)
+		for !strings.Contains(log(), want) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %q in the heal log within 1m:\n%s", want, log())
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	}
+	stopA, logA := c.startHeal("--grace", "3s", "--resync", "10s")
+	defer func() {
+		if stopA != nil {
+			stopA()
+		}
+	}()
+	waitLog(logA, "heal: holding the lease")
+	stopB, logB := c.startHeal("--grace", "3s", "--resync", "10s")
+	defer func() {
+		if stopB != nil {
+			stopB()
+		}
+	}()
+	waitLog(logB, "another heal process holds the lease; watching only")
+
+	if err := lab.KillNode(ctx, docker, c.labRef(name), "w1"); err != nil {
+		t.Fatal(err)
+	}
+	both := func() string { return "A:\n" + logA() + "\nB:\n" + logB() }
+	c.waitStatus(4*time.Minute, "w1-r1 Ready and w1 gone", func(st swarm.Status) bool {
+		r, ok := nodeNamed(st, "w1-r1")
+		_, old := nodeNamed(st, "w1")
+		return ok && r.State == "ready" && !old && len(st.Nodes) == 4
+	}, both)
+
+	// While A holds the lease, a one-shot pass says so and does nothing.
+	code, once, errs := c.run("heal", "--once", "--grace", "3s")
+	if code != 0 || !strings.Contains(once, "the lease is held by") || !strings.Contains(once, "this one did nothing") {
+		t.Fatalf("heal --once beside a daemon: exit %d\n%s\n%s", code, once, errs)
+	}
+
+	codeB, outB := stopB()
+	stopB = nil
+	codeA, outA := stopA()
+	stopA = nil
+	if codeA != 0 || codeB != 0 {
+		t.Fatalf("exit codes %d, %d\nA:\n%s\nB:\n%s", codeA, codeB, outA, outB)
+	}
+	if n := strings.Count(outA, `msg="heal: action done" kind=replace`); n != 1 {
+		t.Errorf("A finished %d replacements, want 1:\n%s", n, outA)
+	}
+	if strings.Contains(outB, `msg="heal: action done"`) || strings.Contains(outB, `msg="heal: replace"`) {
+		t.Errorf("B acted without the lease:\n%s", outB)
+	}
+	// Exactly one replacement server exists: the lab's containers.
+	l, _, err := lab.Find(ctx, docker, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, n := range l.Nodes {
+		names = append(names, n.Name)
+	}
+	slices.Sort(names)
+	if strings.Join(names, ",") != "m1,m2,m3,w1-r1" {
+		t.Fatalf("lab containers %v, want m1,m2,m3,w1-r1 (one replacement)", names)
 	}
 }

@@ -39,7 +39,8 @@ func TestHealReplacesADeadStackWorkerThroughPulumi(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := strings.Replace(string(base), "config:\n", "config:\n  shoal:cluster: "+name+"\n", 1)
+	// The grace comes from the stack's shoal:heal, not a flag.
+	cfg := strings.Replace(string(base), "config:\n", "config:\n  shoal:cluster: "+name+"\n  shoal:heal:\n    grace: 1s\n", 1)
 	cfg = strings.Replace(cfg, "role: worker, count: 2", "role: worker, count: 1", 1)
 	cfgPath := filepath.Join(dir, "Pulumi."+name+".yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
@@ -81,11 +82,17 @@ func TestHealReplacesADeadStackWorkerThroughPulumi(t *testing.T) {
 	}, nolog)
 	t.Logf("w-1 down after %s", time.Since(killed).Round(time.Second))
 
+	// A dry run decides as the real run will: w-1 under its own name.
+	code, dry, errs := c.run("heal", "--once", "--dry-run", "--stack", name, "--dir", dir)
+	if code != 4 || !strings.Contains(dry, "replacing it with w-1, attempt 1 of 3") {
+		t.Fatalf("heal --once --dry-run: exit %d, want 4 and w-1 replaced under its name\n%s%s", code, dry, errs)
+	}
+
 	// heal --once until it has nothing left to do (bounded).
 	var outs []string
 	healed := false
 	for i := 0; i < 4 && !healed; i++ {
-		code, out, errs := c.run("heal", "--once", "--grace", "1s", "--stack", name, "--dir", dir)
+		code, out, errs := c.run("heal", "--once", "--stack", name, "--dir", dir)
 		outs = append(outs, fmt.Sprintf("--- heal --once #%d: exit %d\n%s%s", i+1, code, out, errs))
 		if code != 0 {
 			continue

@@ -24,6 +24,7 @@ import (
 	"strings"
 	"sync"
 
+	swarmtypes "github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
 	"golang.org/x/crypto/ssh/knownhosts"
 
@@ -283,7 +284,11 @@ func (a *Actor) leave(ctx context.Context, inv *inventory.Inventory, n inventory
 	if err != nil {
 		return fmt.Errorf("leave %s: %w", n.Name, err)
 	}
-	if _, err := cli.SwarmLeave(ctx, client.SwarmLeaveOptions{Force: true}); err != nil && !strings.Contains(err.Error(), "not part of a swarm") {
+	// Already out of the swarm is done (asked, not read from an error text).
+	if info, err := cli.Info(ctx, client.InfoOptions{}); err == nil && info.Info.Swarm.LocalNodeState == swarmtypes.LocalNodeStateInactive {
+		return nil
+	}
+	if _, err := cli.SwarmLeave(ctx, client.SwarmLeaveOptions{Force: true}); err != nil {
 		return fmt.Errorf("leave %s: %w", n.Name, err)
 	}
 	return nil

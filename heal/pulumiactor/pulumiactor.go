@@ -275,10 +275,7 @@ func (a *Actor) AbandonReplacement(ctx context.Context, dead heal.NodeInfo, fail
 		}
 		stuck = stuck[:0]
 		for _, n := range res.Items {
-			name := n.Spec.Labels[swarm.LabelNode]
-			if name == "" {
-				name = n.Description.Hostname
-			}
+			name := swarm.NodeName(n.Spec.Labels, n.Description.Hostname)
 			if name == failed && n.ID != dead.ID && n.Status.State != swarmtypes.NodeStateReady {
 				stuck = append(stuck, n.ID)
 			}
@@ -301,9 +298,6 @@ func (a *Actor) AbandonReplacement(ctx context.Context, dead heal.NodeInfo, fail
 
 // Unlock unlocks a locked manager with the key in the unlock key file.
 func (a *Actor) Unlock(ctx context.Context, node heal.NodeInfo) error {
-	if a.keyFile == "" {
-		return fmt.Errorf("unlock %s: no unlock key file configured", node.Name)
-	}
 	inv, err := inventory.Load(a.invPath)
 	if err != nil {
 		return err
@@ -311,6 +305,16 @@ func (a *Actor) Unlock(ctx context.Context, node heal.NodeInfo) error {
 	n, ok := inv.Node(node.Name)
 	if !ok {
 		return fmt.Errorf("unlock %s: not in the inventory", node.Name)
+	}
+	// The stack's secret output first (the program reads the key from the
+	// swarm), then the key file.
+	if outs, err := a.ws.Outputs(ctx); err == nil {
+		if v, ok := outs[infra.OutputUnlockKey].Value.(string); ok && v != "" {
+			return heal.UnlockNodeWithKey(ctx, bootstrap.Target(inv, n), a.dial, v)
+		}
+	}
+	if a.keyFile == "" {
+		return fmt.Errorf("unlock %s: the stack has no %s output and no unlock key file is configured", node.Name, infra.OutputUnlockKey)
 	}
 	return heal.UnlockNode(ctx, bootstrap.Target(inv, n), a.dial, a.keyFile)
 }

@@ -147,6 +147,24 @@ func Open(ctx context.Context, o Options) (*Workspace, error) {
 }
 
 // source is what the project and stack files say, and where they are.
+// ReadConfig reads the stack's config from its files as Pulumi reads them,
+// without selecting or creating the stack and without writing anything
+// (`shoal heal` reads shoal:heal with it).
+func ReadConfig(o Options) (infra.Config, error) {
+	if o.Stack == "" {
+		o.Stack = "local"
+	}
+	src, err := readSource(o)
+	if err != nil {
+		return infra.Config{}, err
+	}
+	c, err := infra.ConfigFromFiles(o.Stack, src.project, src.stack)
+	if err != nil {
+		return c, fmt.Errorf("stack %s (%s): %w", o.Stack, src.where, err)
+	}
+	return c, nil
+}
+
 type source struct {
 	name      string // the project's name
 	project   []byte // Pulumi.yaml

@@ -1,0 +1,36 @@
+package infra
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestHealConfigIsReadStrictly(t *testing.T) {
+	for _, c := range []struct {
+		raw  string
+		want string // "" = valid
+	}{
+		{``, ""},
+		{`{}`, ""},
+		{`{"grace":"30s","maxUnhealthy":"40%","retryLimit":2,"startupTimeout":"5m"}`, ""},
+		{`{"grace":"30s","retries":2}`, "field retries not found"},
+		{`{"grace":"soon"}`, "grace: time: invalid duration"},
+		{`{"retryLimit":0}`, "retryLimit must be at least 1"},
+		{`{"maxUnhealthy":"140%"}`, "a percentage must be 0% to 100%"},
+		{`{"spares":{"hz":1}}`, "shoal:heal.spares: warm spares are not part of the Pulumi program"},
+	} {
+		pol, err := HealPolicy(Config{Stack: "s", Values: map[string]string{KeyHeal: c.raw}})
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: %v", c.raw, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s: err = %v, want %q", c.raw, err, c.want)
+		case c.want != "" && !strings.Contains(err.Error(), "shoal:heal"):
+			t.Errorf("%s: %v does not name shoal:heal", c.raw, err)
+		}
+		if c.want == "" && strings.Contains(c.raw, "30s") && (pol.Grace != 30*time.Second || pol.MaxUnhealthy.String() != "40%" || pol.RetryLimit != 2) {
+			t.Errorf("%s: policy %+v", c.raw, pol)
+		}
+	}
+}
