@@ -154,17 +154,15 @@ echo "cli=$cli"
 if [ -S /var/run/docker.sock ]; then echo socket=yes; else echo socket=no; fi
 echo "packages=$(dpkg-query -W -f '${db:Status-Abbrev} ${Package}\n' ` + strings.Join(dockerPackages, " ") + ` 2>/dev/null | awk '$1=="ii"{printf "%s ", $2}')"
 info=""
-if [ -n "$cli" ]; then
-	if info=$("$cli" info --format '{{json .}}' 2>/dev/null) && [ -n "$info" ]; then echo access=direct
-	elif [ -n "$S" ] && info=$($S "$cli" info --format '{{json .}}' 2>/dev/null) && [ -n "$info" ]; then echo access=sudo
-	else info=""; fi
+# ask CMD...: info is CMD's output if it names a server version (a client
+# that reached no server still prints its own part, and may exit 0).
+ask() { out=$("$@" 2>/dev/null) || return 1; case "$out" in *'"ServerVersion":"'[!\"]*) info=$out; return 0;; esac; return 1; }
+if [ -n "$cli" ] && ask "$cli" info --format '{{json .}}'; then echo access=direct
+elif [ -n "$cli" ] && [ -n "$S" ] && ask $S "$cli" info --format '{{json .}}'; then echo access=sudo
+elif [ -S /var/run/docker.sock ] && command -v curl >/dev/null 2>&1 && ask curl -sf --unix-socket /var/run/docker.sock http://docker/info; then echo access=direct
+elif [ -S /var/run/docker.sock ] && [ -n "$S" ] && command -v curl >/dev/null 2>&1 && ask $S curl -sf --unix-socket /var/run/docker.sock http://docker/info; then echo access=sudo
 fi
-if [ -z "$info" ] && [ -S /var/run/docker.sock ] && command -v curl >/dev/null 2>&1; then
-	if info=$(curl -sf --unix-socket /var/run/docker.sock http://docker/info 2>/dev/null) && [ -n "$info" ]; then echo access=direct
-	elif [ -n "$S" ] && info=$($S curl -sf --unix-socket /var/run/docker.sock http://docker/info 2>/dev/null) && [ -n "$info" ]; then echo access=sudo
-	else info=""; fi
-fi
-echo "info=$(printf '%s' "$info" | tr '\n' ' ')"
+printf 'info=%s\n' "$(printf '%s' "$info" | tr '\n' ' ')"
 pid=$(pgrep -xo dockerd 2>/dev/null || true)
 if [ -z "$pid" ] && [ -r /var/run/docker.pid ]; then pid=$(cat /var/run/docker.pid); [ -d "/proc/$pid" ] || pid=""; fi
 echo "pid=$pid"
