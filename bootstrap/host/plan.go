@@ -104,7 +104,7 @@ func Plan(f Facts, o Options) (HostPlan, error) {
 		default:
 			p.Pending = append(p.Pending, fmt.Sprintf(
 				"daemon.json waits for a docker restart (log rotation): %s; re-run with --restart-docker to let shoal restart it through %s",
-				cost, mgr))
+				cost, f.StartedBy()))
 		}
 	}
 	if len(p.Actions) > 0 && !root && !f.Sudo {

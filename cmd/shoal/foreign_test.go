@@ -18,6 +18,7 @@ import (
 	"github.com/shoalops/shoal/bootstrap"
 	"github.com/shoalops/shoal/bootstrap/inventory"
 	"github.com/shoalops/shoal/bootstrap/remote"
+	"github.com/shoalops/shoal/bootstrap/swarm"
 	"github.com/shoalops/shoal/lab"
 	"github.com/shoalops/shoal/lab/images"
 )
@@ -154,6 +155,7 @@ func TestForeignHosts(t *testing.T) {
 
 	var first time.Duration
 	t.Run("bootstrap installs nothing and restarts no container", func(t *testing.T) {
+		c := cli{t: t, home: c.home}
 		start := time.Now()
 		code, out, errs := c.run("bootstrap", "--inventory", invPath, "-o", "json")
 		first = time.Since(start)
@@ -191,13 +193,17 @@ func TestForeignHosts(t *testing.T) {
 				t.Errorf("%s: daemon.json is not the merged one:\n%s", n.Name, got)
 			}
 		}
-		st := c.status()
+		var st swarm.Status
+		if err := json.Unmarshal([]byte(c.must("status", "--inventory", invPath, "-o", "json")), &st); err != nil {
+			t.Fatal(err)
+		}
 		if st.Managers != 3 || len(st.Nodes) != 5 || st.Quorum != "ok" {
 			t.Errorf("status after bootstrap: %+v", st)
 		}
 	})
 
 	t.Run("a re-run says no changes", func(t *testing.T) {
+		c := cli{t: t, home: c.home}
 		start := time.Now()
 		out := c.must("bootstrap", "--inventory", invPath)
 		second := time.Since(start)
