@@ -104,8 +104,8 @@ func Connect(ctx context.Context, inv *inventory.Inventory, names []string, o re
 	return f
 }
 
-// OpenEngines opens the Docker API of every connected node through its
-// socket.
+// OpenEngines opens the Docker API of every connected node: through its
+// socket, else, for a login user other than root, through sudo.
 func (f *Fleet) OpenEngines(ctx context.Context) { f.OpenEnginesVia(ctx, nil) }
 
 // OpenEnginesVia opens the Docker API of every connected node that has none
@@ -134,6 +134,13 @@ func (f *Fleet) OpenEnginesVia(ctx context.Context, sudoCLI map[string]string) {
 				cli, e = d, d
 			} else {
 				d, err := c.Docker(ctx)
+				if err != nil && c.Target().User != "" && c.Target().User != "root" {
+					// A login user outside the docker group: through sudo
+					// (its secure_path finds docker).
+					if ds, serr := c.DockerSudo(ctx, "docker"); serr == nil {
+						d, err = ds, nil
+					}
+				}
 				if err != nil {
 					mu.Lock()
 					f.Unreachable[name] = fmt.Sprintf("docker api: %v", err)

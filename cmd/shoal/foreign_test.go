@@ -8,9 +8,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -98,12 +100,23 @@ func sameSnapshots(t *testing.T, what string, before, after map[string]string) {
 	}
 }
 
-// section is one "== name" part of a host snapshot.
-func section(snap, name string) string {
-	_, rest, _ := strings.Cut(snap, "== "+name+"\n")
-	body, _, _ := strings.Cut(rest, "\n== ")
-	return body
+// sections splits a host snapshot into its "== name" parts.
+func sections(snap string) map[string]string {
+	out := map[string]string{}
+	name := ""
+	for _, line := range strings.Split(snap, "\n") {
+		if h, ok := strings.CutPrefix(line, "== "); ok {
+			name = h
+			out[name] = ""
+			continue
+		}
+		out[name] += line + "\n"
+	}
+	return out
 }
+
+// section is one "== name" part of a host snapshot.
+func section(snap, name string) string { return sections(snap)[name] }
 
 func TestForeignHosts(t *testing.T) {
 	c, name := newLab(t)
@@ -223,10 +236,15 @@ func TestForeignHosts(t *testing.T) {
 func snapshotsExcept(snaps map[string]string, drop ...string) map[string]string {
 	out := map[string]string{}
 	for name, s := range snaps {
+		parts := sections(s)
 		for _, d := range drop {
-			s = strings.Replace(s, "== "+d+"\n"+section(s, d), "== "+d+"\n", 1)
+			delete(parts, d)
 		}
-		out[name] = s
+		var b strings.Builder
+		for _, k := range slices.Sorted(maps.Keys(parts)) {
+			b.WriteString("== " + k + "\n" + parts[k])
+		}
+		out[name] = b.String()
 	}
 	return out
 }
