@@ -157,9 +157,12 @@ info=""
 # ask CMD...: info is CMD's output if it names a server version (a client
 # that reached no server still prints its own part, and may exit 0).
 ask() { out=$("$@" 2>/dev/null) || return 1; case "$out" in *'"ServerVersion":"'[!\"]*) info=$out; return 0;; esac; return 1; }
-if [ -n "$cli" ] && ask "$cli" info --format '{{json .}}'; then echo access=direct
+# The user opens the socket directly only if it may write to it (root, docker group).
+direct=no
+if [ "$(id -u)" = 0 ] || { [ -S /var/run/docker.sock ] && [ -w /var/run/docker.sock ]; }; then direct=yes; fi
+if [ -n "$cli" ] && [ "$direct" = yes ] && ask "$cli" info --format '{{json .}}'; then echo access=direct
 elif [ -n "$cli" ] && [ -n "$S" ] && ask $S "$cli" info --format '{{json .}}'; then echo access=sudo
-elif [ -S /var/run/docker.sock ] && command -v curl >/dev/null 2>&1 && ask curl -sf --unix-socket /var/run/docker.sock http://docker/info; then echo access=direct
+elif [ "$direct" = yes ] && command -v curl >/dev/null 2>&1 && ask curl -sf --unix-socket /var/run/docker.sock http://docker/info; then echo access=direct
 elif [ -S /var/run/docker.sock ] && [ -n "$S" ] && command -v curl >/dev/null 2>&1 && ask $S curl -sf --unix-socket /var/run/docker.sock http://docker/info; then echo access=sudo
 fi
 printf 'info=%s\n' "$(printf '%s' "$info" | tr '\n' ' ')"
