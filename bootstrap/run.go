@@ -57,7 +57,11 @@ type Options struct {
 	// Resolver checks that every node's address resolves before anything
 	// else; nil is net.DefaultResolver.
 	Resolver Resolver
-	Log      *slog.Logger
+	// Adopt takes over a swarm that records another cluster name (or none,
+	// while it has members the inventory does not list) and records the
+	// inventory's cluster.name in it; see swarm.ComputeOptions.
+	Adopt bool
+	Log   *slog.Logger
 }
 
 // Report is what Run found and did.
@@ -323,12 +327,13 @@ func observeAndPlan(ctx context.Context, inv *inventory.Inventory, fleet *Fleet,
 			}
 		}
 	}
-	plan, err := swarm.ComputeWith(inv, obs, swarm.ComputeOptions{Prune: o.Prune})
+	plan, err := swarm.ComputeWith(inv, obs, swarm.ComputeOptions{Prune: o.Prune, Adopt: o.Adopt})
 	if err != nil {
 		var fs *swarm.ForeignSwarmError
 		var qe *swarm.QuorumError
 		var ns *swarm.NodeStateError
-		if errors.As(err, &fs) || errors.As(err, &qe) || errors.As(err, &ns) {
+		var cn *swarm.ClusterNameError
+		if errors.As(err, &fs) || errors.As(err, &qe) || errors.As(err, &ns) || errors.As(err, &cn) {
 			return plan, &RefusedError{Reason: err.Error(), Err: err}
 		}
 		return plan, err
@@ -475,9 +480,14 @@ func parallelism(p int) int {
 	return p
 }
 
-// Status reads the cluster's state through the first inventory manager that
-// answers. It dials managers only, once each, so a dead node costs one
-// timeout, not a boot wait.
+// Status reads the cluster's state: it asks the inventory's managers in
+// turn until one answers with a leader and a reachable majority of managers
+// (swarm.ObserveWith), and reports which one answered (Status.Via) and what
+// each one asked said (Status.Asked). It dials managers only, once each, so a
+// dead node costs one timeout, not a boot wait. When no manager answers with
+// quorum the error is a *swarm.NoQuorumError naming every answer, and the
+// Status returned with it is the best view there is (a cut-off manager's
+// node list, or every node unknown).
 func Status(ctx context.Context, inv *inventory.Inventory, dial remote.DialOptions, prog Progress) (swarm.Status, error) {
 	var names []string
 	for _, m := range inv.Managers() {
@@ -489,9 +499,14 @@ func Status(ctx context.Context, inv *inventory.Inventory, dial remote.DialOptio
 		return swarm.Status{}, errors.Join(fleet.Fatal...)
 	}
 	fleet.OpenEngines(ctx)
-	obs, err := swarm.Observe(ctx, inv, fleet.Engines, fleet.Unreachable)
-	if err != nil {
+	obs, err := swarm.ObserveWith(ctx, inv, fleet.Engines, fleet.Unreachable, swarm.ObserveOptions{Progress: prog})
+	var nq *swarm.NoQuorumError
+	if err != nil && !errors.As(err, &nq) {
 		return swarm.Status{}, err
 	}
-	return swarm.Summarize(inv, obs), nil
+	st := swarm.Summarize(inv, obs)
+	if i := swarm.Choose(obs.Asked); i < 0 || !obs.Asked[i].Quorum {
+		return st, &swarm.NoQuorumError{Cluster: inv.Cluster.Name, Asked: obs.Asked}
+	}
+	return st, nil
 }

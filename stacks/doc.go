@@ -9,7 +9,7 @@
 // Names, File, WriteFiles), renders them from a Config with generated or
 // stored credentials (Traefik, Registry, Portainer -> Rendered, whose
 // Credentials are secret), computes overlay MTUs (OverlayMTU) and reaches the
-// first answering manager (ConnectManager). stacks/deploy deploys any stack;
+// first manager that answers with quorum (ConnectManager). stacks/deploy deploys any stack;
 // stacks/stacktest gives lab tests a real swarm.
 //
 // stacks must not import infra, heal, cobra or Pulumi; the Pulumi resources

@@ -212,6 +212,20 @@ func (x *executor) run(ctx context.Context, st Step, res *Result) error {
 				delete(s.Labels, k)
 			}
 		})
+	case NameCluster:
+		sw, err := x.leader.SwarmInspect(ctx, client.SwarmInspectOptions{})
+		if err != nil {
+			return fmt.Errorf("swarm inspect: %w", err)
+		}
+		spec := sw.Swarm.Spec
+		if spec.Labels == nil {
+			spec.Labels = map[string]string{}
+		}
+		spec.Labels[LabelCluster] = st.ClusterName
+		if _, err := x.leader.SwarmUpdate(ctx, client.SwarmUpdateOptions{Version: sw.Swarm.Version, Spec: spec}); err != nil {
+			return fmt.Errorf("swarm update: %w", err)
+		}
+		return nil
 	case Autolock:
 		sw, err := x.leader.SwarmInspect(ctx, client.SwarmInspectOptions{})
 		if err != nil {

@@ -2,9 +2,11 @@ package swarm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
@@ -47,11 +49,40 @@ func AdvertiseAddr(inv *inventory.Inventory, n inventory.Node) string {
 	}
 }
 
-// Observe reads every reachable node (in parallel) and, through the first
-// inventory manager that runs a manager, the swarm and its node list.
-// engines holds one Engine per reachable node; a missing entry is an
-// unreachable node whose reason is in unreachable.
+// ObserveOptions tune ObserveWith.
+type ObserveOptions struct {
+	// AskTimeout bounds each manager's answer to the swarm questions
+	// (default 15s): a manager cut off from the leader may not answer
+	// before then.
+	AskTimeout time.Duration
+	// Progress, when set, hears of each manager whose answer did not
+	// count, with the reason, before the next one is asked, and of a
+	// manager that has not answered after NoticeAfter (default 3s).
+	Progress    Progress
+	NoticeAfter time.Duration
+}
+
+// Observe is ObserveWith with the default options.
 func Observe(ctx context.Context, inv *inventory.Inventory, engines map[string]Engine, unreachable map[string]string) (Observed, error) {
+	return ObserveWith(ctx, inv, engines, unreachable, ObserveOptions{})
+}
+
+// ObserveWith reads every reachable node (in parallel), then asks the
+// inventory's managers in turn for the swarm and its node list until one
+// answers with a leader and a reachable majority of managers (see Judge);
+// Observed.Asked keeps every answer (and names the unreachable managers
+// after the one that counted). When none does, the first node list that
+// came back is used (Compute then refuses: quorum is lost); when no node list
+// came back although a manager runs, the error is a *NoQuorumError. engines
+// holds one Engine per reachable node; a missing entry is an unreachable node
+// whose reason is in unreachable.
+func ObserveWith(ctx context.Context, inv *inventory.Inventory, engines map[string]Engine, unreachable map[string]string, o ObserveOptions) (Observed, error) {
+	if o.AskTimeout <= 0 {
+		o.AskTimeout = 15 * time.Second
+	}
+	if o.NoticeAfter <= 0 {
+		o.NoticeAfter = 3 * time.Second
+	}
 	obs := Observed{Hosts: map[string]HostState{}}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -71,36 +102,90 @@ func Observe(ctx context.Context, inv *inventory.Inventory, engines map[string]E
 		}()
 	}
 	wg.Wait()
-	for _, n := range inv.Managers() {
+
+	type view struct {
+		sw      *SwarmInfo
+		members []Member
+	}
+	views := map[string]view{}
+	managers := inv.Managers()
+	running := false
+	for i, n := range managers {
 		h := obs.Hosts[n.Name]
 		if !h.Reachable || !h.Manager {
+			obs.Asked = append(obs.Asked, NotAsked(n.Name, h))
 			continue
 		}
-		if err := readSwarm(ctx, engines[n.Name], &obs); err != nil {
-			return obs, fmt.Errorf("read swarm through %s: %w", n.Name, err)
+		running = true
+		actx, cancel := context.WithTimeout(ctx, o.AskTimeout)
+		var slow *time.Timer
+		if o.Progress != nil {
+			slow = time.AfterFunc(o.NoticeAfter, func() {
+				o.Progress.Node(n.Name, fmt.Sprintf("no answer yet from this manager; waiting up to %s", o.AskTimeout))
+			})
 		}
-		obs.Via = n.Name
-		break
+		sw, members, err := readSwarm(actx, engines[n.Name])
+		if slow != nil {
+			slow.Stop()
+		}
+		cancel()
+		if err != nil && ctx.Err() != nil {
+			return obs, ctx.Err()
+		}
+		if err != nil && errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("no answer within %s", o.AskTimeout)
+		}
+		a := Judge(n.Name, members, err)
+		obs.Asked = append(obs.Asked, a)
+		views[n.Name] = view{sw: sw, members: members}
+		if a.Quorum {
+			// Managers after it are not asked; the unreachable ones are
+			// still named, with why (a connect failure promises details).
+			for _, rest := range managers[i+1:] {
+				if h := obs.Hosts[rest.Name]; !h.Reachable {
+					obs.Asked = append(obs.Asked, NotAsked(rest.Name, h))
+				}
+			}
+			break
+		}
+		if o.Progress != nil {
+			msg := "its answer does not count: " + a.Said
+			if i < len(managers)-1 {
+				msg += "; asking the next manager"
+			}
+			o.Progress.Node(n.Name, msg)
+		}
 	}
+	i := Choose(obs.Asked)
+	if i < 0 {
+		if running {
+			return obs, &NoQuorumError{Cluster: inv.Cluster.Name, Asked: obs.Asked}
+		}
+		return obs, nil
+	}
+	v := views[obs.Asked[i].Node]
+	obs.Swarm, obs.Members, obs.Via = v.sw, v.members, obs.Asked[i].Node
 	return obs, nil
 }
 
-func readSwarm(ctx context.Context, e Engine, obs *Observed) error {
+// readSwarm asks a manager's engine for the swarm and its node list. Both
+// are served by the swarm's leader: a manager that has none fails here.
+func readSwarm(ctx context.Context, e Engine) (*SwarmInfo, []Member, error) {
 	sw, err := e.SwarmInspect(ctx, client.SwarmInspectOptions{})
 	if err != nil {
-		return fmt.Errorf("swarm inspect: %w", err)
+		return nil, nil, fmt.Errorf("swarm inspect: %w", err)
 	}
-	obs.Swarm = &SwarmInfo{
+	info := &SwarmInfo{
 		ID:           sw.Swarm.ID,
+		Name:         sw.Swarm.Spec.Labels[LabelCluster],
 		Autolock:     sw.Swarm.Spec.EncryptionConfig.AutoLockManagers,
 		DataPathPort: sw.Swarm.DataPathPort,
 	}
 	list, err := e.NodeList(ctx, client.NodeListOptions{})
 	if err != nil {
-		return fmt.Errorf("node list: %w", err)
+		return nil, nil, fmt.Errorf("node list: %w", err)
 	}
-	obs.Members = Members(list.Items)
-	return nil
+	return info, Members(list.Items), nil
 }
 
 // Members converts the Docker API's node list into Members.

@@ -17,6 +17,11 @@ const (
 	LabelManaged = "shoal.managed" // comma-separated keys of inventory labels shoal set
 )
 
+// LabelCluster is the swarm-wide label (in the swarm spec's labels) that
+// records the inventory cluster.name the swarm belongs to. bootstrap sets it
+// when it creates the swarm, and when an operator adopts a swarm.
+const LabelCluster = "shoal.cluster"
+
 // HostState is what one inventory node's own daemon says about itself.
 type HostState struct {
 	Reachable bool
@@ -48,7 +53,10 @@ func (m Member) Reachable() bool { return m.Role == "manager" && m.Reachability 
 
 // SwarmInfo is the swarm-wide state read from a manager.
 type SwarmInfo struct {
-	ID           string
+	ID string
+	// Name is the cluster name the swarm records (LabelCluster); empty for
+	// a swarm shoal did not name (made by hand, or by an older shoal).
+	Name         string
 	Autolock     bool
 	DataPathPort uint32
 }
@@ -59,6 +67,9 @@ type Observed struct {
 	Swarm   *SwarmInfo           // nil when no inventory manager is in a swarm
 	Members []Member             // the node list, read through Via
 	Via     string               // the inventory manager that answered
+	// Asked is what each inventory manager answered, in the order they
+	// were asked (see ObserveWith).
+	Asked []Answer
 	// Departing are the hosts of nodes that are no longer in the
 	// inventory, by name (the shoal.node label), as their own daemons see
 	// themselves; a removal runs `swarm leave` only on a reachable one

@@ -18,6 +18,7 @@ type Action string
 // Step actions, in the order a plan runs them.
 const (
 	Init        Action = "init swarm"
+	NameCluster Action = "name cluster"
 	RemoveStale Action = "remove stale entry"
 	JoinManager Action = "join as manager"
 	JoinWorker  Action = "join as worker"
@@ -45,6 +46,8 @@ type Step struct {
 	Leave, Force bool
 	// Autolock: the wanted setting.
 	Autolock bool
+	// NameCluster: the cluster name the swarm is to record (LabelCluster).
+	ClusterName string
 }
 
 func (s Step) String() string {
@@ -83,6 +86,11 @@ type ComputeOptions struct {
 	// obs.Departing has it reachable), `node rm`. Without Prune they are
 	// only reported in the plan's warnings.
 	Prune bool
+	// Adopt takes over a swarm that records another cluster name, or none
+	// while it has members the inventory does not list: the plan records
+	// the inventory's cluster.name in it. Without Adopt such a swarm is
+	// refused (*ClusterNameError).
+	Adopt bool
 }
 
 // Compute is ComputeWith without pruning: nodes missing from the inventory
@@ -94,8 +102,9 @@ func Compute(inv *inventory.Inventory, obs Observed) (Plan, error) {
 // ComputeWith is the pure heart of bootstrap: from the inventory and what was
 // observed it derives the steps that converge the swarm, in an order that
 // never costs manager quorum. It refuses (with a typed error) when a node is
-// in another swarm, when a node is locked or broken, and when quorum is lost
-// or a demotion or removal would lose it.
+// in another swarm, when the swarm belongs to another cluster (see
+// checkClusterName), when a node is locked or broken, and when quorum is
+// lost or a demotion or removal would lose it.
 func ComputeWith(inv *inventory.Inventory, obs Observed, opts ComputeOptions) (Plan, error) {
 	var p Plan
 	var errs []error
@@ -156,6 +165,10 @@ func ComputeWith(inv *inventory.Inventory, obs Observed, opts ComputeOptions) (P
 	if len(errs) > 0 {
 		return Plan{}, errors.Join(errs...)
 	}
+	name, err := checkClusterName(inv, obs, opts.Adopt)
+	if err != nil {
+		return Plan{}, err
+	}
 
 	// 3. Init, or check quorum of the existing swarm.
 	if obs.Swarm == nil {
@@ -168,7 +181,8 @@ func ComputeWith(inv *inventory.Inventory, obs Observed, opts ComputeOptions) (P
 		if p.Leader == "" {
 			return p, fmt.Errorf("no manager of the inventory is reachable: cannot create the swarm")
 		}
-		p.Steps = append(p.Steps, Step{Action: Init, Node: p.Leader, Why: "no swarm exists yet"})
+		p.Steps = append(p.Steps, Step{Action: Init, Node: p.Leader, Why: "no swarm exists yet"},
+			Step{Action: NameCluster, Node: p.Leader, ClusterName: inv.Cluster.Name, Why: "record the cluster name in the new swarm"})
 	} else {
 		p.Leader = obs.Via
 		total, reachable := 0, 0
@@ -185,6 +199,9 @@ func ComputeWith(inv *inventory.Inventory, obs Observed, opts ComputeOptions) (P
 		}
 		if obs.Swarm.DataPathPort != 0 && inv.Cluster.DataPathPort != 0 && obs.Swarm.DataPathPort != inv.Cluster.DataPathPort {
 			p.Warnings = append(p.Warnings, fmt.Sprintf("cluster.data_path_port is %d but the swarm uses %d: it can only be set when the swarm is created", inv.Cluster.DataPathPort, obs.Swarm.DataPathPort))
+		}
+		if name != nil {
+			p.Steps = append(p.Steps, *name)
 		}
 	}
 

@@ -40,7 +40,7 @@ func fresh(inv *inventory.Inventory) *world {
 // converged makes every inventory node a labelled member with its role.
 func converged(inv *inventory.Inventory) *world {
 	w := fresh(inv)
-	w.obs.Swarm = &SwarmInfo{ID: "swarm-1", DataPathPort: 4789}
+	w.obs.Swarm = &SwarmInfo{ID: "swarm-1", Name: "lab", DataPathPort: 4789}
 	w.obs.Via = "m1"
 	for _, n := range inv.Nodes {
 		w.member(n.Name, n.Role, "ready")
@@ -98,7 +98,7 @@ func TestCompute(t *testing.T) {
 		{
 			name:  "a fresh cluster is initialised on the first manager, then managers and workers join",
 			world: func() *world { return fresh(testInv()) },
-			want: []string{"init swarm m1", "join as manager m2", "join as manager m3", "join as worker w1", "join as worker w2",
+			want: []string{"init swarm m1", "name cluster m1", "join as manager m2", "join as manager m3", "join as worker w1", "join as worker w2",
 				"set labels m1", "set labels m2", "set labels m3", "set labels w1", "set labels w2"},
 		},
 		{
@@ -110,7 +110,7 @@ func TestCompute(t *testing.T) {
 			world: func() *world {
 				inv := testInv()
 				w := fresh(inv)
-				w.obs.Swarm = &SwarmInfo{ID: "swarm-1", DataPathPort: 4789}
+				w.obs.Swarm = &SwarmInfo{ID: "swarm-1", Name: "lab", DataPathPort: 4789}
 				w.obs.Via = "m1"
 				w.member("m1", "manager", "ready")
 				w.member("w1", "worker", "ready")
@@ -265,7 +265,7 @@ func TestCompute(t *testing.T) {
 				w.unreachable("w2")
 				return w
 			},
-			want: []string{"init swarm m1", "join as manager m2", "join as manager m3", "join as worker w1",
+			want: []string{"init swarm m1", "name cluster m1", "join as manager m2", "join as manager m3", "join as worker w1",
 				"set labels m1", "set labels m2", "set labels m3", "set labels w1"},
 			wantBlocked: []string{"w2"},
 		},
@@ -276,7 +276,7 @@ func TestCompute(t *testing.T) {
 				w.unreachable("m1")
 				return w
 			},
-			want: []string{"init swarm m2", "join as manager m3", "join as worker w1", "join as worker w2",
+			want: []string{"init swarm m2", "name cluster m2", "join as manager m3", "join as worker w1", "join as worker w2",
 				"set labels m2", "set labels m3", "set labels w1", "set labels w2"},
 			wantBlocked: []string{"m1"},
 		},
@@ -482,7 +482,7 @@ func TestComputePrune(t *testing.T) {
 			world: func() *world {
 				inv := testInv()
 				w := fresh(inv)
-				w.obs.Swarm = &SwarmInfo{ID: "swarm-1", DataPathPort: 4789}
+				w.obs.Swarm = &SwarmInfo{ID: "swarm-1", Name: "lab", DataPathPort: 4789}
 				w.obs.Via = "m1"
 				for _, n := range []string{"m1", "m2", "m3", "w1"} {
 					nd, _ := inv.Node(n)

@@ -28,9 +28,16 @@ type NodeStatus struct {
 
 // Status is the cluster as seen from one manager, with quorum health.
 type Status struct {
-	Cluster           string       `json:"cluster"`
-	SwarmID           string       `json:"swarm_id,omitempty"`
-	Via               string       `json:"via,omitempty"`
+	Cluster string `json:"cluster"`
+	SwarmID string `json:"swarm_id,omitempty"`
+	// SwarmName is the cluster name the swarm records (shoal.cluster);
+	// empty for a swarm that records none.
+	SwarmName string `json:"swarm_name,omitempty"`
+	// Via is the manager whose answer this status shows: the first, in
+	// inventory order, that sees a leader and a reachable majority.
+	Via string `json:"via,omitempty"`
+	// Asked is what each manager asked answered, in order.
+	Asked             []Answer     `json:"asked"`
 	Nodes             []NodeStatus `json:"nodes"`
 	Managers          int          `json:"managers"`
 	ManagersReachable int          `json:"managers_reachable"`
@@ -49,9 +56,10 @@ type Status struct {
 // through a manager. With no member list (no manager answered) every
 // inventory node is reported unknown and quorum is lost.
 func Summarize(inv *inventory.Inventory, obs Observed) Status {
-	st := Status{Cluster: inv.Cluster.Name, Via: obs.Via, Nodes: []NodeStatus{}, HosterRisk: []string{}, Missing: []string{}}
+	st := Status{Cluster: inv.Cluster.Name, Via: obs.Via, Asked: append([]Answer{}, obs.Asked...), Nodes: []NodeStatus{}, HosterRisk: []string{}, Missing: []string{}}
 	if obs.Swarm != nil {
 		st.SwarmID = obs.Swarm.ID
+		st.SwarmName = obs.Swarm.Name
 	}
 	seen := map[string]bool{}
 	perHoster := map[string]int{}

@@ -23,6 +23,7 @@ type bootstrapFlags struct {
 	yes           bool
 	parallel      int
 	restartDocker bool
+	adopt         bool
 }
 
 func newBootstrapCmd(a *app) *cobra.Command {
@@ -49,11 +50,20 @@ an engine started by hand or by another init is never restarted. A change that
 waits is printed as pending (a warning; the run goes on, exit 0).
 
 On a converged cluster the plan is empty and nothing is touched. A node that
-already belongs to another swarm is an error, never re-joined. Plans that demote
+already belongs to another swarm is an error, never re-joined.
+
+The swarm records the inventory's cluster.name (swarm label shoal.cluster) when
+bootstrap creates it. An inventory whose cluster.name differs from the name the
+swarm it reaches records is refused (exit 3) before the swarm is changed,
+naming both names; so is a swarm that records no name and has nodes the
+inventory does not list. --adopt takes such a swarm over and records the
+inventory's name in it. A swarm without a name whose nodes are all in the
+inventory (made by an older shoal) is named without the flag. Plans that demote
 or remove a node ask first (--yes skips the question).`,
 		Example: `  shoal bootstrap --inventory inventory.yaml
   shoal bootstrap --dry-run          # show the plan, exit 4 if there is work
-  shoal bootstrap -o json --yes`,
+  shoal bootstrap -o json --yes
+  shoal bootstrap --adopt            # take over a swarm named otherwise, under this inventory's name`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			inv, err := a.loadInventory()
@@ -67,6 +77,7 @@ or remove a node ask first (--yes skips the question).`,
 	cmd.Flags().BoolVarP(&fl.yes, "yes", "y", false, "do not ask before demoting or removing nodes")
 	cmd.Flags().IntVar(&fl.parallel, "parallel", 16, "how many hosts to work on at once")
 	cmd.Flags().BoolVar(&fl.restartDocker, "restart-docker", false, "restart an engine that runs containers to apply daemon.json (its containers restart)")
+	cmd.Flags().BoolVar(&fl.adopt, "adopt", false, "take over a swarm that records another cluster name (or none, with nodes the inventory does not list) and record the inventory's cluster.name in it")
 	return cmd
 }
 
@@ -95,6 +106,7 @@ func runBootstrap(cmd *cobra.Command, a *app, inv *inventory.Inventory, fl boots
 	opts := bootstrap.Options{
 		DryRun:   fl.dryRun,
 		Parallel: fl.parallel,
+		Adopt:    fl.adopt,
 		Dial:     dial,
 		Log:      a.log,
 		Host:     host.Options{RestartDocker: fl.restartDocker},

@@ -15,7 +15,7 @@ const (
 	exitOK      = 0 // done, or nothing to do
 	exitFailed  = 1 // failed after starting; the message says what is left
 	exitUsage   = 2 // bad usage or invalid input; nothing was touched
-	exitRefused = 3 // refused by a safety rule (quorum, foreign swarm, changed host key) or the operator; nothing was touched
+	exitRefused = 3 // refused by a safety rule (quorum, foreign swarm, another cluster's swarm, changed host key) or the operator; nothing was touched
 	exitWork    = 4 // --dry-run found work to do
 )
 
@@ -50,7 +50,9 @@ func codeOf(err error) int {
 	var re *bootstrap.RefusedError
 	var fs *swarm.ForeignSwarmError
 	var hk *remote.HostKeyChangedError
-	if errors.As(err, &qe) || errors.As(err, &re) || errors.As(err, &fs) || errors.As(err, &hk) {
+	var cn *swarm.ClusterNameError
+	var nq *swarm.NoQuorumError
+	if errors.As(err, &qe) || errors.As(err, &re) || errors.As(err, &fs) || errors.As(err, &hk) || errors.As(err, &cn) || errors.As(err, &nq) {
 		return exitRefused
 	}
 	return exitFailed
