@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/sync/errgroup"
@@ -71,6 +73,11 @@ func Connect(ctx context.Context, inv *inventory.Inventory, names []string, o re
 		parallel = 16
 	}
 	g.SetLimit(parallel)
+	if o.OnRetry == nil && prog != nil {
+		o.OnRetry = func(t remote.Target, attempt, of int, err error, wait time.Duration) {
+			prog.Node(t.Name, fmt.Sprintf("connect attempt %d/%d failed (%v); retrying in %s", attempt, of, err, wait))
+		}
+	}
 	for _, n := range inv.Nodes {
 		if len(want) > 0 && !want[n.Name] {
 			continue
@@ -97,18 +104,71 @@ func Connect(ctx context.Context, inv *inventory.Inventory, names []string, o re
 	return f
 }
 
-// OpenEngines opens the Docker API of every connected node.
-func (f *Fleet) OpenEngines(ctx context.Context) {
+// OpenEngines opens the Docker API of every connected node: through its
+// socket, else, for a login user other than root, through sudo.
+func (f *Fleet) OpenEngines(ctx context.Context) { f.OpenEnginesVia(ctx, nil) }
+
+// OpenEnginesVia opens the Docker API of every connected node that has none
+// open yet: through the socket, or, for a node in sudoCLI, by running that
+// docker client with sudo (see remote.Conn.DockerSudo).
+func (f *Fleet) OpenEnginesVia(ctx context.Context, sudoCLI map[string]string) {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
 	for name, c := range f.Conns {
 		if _, ok := f.Engines[name]; ok {
 			continue
 		}
-		cli, err := c.Docker(ctx)
-		if err != nil {
-			f.Unreachable[name] = fmt.Sprintf("docker api: %v", err)
-			continue
-		}
-		f.Engines[name] = cli
-		f.closers = append(f.closers, cli)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var cli io.Closer
+			var e swarm.Engine
+			if via, ok := sudoCLI[name]; ok {
+				d, err := c.DockerSudo(ctx, via)
+				if err != nil {
+					mu.Lock()
+					f.Unreachable[name] = fmt.Sprintf("docker api: %v", err)
+					mu.Unlock()
+					return
+				}
+				cli, e = d, d
+			} else {
+				d, err := c.Docker(ctx)
+				if err != nil && c.Target().User != "" && c.Target().User != "root" {
+					// A login user outside the docker group: through sudo
+					// (its secure_path finds docker).
+					if ds, serr := c.DockerSudo(ctx, "docker"); serr == nil {
+						d, err = ds, nil
+					}
+				}
+				if err != nil {
+					mu.Lock()
+					f.Unreachable[name] = fmt.Sprintf("docker api: %v", err)
+					mu.Unlock()
+					return
+				}
+				cli, e = d, d
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			delete(f.Unreachable, name)
+			f.Engines[name] = e
+			f.closers = append(f.closers, cli)
+		}()
+	}
+	wg.Wait()
+}
+
+// ForgetEngine closes node name's Docker API client (after its daemon was
+// started or restarted), so that the next OpenEngines opens a new one.
+func (f *Fleet) ForgetEngine(name string) {
+	e, ok := f.Engines[name]
+	if !ok {
+		return
+	}
+	delete(f.Engines, name)
+	if c, ok := e.(io.Closer); ok {
+		_ = c.Close()
+		f.closers = slices.DeleteFunc(f.closers, func(x io.Closer) bool { return x == c })
 	}
 }

@@ -5,7 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/netip"
 	"slices"
+	"sort"
+	"strings"
 	"sync"
 
 	"golang.org/x/sync/errgroup"
@@ -18,6 +22,11 @@ import (
 
 // Progress receives one line per node per step (swarm.Progress).
 type Progress = swarm.Progress
+
+// Resolver looks host names up; *net.Resolver satisfies it.
+type Resolver interface {
+	LookupHost(ctx context.Context, host string) ([]string, error)
+}
 
 // Options tune Run.
 type Options struct {
@@ -42,6 +51,12 @@ type Options struct {
 	// is removed. They are not prepared, joined or labelled. One that
 	// cannot be reached is removed by force.
 	Departing []inventory.Node
+	// Host is what host preparation may do (host.Options: restarting an
+	// engine that runs containers).
+	Host host.Options
+	// Resolver checks that every node's address resolves before anything
+	// else; nil is net.DefaultResolver.
+	Resolver Resolver
 	// Adopt takes over a swarm that records another cluster name (or none,
 	// while it has members the inventory does not list) and records the
 	// inventory's cluster.name in it; see swarm.ComputeOptions.
@@ -54,17 +69,37 @@ type Report struct {
 	Hosts  map[string]host.Report `json:"-"`
 	Plan   swarm.Plan             `json:"-"`
 	Result swarm.Result           `json:"-"`
+	// DryRun: HostActions are the planned actions, not done ones.
+	DryRun bool `json:"-"`
 }
 
 // HostActions lists, per node, the host preparation actions (done, or
-// planned under DryRun).
+// planned under DryRun), each with its cost ("restart docker (4 running
+// containers restart)").
 func (r Report) HostActions() map[string][]string {
 	out := map[string][]string{}
 	for n, h := range r.Hosts {
-		for _, a := range h.Done {
-			out[n] = append(out[n], a.Name)
+		acts := h.Done
+		if r.DryRun {
+			acts = h.Plan.Actions
+		}
+		for _, a := range acts {
+			out[n] = append(out[n], a.String())
 		}
 	}
+	return out
+}
+
+// Pending lists, per node "node: what", the host changes that wait for the
+// operator (a daemon restart shoal did not make), sorted.
+func (r Report) Pending() []string {
+	var out []string
+	for n, h := range r.Hosts {
+		for _, p := range h.Plan.Pending {
+			out = append(out, n+": "+p)
+		}
+	}
+	sort.Strings(out)
 	return out
 }
 
@@ -75,10 +110,15 @@ func (r Report) Changed() bool {
 }
 
 // RefusedError is a run stopped by a safety rule or the operator before
-// anything in the swarm changed.
-type RefusedError struct{ Reason string }
+// anything changed on any host.
+type RefusedError struct {
+	Reason string
+	Err    error // the rule's own error, when there is one
+}
 
-func (e *RefusedError) Error() string { return "refused: " + e.Reason }
+func (e *RefusedError) Error() string { return "refused, nothing was changed: " + e.Reason }
+
+func (e *RefusedError) Unwrap() error { return e.Err }
 
 // NotConvergedError reports nodes a run could not bring into the swarm.
 type NotConvergedError struct{ Blocked []swarm.Blocked }
@@ -91,10 +131,16 @@ func (e *NotConvergedError) Error() string {
 	return msg + "\nfix what blocks them and re-run; finished steps are skipped"
 }
 
-// Run converges the hosts of inv into the swarm it describes: connect,
-// prepare each host, observe, plan, execute. inv must be validated.
+// Run converges the hosts of inv into the swarm it describes. It observes
+// everything before it changes anything: every address must resolve; it
+// connects to every host, reads each one's facts and plans its preparation,
+// opens the engines that run, reads the swarm and computes the swarm plan.
+// Any refusal (an unresolvable address, a node in another swarm, lost
+// quorum, a host it may not change, an unconfirmed destructive plan) comes
+// then, with nothing changed anywhere. Only after that it prepares the hosts,
+// observes again and executes the swarm plan. inv must be validated.
 func Run(ctx context.Context, inv *inventory.Inventory, o Options, prog Progress) (Report, error) {
-	rep := Report{Hosts: map[string]host.Report{}}
+	rep := Report{Hosts: map[string]host.Report{}, DryRun: o.DryRun}
 	log := o.Log
 	if log == nil {
 		log = slog.Default()
@@ -104,89 +150,69 @@ func Run(ctx context.Context, inv *inventory.Inventory, o Options, prog Progress
 			return rep, fmt.Errorf("node %s is listed as departing but is in the inventory", d.Name)
 		}
 	}
+
+	// 1. Names: an address that does not resolve is refused before any connection.
+	if err := checkResolve(ctx, inv, o.Resolver); err != nil {
+		return rep, err
+	}
+
+	// 2. Connect to every host.
 	fleet := Connect(ctx, inv, nil, o.Dial, o.Parallel, prog)
 	defer fleet.Close()
 	if len(fleet.Fatal) > 0 {
-		return rep, errors.Join(fleet.Fatal...)
+		return rep, &RefusedError{Reason: errors.Join(fleet.Fatal...).Error(), Err: errors.Join(fleet.Fatal...)}
 	}
 	departing := departingInventory(inv, o.Departing)
 	if o.Prune && len(o.Departing) > 0 {
 		connectDeparting(ctx, departing, fleet, o, prog, log)
 	}
 
-	// Prepare every reachable host in parallel.
-	var mu sync.Mutex
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(parallelism(o.Parallel))
-	var prepErrs []error
-	for _, n := range inv.Nodes {
-		c, ok := fleet.Conns[n.Name]
-		if !ok {
-			continue
-		}
-		g.Go(func() error {
-			prog.Node(n.Name, "prepare host ...")
-			hr, err := host.Prepare(gctx, c, o.DryRun)
-			mu.Lock()
-			defer mu.Unlock()
-			rep.Hosts[n.Name] = hr
-			if err != nil {
-				prepErrs = append(prepErrs, fmt.Errorf("prepare %s: %w", c.Target(), err))
-				prog.Node(n.Name, "prepare host failed")
-				return nil
-			}
-			prog.Node(n.Name, describePrep(hr, o.DryRun))
-			return nil
-		})
-	}
-	_ = g.Wait()
-	if len(prepErrs) > 0 {
-		return rep, errors.Join(prepErrs...)
-	}
-	// A new docker group membership only applies to a new SSH session.
-	for name, hr := range rep.Hosts {
-		if hr.Reconnect {
-			fleet.Conns[name].Close()
-			delete(fleet.Conns, name)
-			re := Connect(ctx, inv, []string{name}, o.Dial, 1, prog)
-			if len(re.Fatal) > 0 {
-				return rep, errors.Join(re.Fatal...)
-			}
-			for k, v := range re.Conns {
-				fleet.Conns[k] = v
-			}
-		}
-	}
-
-	fleet.OpenEngines(ctx)
-	obs, err := swarm.Observe(ctx, inv, fleet.Engines, fleet.Unreachable)
-	if err != nil {
+	// 3. Facts and host plans of every reachable host; nothing changes.
+	if err := observeHosts(ctx, inv, fleet, o, prog, rep.Hosts); err != nil {
 		return rep, err
 	}
-	if o.Prune {
-		obs.Departing = swarm.ObserveDeparting(ctx, departing, departing.Nodes, fleet.Engines, fleet.Unreachable)
-	}
-	if o.DryRun {
-		// Hosts that would get Docker installed first count as fresh.
-		for name, hr := range rep.Hosts {
-			if len(hr.Done) > 0 && !hr.Facts.DockerRunning {
-				obs.Hosts[name] = swarm.HostState{Reachable: true, Local: swarm.LocalInactive}
-			}
-		}
-	}
-	plan, err := swarm.ComputeWith(inv, obs, swarm.ComputeOptions{Prune: o.Prune, Adopt: o.Adopt})
+
+	// 4. Engines where Docker runs, the swarm, the plan.
+	plan, err := observeAndPlan(ctx, inv, fleet, departing, o, rep.Hosts, false)
 	if err != nil {
 		return rep, err
 	}
 	rep.Plan = plan
+	if destructive(plan) && !o.DryRun && (o.Confirm == nil || !o.Confirm(plan)) {
+		return rep, &RefusedError{Reason: "the plan demotes or removes swarm nodes and was not confirmed (use --yes)"}
+	}
+	for _, p := range rep.Pending() {
+		log.Warn("pending host change", "change", p)
+	}
+	if o.DryRun {
+		for _, w := range plan.Warnings {
+			log.Warn(w)
+		}
+		return rep, blockedErr(plan)
+	}
+
+	// 5. Change: prepare the hosts that need it, then observe again.
+	changed, err := applyHosts(ctx, inv, fleet, o, prog, rep.Hosts)
+	if err != nil {
+		return rep, err
+	}
+	if len(changed) > 0 {
+		for _, name := range changed {
+			fleet.ForgetEngine(name)
+		}
+		if plan, err = observeAndPlan(ctx, inv, fleet, departing, o, rep.Hosts, true); err != nil {
+			return rep, err
+		}
+		rep.Plan = plan
+		if destructive(plan) && (o.Confirm == nil || !o.Confirm(plan)) {
+			return rep, &RefusedError{Reason: "the plan demotes or removes swarm nodes and was not confirmed (use --yes)"}
+		}
+	}
 	for _, w := range plan.Warnings {
 		log.Warn(w)
 	}
-	if o.DryRun || plan.Empty() {
+	if plan.Empty() {
 		return rep, blockedErr(plan)
-	}
-	if destructive(plan) && (o.Confirm == nil || !o.Confirm(plan)) {
-		return rep, &RefusedError{Reason: "the plan demotes or removes swarm nodes and was not confirmed (use --yes)"}
 	}
 	res, err := swarm.Execute(ctx, inv, plan, fleet.Engines, prog, o.Exec)
 	rep.Result = res
@@ -194,6 +220,194 @@ func Run(ctx context.Context, inv *inventory.Inventory, o Options, prog Progress
 		return rep, err
 	}
 	return rep, blockedErr(plan)
+}
+
+// unresolved lists the nodes whose address is a name that lookup cannot
+// resolve, "name (address): why". IP addresses are not looked up.
+func unresolved(ctx context.Context, nodes []inventory.Node, lookup func(ctx context.Context, host string) error) []string {
+	var out []string
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, n := range nodes {
+		if _, err := netip.ParseAddr(n.Address); err == nil || n.Address == "" {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := lookup(ctx, n.Address); err != nil {
+				mu.Lock()
+				out = append(out, fmt.Sprintf("%s (%s): %v", n.Name, n.Address, err))
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	sort.Strings(out)
+	return out
+}
+
+// checkResolve refuses an inventory with an address that does not resolve.
+func checkResolve(ctx context.Context, inv *inventory.Inventory, r Resolver) error {
+	if r == nil {
+		r = net.DefaultResolver
+	}
+	bad := unresolved(ctx, inv.Nodes, func(ctx context.Context, h string) error {
+		addrs, err := r.LookupHost(ctx, h)
+		if err == nil && len(addrs) == 0 {
+			err = errors.New("no addresses")
+		}
+		return err
+	})
+	if len(bad) > 0 {
+		return &RefusedError{Reason: "these node addresses do not resolve (fix the inventory or DNS, then re-run):\n  " + strings.Join(bad, "\n  ")}
+	}
+	return nil
+}
+
+// observeHosts reads the facts of every connected node and plans its
+// preparation, in parallel. It changes nothing. A host shoal may not or
+// cannot prepare is a refusal.
+func observeHosts(ctx context.Context, inv *inventory.Inventory, fleet *Fleet, o Options, prog Progress, out map[string]host.Report) error {
+	var mu sync.Mutex
+	var errs []error
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(parallelism(o.Parallel))
+	for _, n := range inv.Nodes {
+		c, ok := fleet.Conns[n.Name]
+		if !ok {
+			continue
+		}
+		g.Go(func() error {
+			prog.Node(n.Name, "read host facts ...")
+			hr, err := host.Observe(gctx, c, o.Host)
+			mu.Lock()
+			defer mu.Unlock()
+			out[n.Name] = hr
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", c.Target(), err))
+				prog.Node(n.Name, "host cannot be prepared")
+				return nil
+			}
+			prog.Node(n.Name, describeHost(hr, o.DryRun))
+			return nil
+		})
+	}
+	_ = g.Wait()
+	if len(errs) > 0 {
+		err := errors.Join(errs...)
+		var noPriv *host.NoPrivilegeError
+		var unsupported *host.UnsupportedOSError
+		if errors.As(err, &noPriv) || errors.As(err, &unsupported) {
+			return &RefusedError{Reason: err.Error(), Err: err}
+		}
+		return err
+	}
+	return nil
+}
+
+// observeAndPlan opens the engine of every host where Docker runs, reads
+// the swarm and computes the plan. Before host preparation (after is
+// false), a host whose Docker preparation will install or start counts as a
+// fresh engine outside any swarm. A plan the safety rules refuse is a
+// RefusedError.
+func observeAndPlan(ctx context.Context, inv *inventory.Inventory, fleet *Fleet, departing *inventory.Inventory, o Options, hosts map[string]host.Report, after bool) (swarm.Plan, error) {
+	fleet.OpenEnginesVia(ctx, engineAccess(hosts))
+	obs, err := swarm.Observe(ctx, inv, fleet.Engines, fleet.Unreachable)
+	if err != nil {
+		return swarm.Plan{}, err
+	}
+	if o.Prune {
+		obs.Departing = swarm.ObserveDeparting(ctx, departing, departing.Nodes, fleet.Engines, fleet.Unreachable)
+	}
+	if !after {
+		for _, n := range inv.Nodes {
+			if hr, ok := hosts[n.Name]; ok && !hr.Facts.Running() {
+				obs.Hosts[n.Name] = swarm.HostState{Reachable: true, Local: swarm.LocalInactive, Advertise: swarm.AdvertiseAddr(inv, n)}
+			}
+		}
+	}
+	plan, err := swarm.ComputeWith(inv, obs, swarm.ComputeOptions{Prune: o.Prune, Adopt: o.Adopt})
+	if err != nil {
+		var fs *swarm.ForeignSwarmError
+		var qe *swarm.QuorumError
+		var ns *swarm.NodeStateError
+		var cn *swarm.ClusterNameError
+		if errors.As(err, &fs) || errors.As(err, &qe) || errors.As(err, &ns) || errors.As(err, &cn) {
+			return plan, &RefusedError{Reason: err.Error(), Err: err}
+		}
+		return plan, err
+	}
+	return plan, nil
+}
+
+// engineAccess says, per node with a running engine, how to open it: ""
+// for the socket, else the docker client to run through sudo.
+func engineAccess(hosts map[string]host.Report) map[string]string {
+	out := map[string]string{}
+	for name, hr := range hosts {
+		f := hr.Facts
+		if f.Access == host.AccessSudo && f.User != "root" {
+			out[name] = f.DockerCLI
+		}
+	}
+	return out
+}
+
+// applyHosts runs the planned host actions (in parallel) and returns the
+// nodes it changed.
+func applyHosts(ctx context.Context, inv *inventory.Inventory, fleet *Fleet, o Options, prog Progress, hosts map[string]host.Report) ([]string, error) {
+	var mu sync.Mutex
+	var errs []error
+	var changed []string
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(parallelism(o.Parallel))
+	for _, n := range inv.Nodes {
+		hr, ok := hosts[n.Name]
+		c, connected := fleet.Conns[n.Name]
+		if !ok || !connected || len(hr.Plan.Actions) == 0 {
+			continue
+		}
+		g.Go(func() error {
+			prog.Node(n.Name, "prepare host: "+joinActions(hr.Plan.Actions)+" ...")
+			err := host.Apply(gctx, c, &hr)
+			mu.Lock()
+			defer mu.Unlock()
+			hosts[n.Name] = hr
+			if len(hr.Done) > 0 {
+				changed = append(changed, n.Name)
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("prepare %s: %w", c.Target(), err))
+				prog.Node(n.Name, "prepare host failed")
+				return nil
+			}
+			prog.Node(n.Name, "prepared: "+joinActions(hr.Done))
+			return nil
+		})
+	}
+	_ = g.Wait()
+	// Re-reading facts finds a host whose engine now runs; the engine
+	// access of a fresh install is the socket for root, sudo otherwise.
+	for _, name := range changed {
+		hr := hosts[name]
+		if c, ok := fleet.Conns[name]; ok && !hr.Facts.Running() {
+			if f, err := host.Gather(ctx, c); err == nil {
+				hr.Facts = f
+				hosts[name] = hr
+			}
+		}
+	}
+	sort.Strings(changed)
+	return changed, errors.Join(errs...)
+}
+
+func joinActions(acts []host.Action) string {
+	s := make([]string, len(acts))
+	for i, a := range acts {
+		s[i] = a.String()
+	}
+	return strings.Join(s, ", ")
 }
 
 func blockedErr(p swarm.Plan) error {
@@ -234,29 +448,29 @@ func connectDeparting(ctx context.Context, departing *inventory.Inventory, fleet
 	}
 }
 
-func describePrep(hr host.Report, dry bool) string {
-	if len(hr.Done) == 0 {
-		return fmt.Sprintf("host ready (%s %s, docker %s)", hr.Facts.OS, hr.Facts.Version, yesNo(hr.Facts.HasDocker))
+// describeHost is the progress line after a host's facts were read.
+func describeHost(hr host.Report, dry bool) string {
+	f := hr.Facts
+	engine := "docker missing"
+	if f.Running() {
+		engine = fmt.Sprintf("docker %s (%s, %s, %d running containers)", f.Engine.ServerVersion, f.Source(), f.StartedBy(), f.Engine.ContainersRunning)
+	} else if f.Installed() {
+		engine = "docker installed (" + f.Source() + "), not running"
 	}
-	verb := "prepared:"
-	if dry {
-		verb = "would:"
-	}
-	s := verb
-	for i, a := range hr.Done {
-		if i > 0 {
-			s += ","
+	s := fmt.Sprintf("%s %s, %s", f.OS, f.Version, engine)
+	if len(hr.Plan.Actions) == 0 {
+		s = "host ready: " + s
+	} else {
+		verb := "to do: "
+		if dry {
+			verb = "would: "
 		}
-		s += " " + a.Name
+		s += "; " + verb + joinActions(hr.Plan.Actions)
+	}
+	if len(hr.Plan.Pending) > 0 {
+		s += "; pending: daemon restart (see the end)"
 	}
 	return s
-}
-
-func yesNo(b bool) string {
-	if b {
-		return "installed"
-	}
-	return "missing"
 }
 
 func parallelism(p int) int {

@@ -41,7 +41,7 @@ func (s NodeSpec) withDefaults(l *Lab) (NodeSpec, error) {
 	s.Region = cmp.Or(s.Region, s.Hoster+"-1")
 	s.Variant = cmp.Or(s.Variant, l.Variant, VariantDocker)
 	if !s.Variant.valid() {
-		return s, fmt.Errorf("lab %s: node %s: unknown variant %q (want %q or %q)", l.Name, s.Name, s.Variant, VariantDocker, VariantFresh)
+		return s, fmt.Errorf("lab %s: node %s: unknown variant %q (want %s)", l.Name, s.Name, s.Variant, variantsText)
 	}
 	if s.AuthorizedKey == "" && l.Dir == "" {
 		return s, fmt.Errorf("lab %s: node %s: no authorized key given and the lab has no state directory for its own key", l.Name, s.Name)

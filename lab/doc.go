@@ -13,7 +13,10 @@
 //
 // The nodes are plain SSH hosts: a node of VariantDocker runs sshd and dockerd,
 // a node of VariantFresh runs only sshd, so that shoal's bootstrap has to
-// install Docker itself. What happens on the nodes after Up is shoal's job, not
+// install Docker itself, and a node of VariantForeign is a server as a hoster
+// or an earlier admin hands it over (login admin with passwordless sudo, sshd
+// on 2222, root login refused, docker.io started once by /etc/init.d/docker,
+// no systemd). What happens on the nodes after Up is shoal's job, not
 // this package's: lab must not import bootstrap, infra, stacks, heal or Pulumi.
 // Later the local hoster builds on it.
 //

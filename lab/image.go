@@ -30,7 +30,7 @@ const (
 // the user's cache directory. Progress lines go to progress (which may be nil).
 func EnsureImage(ctx context.Context, docker Docker, variant Variant, progress io.Writer) (string, error) {
 	if !variant.valid() {
-		return "", fmt.Errorf("lab image: unknown variant %q (want %q or %q)", variant, VariantDocker, VariantFresh)
+		return "", fmt.Errorf("lab image: unknown variant %q (want %s)", variant, variantsText)
 	}
 	rep := newReporter(progress)
 	mirror, sources := readAptConfig()
@@ -176,6 +176,12 @@ func buildImage(ctx context.Context, docker Docker, rep *reporter, rcp recipe, t
 		return fmt.Errorf("%s: %w (see debootstrap output above; %s/debootstrap/debootstrap.log)", strings.Join(args, " "), err, root)
 	}
 
+	for _, c := range rcp.Chroot {
+		args := append([]string{"chroot", root}, c...)
+		if out, err := exec.CommandContext(ctx, args[0], args[1:]...).CombinedOutput(); err != nil {
+			return fmt.Errorf("%s: %w: %s", strings.Join(args, " "), err, lastLines(string(out), 5))
+		}
+	}
 	if err := finishRootfs(root, rcp); err != nil {
 		return fmt.Errorf("prepare root fs: %w", err)
 	}

@@ -31,7 +31,7 @@ const (
 	LabelRole    = "shoal.lab.role"    // manager or worker
 	LabelHoster  = "shoal.lab.hoster"  // hoster-a
 	LabelDir     = "shoal.lab.dir"     // the lab's state directory
-	LabelVariant = "shoal.lab.variant" // docker or fresh
+	LabelVariant = "shoal.lab.variant" // docker, fresh or foreign
 	LabelRegion  = "shoal.lab.region"  // hoster-a-1; absent on containers of older labs
 )
 
@@ -182,7 +182,7 @@ func (o Options) withDefaults() (Options, error) {
 		o.Variant = VariantDocker
 	}
 	if !o.Variant.valid() {
-		return o, fmt.Errorf("lab %s: unknown variant %q (want %q or %q)", o.Name, o.Variant, VariantDocker, VariantFresh)
+		return o, fmt.Errorf("lab %s: unknown variant %q (want %s)", o.Name, o.Variant, variantsText)
 	}
 	if o.Dir == "" {
 		if o.Dir = DefaultDir(o.Name); o.Dir == "" {
@@ -405,11 +405,15 @@ func startContainer(ctx context.Context, docker Docker, rep *reporter, c nodeCon
 	if _, err := docker.ContainerCreate(ctx, containerSpec(c, n)); err != nil {
 		return fmt.Errorf("node %s: create container %s: %w", n.Name, n.Container, err)
 	}
-	keys, err := authorizedKeysTar(c.authorizedKey)
+	uid := 0
+	if c.variant == VariantForeign {
+		uid = ForeignUID
+	}
+	keys, err := authorizedKeysTar(c.authorizedKey, uid)
 	if err != nil {
 		return fmt.Errorf("node %s: %w", n.Name, err)
 	}
-	if _, err := docker.CopyToContainer(ctx, n.Container, client.CopyToContainerOptions{DestinationPath: "/root", Content: keys}); err != nil {
+	if _, err := docker.CopyToContainer(ctx, n.Container, client.CopyToContainerOptions{DestinationPath: c.variant.home(), Content: keys}); err != nil {
 		return fmt.Errorf("node %s: copy authorized_keys into %s: %w", n.Name, n.Container, err)
 	}
 	if _, err := docker.ContainerStart(ctx, n.Container, client.ContainerStartOptions{}); err != nil {
@@ -419,15 +423,16 @@ func startContainer(ctx context.Context, docker Docker, rep *reporter, c nodeCon
 	return nil
 }
 
-// authorizedKeysTar is a tar of .ssh/authorized_keys (root-owned, 0600) for /root.
-func authorizedKeysTar(key string) (io.Reader, error) {
+// authorizedKeysTar is a tar of .ssh/authorized_keys (0600, owned by uid)
+// for the login user's home.
+func authorizedKeysTar(key string, uid int) (io.Reader, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	now := time.Now()
-	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: ".ssh/", Mode: 0o700, ModTime: now}); err != nil {
+	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: ".ssh/", Mode: 0o700, ModTime: now, Uid: uid, Gid: uid}); err != nil {
 		return nil, err
 	}
-	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: ".ssh/authorized_keys", Mode: 0o600, Size: int64(len(key)), ModTime: now}); err != nil {
+	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: ".ssh/authorized_keys", Mode: 0o600, Size: int64(len(key)), ModTime: now, Uid: uid, Gid: uid}); err != nil {
 		return nil, err
 	}
 	if _, err := io.WriteString(tw, key); err != nil {

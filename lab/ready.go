@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,20 +30,21 @@ func waitReady(ctx context.Context, docker Docker, rep *reporter, w Wait, varian
 	n.Address = addr
 
 	var last error
+	port := strconv.Itoa(variant.SSHPort())
 	for {
-		if last = sshBanner(ctx, net.JoinHostPort(addr, "22")); last == nil {
+		if last = sshBanner(ctx, net.JoinHostPort(addr, port)); last == nil {
 			break
 		}
 		if err := stillRunning(ctx, docker, n.Container); err != nil {
 			return n, fmt.Errorf("node %s: waiting for sshd on %s: %w", n.Name, addr, err)
 		}
 		if err := sleep(ctx, w.Poll); err != nil {
-			return n, fmt.Errorf("node %s: sshd on %s:22 did not answer within %s: %w (last: %v)", n.Name, addr, w.Timeout, err, last)
+			return n, fmt.Errorf("node %s: sshd on %s:"+port+" did not answer within %s: %w (last: %v)", n.Name, addr, w.Timeout, err, last)
 		}
 	}
-	rep.printf("%s sshd answers on %s:22 (%s)", n.tag(), addr, time.Since(start).Round(100*time.Millisecond))
+	rep.printf("%s sshd answers on %s:%s (%s)", n.tag(), addr, port, time.Since(start).Round(100*time.Millisecond))
 
-	if variant == VariantDocker {
+	if variant.HasDocker() {
 		for {
 			_, last = execIn(ctx, docker, n.Container, "docker", "info", "--format", "{{.ServerVersion}}")
 			if last == nil {

@@ -19,9 +19,52 @@ const (
 	// VariantFresh is a freshly installed VPS without Docker: shoal's bootstrap
 	// has to install it with apt.
 	VariantFresh Variant = "fresh"
+	// VariantForeign is a server as a hoster or an earlier admin hands it
+	// over: a non-root login user (ForeignUser) with passwordless sudo, sshd
+	// on ForeignPort with root login refused, and Debian's docker.io started
+	// once at boot by its SysV init script /etc/init.d/docker (no systemd;
+	// nothing restarts dockerd if it stops).
+	VariantForeign Variant = "foreign"
 )
 
-func (v Variant) valid() bool { return v == VariantDocker || v == VariantFresh }
+// The login of VariantForeign nodes.
+const (
+	ForeignUser = "admin"
+	ForeignUID  = 1000
+	ForeignPort = 2222
+)
+
+func (v Variant) valid() bool { return v == VariantDocker || v == VariantFresh || v == VariantForeign }
+
+// variantsText lists the variants for messages.
+const variantsText = `"docker", "fresh" or "foreign"`
+
+// HasDocker tells whether nodes of the variant run dockerd from the start.
+func (v Variant) HasDocker() bool { return v == VariantDocker || v == VariantForeign }
+
+// SSHUser is the login user of the variant's nodes.
+func (v Variant) SSHUser() string {
+	if v == VariantForeign {
+		return ForeignUser
+	}
+	return "root"
+}
+
+// SSHPort is the port sshd listens on in the variant's nodes.
+func (v Variant) SSHPort() int {
+	if v == VariantForeign {
+		return ForeignPort
+	}
+	return 22
+}
+
+// home is the login user's home directory.
+func (v Variant) home() string {
+	if v == VariantForeign {
+		return "/home/" + ForeignUser
+	}
+	return "/root"
+}
 
 const (
 	suite         = "bookworm"
@@ -72,6 +115,39 @@ while :; do
 done
 `
 
+// foreignInitScript is the init of a VariantForeign node: sshd on
+// ForeignPort kept running, and Docker started once, at boot, by the init
+// script Debian's docker.io ships, as on a server without systemd.
+const foreignInitScript = `#!/bin/sh
+# shoal-vps-init (foreign): a server an earlier admin set up. sshd is kept
+# running; Docker is started once at boot by its SysV init script.
+set -u
+mkdir -p /run/sshd /var/log
+ssh-keygen -A
+
+alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+/etc/init.d/docker start >>/var/log/boot.log 2>&1
+
+trap 'echo "shoal-vps-init: stopping"; wait; exit 0' TERM INT
+while :; do
+	if ! alive /run/sshd.pid; then
+		echo "shoal-vps-init: starting sshd"
+		/usr/sbin/sshd -E /var/log/sshd.log
+	fi
+	sleep 2
+done
+`
+
+// foreignSSHDConfig: the login user only, on another port.
+const foreignSSHDConfig = `# shoal lab (foreign): sshd on another port, no root login, keys only.
+Port 2222
+PermitRootLogin no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UseDNS no
+`
+
 // daemonJSON is dockerd's configuration: vfs is the storage driver that works
 // for Docker inside these containers.
 const daemonJSON = `{"storage-driver": "vfs"}
@@ -100,18 +176,22 @@ type recipe struct {
 	Mirror   string
 	Packages []string
 	Files    []recipeFile
-	Changes  []string // docker import --change lines
+	Chroot   [][]string // commands run in the root fs (chroot) before Files are written
+	Changes  []string   // docker import --change lines
 }
 
 // newRecipe is the node image recipe for variant. mirror is where debootstrap
 // and apt fetch packages from; aptSources is the image's /etc/apt/sources.list.
 func newRecipe(variant Variant, mirror, aptSources string) recipe {
 	pkgs := slices.Clone(basePackages)
-	if variant == VariantDocker {
+	if variant.HasDocker() {
 		pkgs = append(pkgs, "docker.io")
 	}
+	if variant == VariantForeign {
+		pkgs = append(pkgs, "sudo")
+	}
 	slices.Sort(pkgs)
-	return recipe{
+	r := recipe{
 		Variant:  variant,
 		Suite:    suite,
 		Mirror:   mirror,
@@ -129,6 +209,20 @@ func newRecipe(variant Variant, mirror, aptSources string) recipe {
 			`LABEL shoal.lab.image=vps shoal.lab.variant=` + string(variant),
 		},
 	}
+	if variant == VariantForeign {
+		r.Chroot = [][]string{
+			{"useradd", "--create-home", "--uid", fmt.Sprint(ForeignUID), "--shell", "/bin/bash", ForeignUser},
+			// The init script raises the open-files and process limits; this
+			// sandbox cannot (no CAP_SYS_RESOURCE, hard limit 20000), and
+			// under its `set -e` that failure stops the start. The lab
+			// tolerates it; everything else of the script is Debian's.
+			{"sed", "-i", `s/^\(\s*ulimit .*\)$/\1 || true/`, "/etc/init.d/docker"},
+		}
+		r.Files[0].Content = foreignInitScript
+		r.Files[2].Content = foreignSSHDConfig
+		r.Files = append(r.Files, recipeFile{Path: "/etc/sudoers.d/" + ForeignUser, Mode: 0o440, Content: ForeignUser + " ALL=(ALL) NOPASSWD:ALL\n"})
+	}
+	return r
 }
 
 // Hash is a hex digest over every input of the recipe.
@@ -138,6 +232,9 @@ func (r recipe) Hash() string {
 	fmt.Fprintf(h, "packages=%s\n", strings.Join(r.Packages, ","))
 	for _, f := range r.Files {
 		fmt.Fprintf(h, "file=%s mode=%o dir=%t len=%d\n%s\n", f.Path, f.Mode, f.Dir, len(f.Content), f.Content)
+	}
+	for _, c := range r.Chroot {
+		fmt.Fprintf(h, "chroot=%q\n", c)
 	}
 	for _, c := range r.Changes {
 		fmt.Fprintf(h, "change=%s\n", c)

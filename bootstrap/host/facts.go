@@ -3,44 +3,186 @@ package host
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/shoalops/shoal/bootstrap/remote"
 )
 
-// Facts is what Gather read off a host.
+// FullPath is the PATH the facts script uses. A non-root login shell's PATH
+// often lacks /usr/sbin and /sbin, where Debian puts dockerd.
+const FullPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// Service managers that can (re)start dockerd.
+const (
+	ManagerSystemd = "systemd" // docker.service's MainPID is the running dockerd
+	ManagerSysV    = "sysv"    // /etc/init.d/docker started the running dockerd (its pid file names it)
+)
+
+// Engine access: how the SSH user reached the engine.
+const (
+	AccessDirect = "direct" // the user opens the socket (root, docker group)
+	AccessSudo   = "sudo"   // only through sudo -n
+)
+
+// Facts is what Gather read off a host. It is read with one script, as the
+// login user, with sudo -n only where the user cannot see otherwise.
 type Facts struct {
-	OS            string // os-release ID, e.g. "debian"
-	OSLike        string // os-release ID_LIKE
-	Version       string // os-release VERSION_ID
-	Codename      string // os-release VERSION_CODENAME
-	HasDocker     bool   // dockerd is installed
-	DockerRunning bool   // the daemon answers on its socket
-	Systemd       bool   // systemd is PID 1
-	User          string // the SSH user
-	InDockerGroup bool   // the SSH user may open the Docker socket without sudo
+	OS       string // os-release ID, e.g. "debian"
+	OSLike   string // os-release ID_LIKE
+	Version  string // os-release VERSION_ID
+	Codename string // os-release VERSION_CODENAME
+	User     string // the SSH user
+	Sudo     bool   // the user may run sudo -n (always true for root)
+
+	DockerdPath string   // where dockerd is, found with FullPath ("" if nowhere)
+	DockerCLI   string   // where the docker client is ("" if nowhere)
+	Packages    []string // installed Docker packages: docker.io, docker-ce, moby-engine
+	Socket      bool     // /var/run/docker.sock exists
+
+	// Engine is what the engine said about itself (docker info); nil when
+	// no engine answered.
+	Engine *EngineInfo
+	// Access is how the engine answered: AccessDirect or AccessSudo.
+	Access string
+
+	DockerdPID int  // the running dockerd's pid (0: none)
+	DockerdAge int  // seconds since it started
+	Systemd    bool // systemd is PID 1
+	UnitPID    int  // docker.service's MainPID (systemd only)
+	InitScript bool // /etc/init.d/docker exists
+	SSDPID     int  // the pid in /var/run/docker-ssd.pid (what the init script started)
+
 	// DaemonJSON is /etc/docker/daemon.json as found ("" if absent).
 	DaemonJSON string
+	// DaemonJSONAge is the age in seconds of daemon.json (-1: absent).
+	DaemonJSONAge int
 }
 
+// EngineInfo is the part of `docker info` host preparation and the swarm
+// observation before any change need.
+type EngineInfo struct {
+	ServerVersion     string
+	ContainersRunning int
+	Swarm             struct {
+		NodeID           string
+		LocalNodeState   string
+		ControlAvailable bool
+		Error            string
+		Cluster          *struct{ ID string }
+	}
+}
+
+// Running tells whether a Docker Engine answered.
+func (f Facts) Running() bool { return f.Engine != nil }
+
+// Installed tells whether Docker Engine is on the host, running or not.
+func (f Facts) Installed() bool {
+	return f.Running() || f.DockerdPath != "" || len(f.Packages) > 0
+}
+
+// Manager is the service manager that runs the engine and that shoal can ask
+// to restart it: ManagerSystemd, ManagerSysV, or "" when dockerd was started
+// by hand, by a container's init, or by anything else shoal cannot drive.
+func (f Facts) Manager() string {
+	switch {
+	case f.DockerdPID == 0 || f.DockerdPID == 1:
+		return ""
+	case f.Systemd && f.UnitPID == f.DockerdPID:
+		return ManagerSystemd
+	case f.InitScript && f.SSDPID == f.DockerdPID:
+		return ManagerSysV
+	}
+	return ""
+}
+
+// StartedBy says, for messages, what runs the engine.
+func (f Facts) StartedBy() string {
+	switch {
+	case f.DockerdPID == 1:
+		return "dockerd is PID 1 (the host's init): stopping it ends the host"
+	case f.Manager() == ManagerSystemd:
+		return "systemd (docker.service)"
+	case f.Manager() == ManagerSysV:
+		return "the init script /etc/init.d/docker"
+	case f.DockerdPID != 0:
+		return "no service manager shoal can drive (started by hand or by another init)"
+	}
+	return "not running"
+}
+
+// ConfigNewerThanDaemon tells whether daemon.json was written after the
+// running dockerd started: a change that waits for a restart.
+func (f Facts) ConfigNewerThanDaemon() bool {
+	return f.DockerdPID != 0 && f.DaemonJSONAge >= 0 && f.DaemonJSONAge < f.DockerdAge
+}
+
+// Source names where the engine came from, for messages.
+func (f Facts) Source() string {
+	if len(f.Packages) > 0 {
+		return strings.Join(f.Packages, "+")
+	}
+	if f.Installed() {
+		return "not from a package"
+	}
+	return "missing"
+}
+
+// dockerPackages are the Debian/Ubuntu packages that ship a Docker Engine.
+var dockerPackages = []string{"docker.io", "docker-ce", "moby-engine"}
+
 // gatherScript prints key=value lines, then the daemon config after a marker.
-const gatherScript = `set -u
+// It changes nothing. The engine is asked through the docker client, as the
+// user and then through sudo -n, then through its socket with curl.
+var gatherScript = `set -u
+PATH=` + FullPath + `; export PATH
 if [ -r /etc/os-release ]; then . /etc/os-release; fi
 echo "os=${ID:-}"
 echo "like=${ID_LIKE:-}"
 echo "version=${VERSION_ID:-}"
 echo "codename=${VERSION_CODENAME:-}"
-if command -v dockerd >/dev/null 2>&1; then echo docker=yes; else echo docker=no; fi
-if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then echo running=yes; elif [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1 && sudo -n docker info >/dev/null 2>&1; then echo running=yes; else echo running=no; fi
-if [ -d /run/systemd/system ]; then echo systemd=yes; else echo systemd=no; fi
 echo "user=$(id -un)"
-if [ "$(id -u)" = 0 ] || id -nG | tr ' ' '\n' | grep -qx docker; then echo dockergroup=yes; else echo dockergroup=no; fi
+S=""
+if [ "$(id -u)" = 0 ]; then echo sudo=yes
+elif command -v sudo >/dev/null 2>&1 && sudo -n true >/dev/null 2>&1; then echo sudo=yes; S="sudo -n"
+else echo sudo=no; fi
+echo "dockerd=$(command -v dockerd 2>/dev/null || true)"
+cli=$(command -v docker 2>/dev/null || true)
+echo "cli=$cli"
+if [ -S /var/run/docker.sock ]; then echo socket=yes; else echo socket=no; fi
+echo "packages=$(dpkg-query -W -f '${db:Status-Abbrev} ${Package}\n' ` + strings.Join(dockerPackages, " ") + ` 2>/dev/null | awk '$1=="ii"{printf "%s ", $2}')"
+info=""
+# ask CMD...: info is CMD's output if it names a server version (a client
+# that reached no server still prints its own part, and may exit 0).
+ask() { out=$("$@" 2>/dev/null) || return 1; case "$out" in *'"ServerVersion":"'[!\"]*) info=$out; return 0;; esac; return 1; }
+# The user opens the socket directly only if it may write to it (root, docker group).
+direct=no
+if [ "$(id -u)" = 0 ] || { [ -S /var/run/docker.sock ] && [ -w /var/run/docker.sock ]; }; then direct=yes; fi
+if [ -n "$cli" ] && [ "$direct" = yes ] && ask "$cli" info --format '{{json .}}'; then echo access=direct
+elif [ -n "$cli" ] && [ -n "$S" ] && ask $S "$cli" info --format '{{json .}}'; then echo access=sudo
+elif [ "$direct" = yes ] && command -v curl >/dev/null 2>&1 && ask curl -sf --unix-socket /var/run/docker.sock http://docker/info; then echo access=direct
+elif [ -S /var/run/docker.sock ] && [ -n "$S" ] && command -v curl >/dev/null 2>&1 && ask $S curl -sf --unix-socket /var/run/docker.sock http://docker/info; then echo access=sudo
+fi
+printf 'info=%s\n' "$(printf '%s' "$info" | tr '\n' ' ')"
+pid=$(pgrep -xo dockerd 2>/dev/null || true)
+if [ -z "$pid" ] && [ -r /var/run/docker.pid ]; then pid=$(cat /var/run/docker.pid); [ -d "/proc/$pid" ] || pid=""; fi
+echo "pid=$pid"
+if [ -n "$pid" ]; then echo "age=$(ps -o etimes= -p "$pid" 2>/dev/null | tr -d ' ')"; fi
+if [ -d /run/systemd/system ]; then
+	echo systemd=yes
+	echo "unitpid=$(systemctl show -p MainPID --value docker.service 2>/dev/null || true)"
+else echo systemd=no; fi
+if [ -f /etc/init.d/docker ]; then echo initscript=yes; else echo initscript=no; fi
+echo "ssdpid=$(cat /var/run/docker-ssd.pid 2>/dev/null || $S cat /var/run/docker-ssd.pid 2>/dev/null || true)"
+if m=$(stat -c %Y /etc/docker/daemon.json 2>/dev/null); then echo "jsonage=$(( $(date +%s) - m ))"; else echo jsonage=-1; fi
 echo "---daemon.json"
-cat /etc/docker/daemon.json 2>/dev/null || true
+cat /etc/docker/daemon.json 2>/dev/null || $S cat /etc/docker/daemon.json 2>/dev/null || true
 `
 
-// Gather reads the facts of the host behind r in one round trip.
+// Gather reads the facts of the host behind r in one round trip. It changes
+// nothing on the host.
 func Gather(ctx context.Context, r remote.Runner) (Facts, error) {
 	res, err := r.Run(ctx, remote.Cmd{Script: gatherScript})
 	if err != nil {
@@ -51,19 +193,29 @@ func Gather(ctx context.Context, r remote.Runner) (Facts, error) {
 
 // parseFacts is the pure half of Gather.
 func parseFacts(out string) (Facts, error) {
-	var f Facts
+	f := Facts{DaemonJSONAge: -1}
 	head, daemon, found := strings.Cut(out, "---daemon.json\n")
 	if !found {
 		return Facts{}, fmt.Errorf("read host facts: unexpected output %q", firstLine(out))
 	}
 	f.DaemonJSON = daemon
+	num := func(v string) int {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return 0
+		}
+		return n
+	}
 	sc := bufio.NewScanner(strings.NewReader(head))
+	sc.Buffer(make([]byte, 64<<10), 4<<20) // docker info is one long line
 	for sc.Scan() {
 		k, v, ok := strings.Cut(sc.Text(), "=")
 		if !ok {
 			continue
 		}
-		v = strings.Trim(v, `"`)
+		if k != "info" {
+			v = strings.Trim(v, `"`)
+		}
 		switch k {
 		case "os":
 			f.OS = v
@@ -73,17 +225,54 @@ func parseFacts(out string) (Facts, error) {
 			f.Version = v
 		case "codename":
 			f.Codename = v
-		case "docker":
-			f.HasDocker = v == "yes"
-		case "running":
-			f.DockerRunning = v == "yes"
-		case "systemd":
-			f.Systemd = v == "yes"
 		case "user":
 			f.User = v
-		case "dockergroup":
-			f.InDockerGroup = v == "yes"
+		case "sudo":
+			f.Sudo = v == "yes"
+		case "dockerd":
+			f.DockerdPath = v
+		case "cli":
+			f.DockerCLI = v
+		case "socket":
+			f.Socket = v == "yes"
+		case "packages":
+			f.Packages = strings.Fields(v)
+		case "access":
+			f.Access = v
+		case "info":
+			if strings.TrimSpace(v) == "" {
+				continue
+			}
+			var info EngineInfo
+			if err := json.Unmarshal([]byte(v), &info); err != nil {
+				return Facts{}, fmt.Errorf("read host facts: docker info is not JSON: %w", err)
+			}
+			if info.ServerVersion != "" { // a client that reached no server prints only its own part
+				f.Engine = &info
+			}
+		case "pid":
+			f.DockerdPID = num(v)
+		case "age":
+			f.DockerdAge = num(v)
+		case "systemd":
+			f.Systemd = v == "yes"
+		case "unitpid":
+			f.UnitPID = num(v)
+		case "initscript":
+			f.InitScript = v == "yes"
+		case "ssdpid":
+			f.SSDPID = num(v)
+		case "jsonage":
+			if n, err := strconv.Atoi(v); err == nil {
+				f.DaemonJSONAge = n
+			}
 		}
+	}
+	if err := sc.Err(); err != nil {
+		return Facts{}, fmt.Errorf("read host facts: %w", err)
+	}
+	if f.Engine == nil {
+		f.Access = ""
 	}
 	return f, nil
 }

@@ -7,35 +7,35 @@ import (
 	"github.com/shoalops/shoal/bootstrap/remote"
 )
 
-// Report says what Prepare found and did on one host.
+// Report says what was found and planned on one host, and what was done.
 type Report struct {
-	Facts     Facts
-	Done      []Action
-	Reconnect bool // the SSH session must be reopened (new group membership)
+	Facts Facts
+	Plan  HostPlan
+	Done  []Action
 }
 
-// Prepare gathers facts, plans and applies the plan on one host. With dryRun
-// it only plans. It is idempotent: on a prepared host Done is empty.
-func Prepare(ctx context.Context, r remote.Runner, dryRun bool) (Report, error) {
+// Observe gathers the facts of one host and plans its preparation. It
+// changes nothing.
+func Observe(ctx context.Context, r remote.Runner, o Options) (Report, error) {
 	f, err := Gather(ctx, r)
 	if err != nil {
 		return Report{}, err
 	}
-	acts, err := Plan(f)
+	p, err := Plan(f, o)
 	if err != nil {
 		return Report{Facts: f}, err
 	}
-	rep := Report{Facts: f}
-	if dryRun {
-		rep.Done = acts
-		return rep, nil
-	}
-	for _, a := range acts {
+	return Report{Facts: f, Plan: p}, nil
+}
+
+// Apply runs the planned actions in order and records each one done. It
+// stops at the first that fails.
+func Apply(ctx context.Context, r remote.Runner, rep *Report) error {
+	for _, a := range rep.Plan.Actions {
 		if _, err := r.Run(ctx, a.Cmd); err != nil {
-			return rep, fmt.Errorf("%s: %w", a.Name, err)
+			return fmt.Errorf("%s: %w", a.Name, err)
 		}
 		rep.Done = append(rep.Done, a)
 	}
-	rep.Reconnect = NeedsReconnect(rep.Done)
-	return rep, nil
+	return nil
 }

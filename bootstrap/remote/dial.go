@@ -86,6 +86,9 @@ type DialOptions struct {
 	// Logger receives debug lines about attempts and commands. Nil means
 	// slog.Default().
 	Logger *slog.Logger
+	// OnRetry, when set, hears of each failed attempt that will be tried
+	// again (progress for an operator waiting on a host that is not up).
+	OnRetry func(t Target, attempt, of int, err error, wait time.Duration)
 }
 
 const (
@@ -188,6 +191,9 @@ func Dial(ctx context.Context, t Target, o DialOptions) (*Conn, error) {
 		}
 		o.Logger.DebugContext(ctx, "ssh not ready, retrying", "target", t.String(), "attempt", attempt,
 			"of", o.Attempts, "err", err)
+		if o.OnRetry != nil {
+			o.OnRetry(t, attempt, o.Attempts, err, o.Backoff)
+		}
 		if serr := sleep(ctx, o.Backoff); serr != nil {
 			return nil, fail(attempt, fmt.Errorf("%w (last attempt: %w)", serr, err))
 		}

@@ -5,7 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"io"
+	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,3 +71,88 @@ func BenchmarkBootstrapScale(b *testing.B) {
 type nopProgress struct{}
 
 func (nopProgress) Node(string, string) {}
+
+// BenchmarkBootstrapVsManual measures, on 9 fresh lab VPSes of the foreign
+// kind (login admin with sudo, sshd on 2222, docker.io started by its init
+// script, nothing running), in one run: the manual procedure scripted as
+// sequential ssh (swarm init on m1, read both join tokens, join every other
+// node, label every node), then — after every node left that swarm again —
+// `shoal bootstrap` (bootstrap.Run: facts, plan, host preparation, swarm,
+// labels, wait for Ready). Goal: shoal/manual <= 1.0. Run with:
+//
+//	go test -run '^$' -bench BootstrapVsManual -benchtime 1x ./cmd/shoal
+func BenchmarkBootstrapVsManual(b *testing.B) {
+	if testing.Short() {
+		b.Skip("lab benchmark")
+	}
+	rb := make([]byte, 3)
+	_, _ = rand.Read(rb)
+	name := "b" + hex.EncodeToString(rb)
+	c := cli{home: b.TempDir()}
+	docker, err := localDocker()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer docker.Close()
+	defer func() { _ = lab.Down(context.Background(), docker, name, io.Discard) }()
+	l := foreignLab(b, c, name, 3, 6)
+	inv := LabInventory(l)
+	ctx := context.Background()
+
+	sshArgs := func(n lab.Node) []string {
+		return []string{"-i", l.KeyPath, "-p", strconv.Itoa(lab.ForeignPort), "-o", "BatchMode=yes",
+			"-o", "StrictHostKeyChecking=accept-new", "-o", "UserKnownHostsFile=" + filepath.Join(l.Dir, "manual_known_hosts"),
+			lab.ForeignUser + "@" + n.Address}
+	}
+	ssh := func(n lab.Node, cmd string) string {
+		out, err := exec.CommandContext(ctx, "ssh", append(sshArgs(n), cmd)...).Output()
+		if err != nil {
+			b.Fatalf("ssh %s %q: %v", n.Name, cmd, err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	manual := func() time.Duration {
+		start := time.Now()
+		m1 := l.Nodes[0]
+		ssh(m1, "sudo docker swarm init --advertise-addr "+m1.Address)
+		mtok := ssh(m1, "sudo docker swarm join-token -q manager")
+		wtok := ssh(m1, "sudo docker swarm join-token -q worker")
+		for _, n := range l.Nodes[1:] {
+			tok := wtok
+			if n.Role == lab.RoleManager {
+				tok = mtok
+			}
+			ssh(n, "sudo docker swarm join --advertise-addr "+n.Address+" --token "+tok+" "+m1.Address+":2377")
+		}
+		for _, n := range l.Nodes {
+			ssh(m1, "sudo docker node update --label-add shoal.node="+n.Name+" --label-add shoal.hoster="+n.Hoster+
+				" --label-add shoal.region="+n.Region+" "+n.Name)
+		}
+		return time.Since(start)
+	}
+	reset := func() {
+		for i := len(l.Nodes) - 1; i >= 0; i-- {
+			inNode(b, l.Nodes[i].Container, "docker swarm leave --force >/dev/null")
+		}
+	}
+	dial, closer, err := bootstrap.DialOptions(inv)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer closer.Close()
+	var tm, ts time.Duration
+	for b.Loop() {
+		tm += manual()
+		reset()
+		start := time.Now()
+		if _, err := bootstrap.Run(ctx, inv, bootstrap.Options{Dial: dial}, nopProgress{}); err != nil {
+			b.Fatal(err)
+		}
+		ts += time.Since(start)
+		reset()
+	}
+	n := float64(b.N)
+	b.ReportMetric(tm.Seconds()/n, "s/manual-9")
+	b.ReportMetric(ts.Seconds()/n, "s/shoal-9")
+	b.ReportMetric(float64(ts)/float64(tm), "ratio-shoal/manual")
+}

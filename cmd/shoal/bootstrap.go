@@ -13,15 +13,17 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/shoalops/shoal/bootstrap"
+	"github.com/shoalops/shoal/bootstrap/host"
 	"github.com/shoalops/shoal/bootstrap/inventory"
 	"github.com/shoalops/shoal/bootstrap/swarm"
 )
 
 type bootstrapFlags struct {
-	dryRun   bool
-	yes      bool
-	parallel int
-	adopt    bool
+	dryRun        bool
+	yes           bool
+	parallel      int
+	restartDocker bool
+	adopt         bool
 }
 
 func newBootstrapCmd(a *app) *cobra.Command {
@@ -30,12 +32,22 @@ func newBootstrapCmd(a *app) *cobra.Command {
 		Use:   "bootstrap",
 		Short: "Turn the inventory's hosts into a Docker Swarm (idempotent)",
 		Long: `bootstrap connects to every host of the inventory over SSH (host keys pinned in
-the inventory's known_hosts file, trusted on first use), prepares it (installs
-Docker Engine from the distribution if missing, log rotation on, live-restore
-off), then computes a plan from what each node reports and carries it out:
+the inventory's known_hosts file, trusted on first use), reads every host's facts,
+the swarm each engine is in and the plan before it changes anything: an
+address that does not resolve, a node in another swarm, lost quorum or a host
+it may not change is refused (exit 3) with nothing changed on any host. Then it
+prepares the hosts (installs Docker Engine from the distribution only where no
+engine is installed, log rotation on, live-restore off), then computes a plan from what each node reports and carries it out:
 init the swarm on the first manager, join managers one at a time and workers in
 parallel, set node labels (shoal.hoster, shoal.region and the inventory's), and
 promote or demote to match roles without ever dropping below quorum.
+
+A running Docker Engine is never reinstalled. A daemon.json change that needs
+a restart is applied at once only when the engine runs no containers and a
+service manager shoal can drive (systemd, /etc/init.d/docker) runs it; with
+running containers it waits for --restart-docker (the plan says what restarts);
+an engine started by hand or by another init is never restarted. A change that
+waits is printed as pending (a warning; the run goes on, exit 0).
 
 On a converged cluster the plan is empty and nothing is touched. A node that
 already belongs to another swarm is an error, never re-joined.
@@ -64,6 +76,7 @@ or remove a node ask first (--yes skips the question).`,
 	cmd.Flags().BoolVar(&fl.dryRun, "dry-run", false, "observe and print the plan; change nothing (exit 4 if there is work)")
 	cmd.Flags().BoolVarP(&fl.yes, "yes", "y", false, "do not ask before demoting or removing nodes")
 	cmd.Flags().IntVar(&fl.parallel, "parallel", 16, "how many hosts to work on at once")
+	cmd.Flags().BoolVar(&fl.restartDocker, "restart-docker", false, "restart an engine that runs containers to apply daemon.json (its containers restart)")
 	cmd.Flags().BoolVar(&fl.adopt, "adopt", false, "take over a swarm that records another cluster name (or none, with nodes the inventory does not list) and record the inventory's cluster.name in it")
 	return cmd
 }
@@ -76,6 +89,7 @@ type bootstrapJSON struct {
 	Steps    []string            `json:"steps"`
 	Blocked  []swarm.Blocked     `json:"blocked"`
 	Warnings []string            `json:"warnings"`
+	Pending  []string            `json:"pending"`
 	Seconds  float64             `json:"seconds"`
 	Error    string              `json:"error,omitempty"`
 }
@@ -95,6 +109,7 @@ func runBootstrap(cmd *cobra.Command, a *app, inv *inventory.Inventory, fl boots
 		Adopt:    fl.adopt,
 		Dial:     dial,
 		Log:      a.log,
+		Host:     host.Options{RestartDocker: fl.restartDocker},
 		Confirm: func(p swarm.Plan) bool {
 			if fl.yes {
 				return true
@@ -119,12 +134,15 @@ func runBootstrap(cmd *cobra.Command, a *app, inv *inventory.Inventory, fl boots
 	}
 	if a.json() {
 		doc := bootstrapJSON{Changed: rep.Changed(), DryRun: fl.dryRun, Hosts: rep.HostActions(), Steps: []string{},
-			Blocked: rep.Plan.Blocked, Warnings: rep.Plan.Warnings, Seconds: time.Since(start).Seconds()}
+			Blocked: rep.Plan.Blocked, Warnings: rep.Plan.Warnings, Pending: rep.Pending(), Seconds: time.Since(start).Seconds()}
 		for _, s := range rep.Plan.Steps {
 			doc.Steps = append(doc.Steps, s.String())
 		}
 		if doc.Blocked == nil {
 			doc.Blocked = []swarm.Blocked{}
+		}
+		if doc.Pending == nil {
+			doc.Pending = []string{}
 		}
 		if doc.Warnings == nil {
 			doc.Warnings = []string{}
@@ -156,6 +174,9 @@ func runBootstrap(cmd *cobra.Command, a *app, inv *inventory.Inventory, fl boots
 func printBootstrapText(w io.Writer, rep bootstrap.Report, dry bool, took time.Duration) {
 	if !rep.Changed() {
 		fmt.Fprintf(w, "no changes: the swarm already matches the inventory (%s)\n", took.Round(100*time.Millisecond))
+		for _, p := range rep.Pending() {
+			fmt.Fprintf(w, "  pending: %s\n", p)
+		}
 		return
 	}
 	title := "done"
@@ -171,6 +192,9 @@ func printBootstrapText(w io.Writer, rep bootstrap.Report, dry bool, took time.D
 	}
 	for _, warn := range rep.Plan.Warnings {
 		fmt.Fprintf(w, "  warning: %s\n", warn)
+	}
+	for _, p := range rep.Pending() {
+		fmt.Fprintf(w, "  pending: %s\n", p)
 	}
 	if !dry {
 		fmt.Fprintf(w, "took %s\n", took.Round(100*time.Millisecond))

@@ -32,6 +32,7 @@ type labUpFlags struct {
 	managers, workers int
 	hosters           []string
 	fresh             bool
+	foreign           bool
 	image             string
 	noBootstrap       bool
 }
@@ -49,7 +50,8 @@ on it. Containers left from an earlier lab of the same name are removed first.
 Afterwards a bare ` + "`shoal status`" + ` or ` + "`shoal bootstrap`" + ` works on this lab.`,
 		Example: `  shoal lab up                          # 3 managers on 3 hosters + 2 workers, lab lab-<id>
   shoal lab up --managers 1 --workers 0
-  shoal lab up --fresh                  # VPSes without Docker: bootstrap installs it`,
+  shoal lab up --fresh                  # VPSes without Docker: bootstrap installs it
+  shoal lab up --foreign                # servers as a hoster hands them over (user admin, port 2222)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runLabUp(cmd, a, fl) },
 	}
@@ -59,6 +61,7 @@ Afterwards a bare ` + "`shoal status`" + ` or ` + "`shoal bootstrap`" + ` works 
 	f.IntVar(&fl.workers, "workers", 2, "number of workers")
 	f.StringSliceVar(&fl.hosters, "hosters", []string{"hoster-a", "hoster-b", "hoster-c"}, "simulated hosters")
 	f.BoolVar(&fl.fresh, "fresh", false, "VPSes without Docker, so bootstrap installs it (slower: apt)")
+	f.BoolVar(&fl.foreign, "foreign", false, "servers as an earlier admin hands them over: login admin with sudo, sshd on 2222, no root login, docker.io started by /etc/init.d/docker")
 	f.StringVar(&fl.image, "image", "", "node image to use instead of building one")
 	f.BoolVar(&fl.noBootstrap, "no-bootstrap", false, "only create the VPSes and the inventory")
 	return cmd
@@ -87,8 +90,13 @@ func runLabUp(cmd *cobra.Command, a *app, fl labUpFlags) error {
 	}
 	defer docker.Close()
 	variant := lab.VariantDocker
-	if fl.fresh {
+	switch {
+	case fl.fresh && fl.foreign:
+		return withCode(exitUsage, fmt.Errorf("--fresh and --foreign exclude each other"))
+	case fl.fresh:
 		variant = lab.VariantFresh
+	case fl.foreign:
+		variant = lab.VariantForeign
 	}
 	dir := filepath.Join(a.home, "lab", fl.name)
 	l, err := lab.Up(ctx, docker, lab.Options{
@@ -160,7 +168,7 @@ func writeLabInventory(a *app, l *lab.Lab) (*inventory.Inventory, string, error)
 func LabInventory(l *lab.Lab) *inventory.Inventory {
 	inv := &inventory.Inventory{
 		Cluster: inventory.Cluster{Name: l.Name, DataPathPort: 4789},
-		SSH: inventory.SSH{User: "root", Port: 22, IdentityFile: l.KeyPath,
+		SSH: inventory.SSH{User: l.Variant.SSHUser(), Port: l.Variant.SSHPort(), IdentityFile: l.KeyPath,
 			KnownHosts: filepath.Join(l.Dir, "known_hosts")},
 	}
 	for _, n := range l.Nodes {

@@ -1,0 +1,217 @@
+package host
+
+import (
+	"strings"
+	"testing"
+)
+
+// factsOut builds the facts script's output from key=value lines.
+func factsOut(daemon string, kv ...string) string {
+	return strings.Join(kv, "\n") + "\n---daemon.json\n" + daemon
+}
+
+const infoJSON = `{"ServerVersion":"20.10.24+dfsg1","ContainersRunning":4,"Swarm":{"NodeID":"","LocalNodeState":"inactive","ControlAvailable":false,"Error":"","Cluster":null},"ClientInfo":{"Debug":false}}`
+
+func TestParseFacts(t *testing.T) {
+	tests := []struct {
+		name  string
+		out   string
+		check func(t *testing.T, f Facts)
+	}{
+		{
+			name: "debian docker.io by an init script, seen through sudo by a non-root user",
+			out: factsOut(`{"storage-driver":"vfs"}`+"\n", "os=debian", `version="12"`, "codename=bookworm", "user=admin", "sudo=yes",
+				"dockerd=/usr/sbin/dockerd", "cli=/usr/bin/docker", "socket=yes", "packages=docker.io ", "access=sudo",
+				"info="+infoJSON, "pid=57", "age=300", "systemd=no", "initscript=yes", "ssdpid=57", "jsonage=900"),
+			check: func(t *testing.T, f Facts) {
+				if !f.Running() || f.Engine.ContainersRunning != 4 || f.Access != AccessSudo || f.Engine.Swarm.LocalNodeState != "inactive" {
+					t.Errorf("engine: %+v access %q", f.Engine, f.Access)
+				}
+				if f.Manager() != ManagerSysV || f.Source() != "docker.io" || !f.Installed() || f.ConfigNewerThanDaemon() {
+					t.Errorf("manager %q source %q installed %v newer %v", f.Manager(), f.Source(), f.Installed(), f.ConfigNewerThanDaemon())
+				}
+				if f.Version != "12" || f.User != "admin" || !f.Sudo || f.DaemonJSON != "{\"storage-driver\":\"vfs\"}\n" {
+					t.Errorf("got %+v", f)
+				}
+			},
+		},
+		{
+			name: "docker-ce under systemd",
+			out: factsOut("", "os=ubuntu", "user=root", "sudo=yes", "dockerd=/usr/bin/dockerd", "packages=docker-ce ",
+				"access=direct", "info="+infoJSON, "pid=812", "age=50", "systemd=yes", "unitpid=812", "initscript=yes", "ssdpid=", "jsonage=-1"),
+			check: func(t *testing.T, f Facts) {
+				if f.Manager() != ManagerSystemd || f.Source() != "docker-ce" || f.DaemonJSONAge != -1 {
+					t.Errorf("manager %q source %q age %d", f.Manager(), f.Source(), f.DaemonJSONAge)
+				}
+			},
+		},
+		{
+			name: "an engine started by hand is driven by nothing; a newer daemon.json waits for it",
+			out: factsOut("{}", "os=debian", "user=root", "sudo=yes", "dockerd=/usr/local/bin/dockerd", "packages=",
+				"access=direct", "info="+infoJSON, "pid=99", "age=3000", "systemd=no", "initscript=no", "jsonage=20"),
+			check: func(t *testing.T, f Facts) {
+				if f.Manager() != "" || f.Source() != "not from a package" || !f.ConfigNewerThanDaemon() {
+					t.Errorf("manager %q source %q newer %v", f.Manager(), f.Source(), f.ConfigNewerThanDaemon())
+				}
+				if !strings.Contains(f.StartedBy(), "no service manager") {
+					t.Errorf("started by %q", f.StartedBy())
+				}
+			},
+		},
+		{
+			name: "dockerd as PID 1 is never driven",
+			out:  factsOut("", "user=root", "info="+infoJSON, "pid=1", "initscript=yes", "ssdpid=1"),
+			check: func(t *testing.T, f Facts) {
+				if f.Manager() != "" || !strings.Contains(f.StartedBy(), "PID 1") {
+					t.Errorf("manager %q, started by %q", f.Manager(), f.StartedBy())
+				}
+			},
+		},
+		{
+			name: "a client that reached no server means no engine",
+			out:  factsOut("", "user=root", "cli=/usr/bin/docker", "access=direct", `info={"ServerVersion":"","ClientInfo":{}}`, "pid="),
+			check: func(t *testing.T, f Facts) {
+				if f.Running() || f.Access != "" || f.Installed() {
+					t.Errorf("running %v access %q installed %v", f.Running(), f.Access, f.Installed())
+				}
+			},
+		},
+		{
+			name: "a fresh host",
+			out:  factsOut("", "os=debian", "user=root", "sudo=yes", "dockerd=", "cli=", "socket=no", "packages=", "info=", "pid=", "systemd=no", "initscript=no", "ssdpid=", "jsonage=-1"),
+			check: func(t *testing.T, f Facts) {
+				if f.Installed() || f.Running() || f.Source() != "missing" {
+					t.Errorf("got %+v", f)
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := parseFacts(tt.out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, f)
+		})
+	}
+	if _, err := parseFacts("sh: 1: not found\n"); err == nil {
+		t.Error("garbage output parsed without error")
+	}
+	if _, err := parseFacts(factsOut("", "info={broken")); err == nil {
+		t.Error("broken docker info parsed without error")
+	}
+}
+
+func TestGatherScriptUsesFullPathAndChangesNothing(t *testing.T) {
+	if !strings.Contains(gatherScript, "PATH="+FullPath) {
+		t.Error("the facts script does not set the full PATH")
+	}
+	for _, bad := range []string{"apt-get", "usermod", "systemctl restart", "service docker", "pkill", "kill -", "echo \"info=", "> /etc", ">/etc", "mv ", "rm "} {
+		if strings.Contains(gatherScript, bad) {
+			t.Errorf("the facts script contains %q: reading facts must change nothing", bad)
+		}
+	}
+}
+
+func engine(running int) *EngineInfo {
+	e := &EngineInfo{ServerVersion: "20.10.24", ContainersRunning: running}
+	e.Swarm.LocalNodeState = "inactive"
+	return e
+}
+
+func TestPlan(t *testing.T) {
+	ready := `{"log-opts":{"max-size":"10m","max-file":"3"}}`
+	sysv := func(f Facts) Facts { f.DockerdPID, f.InitScript, f.SSDPID = 40, true, 40; return f }
+	systemd := func(f Facts) Facts { f.DockerdPID, f.Systemd, f.UnitPID = 40, true, 40; return f }
+	byHand := func(f Facts) Facts { f.DockerdPID, f.InitScript, f.SSDPID = 40, true, 0; return f }
+	tests := []struct {
+		name        string
+		facts       Facts
+		opts        Options
+		want        []string
+		wantPending string
+		wantErr     string
+	}{
+		{name: "a ready host needs nothing",
+			facts: sysv(Facts{OS: "debian", DockerdPath: "/usr/sbin/dockerd", Engine: engine(3), User: "root", DaemonJSON: ready, DaemonJSONAge: 9000})},
+		{name: "a fresh debian host gets config, docker and a start in that order",
+			facts: Facts{OS: "debian", User: "root", DaemonJSONAge: -1},
+			want:  []string{"write daemon.json", "install docker", "start docker"}},
+		{name: "an ubuntu derivative counts as debianish",
+			facts: Facts{OS: "pop", OSLike: "ubuntu debian", User: "root", DaemonJSON: ready},
+			want:  []string{"install docker", "start docker"}},
+		{name: "docker.io found only by its package is not reinstalled, only started",
+			facts: Facts{OS: "debian", Packages: []string{"docker.io"}, User: "admin", Sudo: true, DaemonJSON: ready},
+			want:  []string{"start docker"}},
+		{name: "a running engine the user reaches through sudo is not reinstalled",
+			facts: sysv(Facts{OS: "debian", Engine: engine(0), Access: AccessSudo, User: "admin", Sudo: true, DaemonJSON: ready})},
+		{name: "a changed config on an idle engine run by systemd restarts it",
+			facts: systemd(Facts{OS: "debian", DockerdPath: "/usr/sbin/dockerd", Engine: engine(0), User: "root"}),
+			want:  []string{"write daemon.json", "restart docker (0 running containers restart)"}},
+		{name: "a changed config on an engine with containers waits for the operator",
+			facts:       systemd(Facts{OS: "debian", DockerdPath: "/usr/sbin/dockerd", Engine: engine(4), User: "root"}),
+			want:        []string{"write daemon.json"},
+			wantPending: "4 running containers restart; re-run with --restart-docker"},
+		{name: "--restart-docker restarts it and the plan says the cost",
+			facts: sysv(Facts{OS: "debian", DockerdPath: "/usr/sbin/dockerd", Engine: engine(4), User: "admin", Sudo: true}),
+			opts:  Options{RestartDocker: true},
+			want:  []string{"write daemon.json", "restart docker (4 running containers restart)"}},
+		{name: "an engine started by hand is never restarted, even when asked",
+			facts:       byHand(Facts{OS: "debian", DockerdPath: "/usr/sbin/dockerd", Engine: engine(0), User: "root"}),
+			opts:        Options{RestartDocker: true},
+			want:        []string{"write daemon.json"},
+			wantPending: "no service manager shoal can drive"},
+		{name: "a config written earlier and not yet applied stays pending, with nothing to do",
+			facts:       byHand(Facts{OS: "debian", DockerdPath: "/usr/sbin/dockerd", Engine: engine(1), User: "root", DaemonJSON: ready, DaemonJSONAge: 10, DockerdAge: 500}),
+			wantPending: "waits for a docker restart"},
+		{name: "a stopped daemon is started",
+			facts: Facts{OS: "debian", DockerdPath: "/usr/sbin/dockerd", User: "root", DaemonJSON: ready},
+			want:  []string{"start docker"}},
+		{name: "a non-root user without sudo who must change something is refused",
+			facts:   Facts{OS: "debian", User: "deploy", DaemonJSONAge: -1},
+			wantErr: "user deploy cannot write daemon.json"},
+		{name: "a non-root user without sudo or socket access is refused",
+			facts:   sysv(Facts{OS: "debian", Engine: engine(0), Access: AccessSudo, User: "deploy", DaemonJSON: ready}),
+			wantErr: "cannot open the Docker socket"},
+		{name: "docker missing on an unsupported OS is refused",
+			facts:   Facts{OS: "alpine", Version: "3.20", User: "root", DaemonJSON: ready},
+			wantErr: `only on Debian or Ubuntu (found "alpine" "3.20")`},
+		{name: "an unsupported OS that already runs docker is fine",
+			facts: sysv(Facts{OS: "alpine", DockerdPath: "/usr/bin/dockerd", Engine: engine(0), User: "root", DaemonJSON: ready})},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := Plan(tt.facts, tt.opts)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, a := range p.Actions {
+				got = append(got, a.String())
+				if a.Cmd.Sudo != (tt.facts.User != "root") {
+					t.Errorf("%s: sudo = %v for user %q", a.Name, a.Cmd.Sudo, tt.facts.User)
+				}
+				if !strings.HasPrefix(a.Cmd.Script, "PATH="+FullPath) {
+					t.Errorf("%s: script does not set the full PATH: %s", a.Name, a.Cmd.Script)
+				}
+				if strings.Contains(a.Cmd.Script, "pkill") || strings.Contains(a.Cmd.Script, "kill ") {
+					t.Errorf("%s kills a process: %s", a.Name, a.Cmd.Script)
+				}
+			}
+			if strings.Join(got, ",") != strings.Join(tt.want, ",") {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+			pending := strings.Join(p.Pending, "\n")
+			if tt.wantPending == "" && pending != "" || !strings.Contains(pending, tt.wantPending) {
+				t.Errorf("pending = %q, want %q", pending, tt.wantPending)
+			}
+		})
+	}
+}
