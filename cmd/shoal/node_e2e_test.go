@@ -39,7 +39,7 @@ func TestNodeReplaceWorker(t *testing.T) {
 			inv.Nodes[i].Labels = map[string]string{"disk": "ssd"}
 		}
 	}
-	writeInventory(t, invPath, inv)
+	saveInventory(t, invPath, inv)
 	c.must("bootstrap", "--yes")
 
 	// --dry-run prints the numbered steps and changes nothing (exit 4).
@@ -135,7 +135,7 @@ func members(t *testing.T, invPath string) map[string]swarm.Member {
 	return out
 }
 
-func writeInventory(t *testing.T, path string, inv *inventory.Inventory) {
+func saveInventory(t *testing.T, path string, inv *inventory.Inventory) {
 	t.Helper()
 	b, err := inventory.Marshal(inv)
 	if err != nil {
