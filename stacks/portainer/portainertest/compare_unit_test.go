@@ -29,6 +29,9 @@ func TestComparer(t *testing.T) {
 		{"host data is compared by shape", `{"Snapshots":[{"NFd":78,"Name":"<hostname>"}]}`, `{"Snapshots":[{"NFd":3,"Name":"vps1"}]}`, 0},
 		{"host data with a renamed field differs", `{"Snapshots":[{"NFd":78}]}`, `{"Snapshots":[{"Nfd":78}]}`, 2},
 		{"a recorded snapshot must be there", `{"Snapshots":[{"NFd":78}]}`, `{"Snapshots":[]}`, 1},
+		{"host data may leave out a field the engine omits when empty", `{"Snapshots":[{"Config":[{"Subnet":"10.0.0.0/24","Gateway":"10.0.0.1"}]}]}`, `{"Snapshots":[{"Config":[{"Subnet":"172.17.0.0/16"}]}]}`, 0},
+		{"outside host data that field is still required", `{"Gateway":"10.0.0.1"}`, `{}`, 1},
+		{"host data without a field the engine always sends differs", `{"Snapshots":[{"Config":[{"Subnet":"10.0.0.0/24","Driver":"default"}]}]}`, `{"Snapshots":[{"Config":[{"Subnet":"10.0.0.0/24"}]}]}`, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
