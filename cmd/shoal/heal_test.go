@@ -499,15 +499,7 @@ func TestHealRestartedMidRemediationDoesNotReplaceTwice(t *testing.T) {
 	if !strings.Contains(second, "resuming it, not starting another") && !strings.Contains(second, "remove-dead") {
 		t.Errorf("second heal neither resumed nor finished the attempt:\n%s", second)
 	}
-	l, _, err := lab.Find(ctx, docker, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, n := range l.Nodes {
-		names = append(names, n.Name)
-	}
-	if strings.Join(names, ",") != "m1,m2,m3,w1-r1" {
+	if names := labNodeNames(ctx, t, docker, name); strings.Join(names, ",") != "m1,m2,m3,w1-r1" {
 		t.Fatalf("lab nodes %v: want exactly one replacement (w1-r1)", names)
 	}
 }
@@ -629,6 +621,14 @@ func TestHealTwoProcessesReplaceOnce(t *testing.T) {
 		t.Errorf("B acted without the lease:\n%s", outB)
 	}
 	// Exactly one replacement server exists: the lab's containers.
+	if names := labNodeNames(ctx, t, docker, name); strings.Join(names, ",") != "m1,m2,m3,w1-r1" {
+		t.Fatalf("lab containers %v, want m1,m2,m3,w1-r1 (one replacement)", names)
+	}
+}
+
+// labNodeNames are the names of lab name's node containers, sorted.
+func labNodeNames(ctx context.Context, t *testing.T, docker lab.Docker, name string) []string {
+	t.Helper()
 	l, _, err := lab.Find(ctx, docker, name)
 	if err != nil {
 		t.Fatal(err)
@@ -638,7 +638,5 @@ func TestHealTwoProcessesReplaceOnce(t *testing.T) {
 		names = append(names, n.Name)
 	}
 	slices.Sort(names)
-	if strings.Join(names, ",") != "m1,m2,m3,w1-r1" {
-		t.Fatalf("lab containers %v, want m1,m2,m3,w1-r1 (one replacement)", names)
-	}
+	return names
 }
