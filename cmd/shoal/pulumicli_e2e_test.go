@@ -123,13 +123,17 @@ func TestPulumiCLIUpUpAgainDestroyOnTheLocalStack(t *testing.T) {
 
 	// A string where Pulumi.yaml declares an array: the CLI refuses the
 	// stack before any program runs, naming the key.
-	bad := "config:\n  shoal:environments: dev\n"
+	local, err := os.ReadFile(filepath.Join(clone, "Pulumi.local.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := strings.Replace(string(local), "config:\n", "config:\n  shoal:environments: dev\n", 1)
 	if err := os.WriteFile(filepath.Join(clone, "Pulumi.badtype.yaml"), []byte(bad), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	pulumi("stack", "init", "badtype", "--no-select")
 	code, out := run(nil, pulumiBin, "preview", "--stack", "badtype")
-	if want := "configuration key 'shoal:environments' must be of type 'array<string>'"; code == 0 || !strings.Contains(out, want) {
+	if want := "Stack 'badtype' with configuration key 'environments' must be of type 'array<string>'"; code == 0 || !strings.Contains(out, want) {
 		t.Fatalf("preview of a stack with a string for an array: exit %d, want an error containing %q:\n%s", code, want, out)
 	}
 
