@@ -206,3 +206,16 @@ func TestPulumiCLIUpUpAgainDestroyOnTheLocalStack(t *testing.T) {
 		t.Errorf("the repository changed:\nbefore:\n%s\nafter:\n%s", repoBefore, now)
 	}
 }
+
+// TestPulumiCLIReadmeInstallsTheProgramsPluginVersion keeps the README's
+// install line on the plugin version the program asks the engine for.
+func TestPulumiCLIReadmeInstallsTheProgramsPluginVersion(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "pulumi plugin install resource " + wire.Package + " " + wire.Version + " --file bin/pulumi-resource-shoal"
+	if !strings.Contains(string(readme), want) {
+		t.Errorf("README.md lacks %q", want)
+	}
+}
