@@ -119,6 +119,7 @@ func TestPulumiCLIUpUpAgainDestroyOnTheLocalStack(t *testing.T) {
 	// The README's steps: the plugin, the backend, the stack, the key.
 	must(nil, "go", "build", "-o", "bin/pulumi-resource-shoal", "./cmd/pulumi-resource-shoal")
 	pulumi("plugin", "install", "resource", wire.Package, wire.Version, "--file", "bin/pulumi-resource-shoal")
+	must(nil, "mkdir", "-p", filepath.Join(work, "state")) // a file backend's directory must exist
 	pulumi("login", "file://"+filepath.Join(work, "state"))
 
 	// A string where Pulumi.yaml declares an array: the CLI refuses the
