@@ -156,6 +156,7 @@ func TestPulumiCLIUpUpAgainDestroyOnTheLocalStack(t *testing.T) {
 	}
 
 	out = pulumi("up", "--yes", "--skip-preview")
+	t.Logf("pulumi up:\n%s", out)
 	if strings.Contains(out, "pulumi-resource-shoal from $PATH") {
 		t.Errorf("the engine took pulumi-resource-shoal from PATH, not the installed plugin:\n%s", out)
 	}
@@ -190,7 +191,8 @@ func TestPulumiCLIUpUpAgainDestroyOnTheLocalStack(t *testing.T) {
 	}
 
 	// Again: preview and update both find nothing to do.
-	pulumi("up", "--yes", "--expect-no-changes")
+	out = pulumi("up", "--yes", "--expect-no-changes")
+	t.Logf("pulumi up again:\n%s", out)
 
 	pulumi("destroy", "--yes", "--skip-preview")
 	docker, err := localDocker()
