@@ -156,7 +156,7 @@ func TestPulumiCLIUpUpAgainDestroyOnTheLocalStack(t *testing.T) {
 	}
 
 	out = pulumi("up", "--yes", "--skip-preview")
-	t.Logf("pulumi up:\n%s", out)
+	t.Logf("pulumi up: ...%s", summary(out))
 	if strings.Contains(out, "pulumi-resource-shoal from $PATH") {
 		t.Errorf("the engine took pulumi-resource-shoal from PATH, not the installed plugin:\n%s", out)
 	}
@@ -192,7 +192,10 @@ func TestPulumiCLIUpUpAgainDestroyOnTheLocalStack(t *testing.T) {
 
 	// Again: preview and update both find nothing to do.
 	out = pulumi("up", "--yes", "--expect-no-changes")
-	t.Logf("pulumi up again:\n%s", out)
+	t.Logf("pulumi up again: ...%s", summary(out))
+	if !strings.Contains(out, "15 unchanged") {
+		t.Errorf("the second pulumi up does not say its 15 resources are unchanged:\n%s", out)
+	}
 
 	pulumi("destroy", "--yes", "--skip-preview")
 	docker, err := localDocker()
@@ -208,6 +211,14 @@ func TestPulumiCLIUpUpAgainDestroyOnTheLocalStack(t *testing.T) {
 	if now := gitStatus(t, repo); now != repoBefore {
 		t.Errorf("the repository changed:\nbefore:\n%s\nafter:\n%s", repoBefore, now)
 	}
+}
+
+// summary is the end of a `pulumi up` output: from its last resource count.
+func summary(out string) string {
+	if i := strings.LastIndex(out, "\nResources:"); i >= 0 {
+		return out[i:]
+	}
+	return out
 }
 
 // TestPulumiCLIReadmeInstallsTheProgramsPluginVersion keeps the README's
