@@ -39,6 +39,11 @@ type InitOptions struct {
 	Passphrase string
 	// Rand is the randomness of the key and the salt (crypto/rand if nil).
 	Rand io.Reader
+	// TokenFromEnv, when set, looks up the environment variable of every
+	// API token the cloud hosters need (HCLOUD_TOKEN for hcloud:token, ...):
+	// each is written into the stack file as a Pulumi secret, and one that
+	// is not set is an error naming it.
+	TokenFromEnv func(name string) (string, bool)
 }
 
 // InitProject is what `shoal init` writes: file name to content.
@@ -50,6 +55,9 @@ type InitProject struct {
 	// and TokenEnv the environment variables that can stand in for them.
 	TokenKeys []string
 	TokenEnv  []string
+	// TokensWritten are the keys written as secrets (TokenFromEnv), each
+	// with the variable it came from: "hcloud:token (HCLOUD_TOKEN)".
+	TokensWritten []string
 	// HasExisting says that hosts must be given the public key.
 	HasExisting bool
 }
@@ -97,7 +105,11 @@ func NewInitProject(o InitOptions) (*InitProject, error) {
 		return nil, err
 	}
 	p.PublicKey = strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub))) + " shoal-" + o.Cluster
-	salt, secure, err := encryptSecret(o.Passphrase, string(pem.EncodeToMemory(block)), o.Rand)
+	salt, crypter, err := stackCrypter(o.Passphrase, o.Rand)
+	if err != nil {
+		return nil, err
+	}
+	secure, err := crypter.EncryptValue(context.Background(), string(pem.EncodeToMemory(block)))
 	if err != nil {
 		return nil, err
 	}
@@ -140,17 +152,28 @@ func NewInitProject(o InitOptions) (*InitProject, error) {
 			}
 		}
 	}
+	tokens, err := tokenSecrets(p, o.TokenFromEnv, crypter)
+	if err != nil {
+		return nil, err
+	}
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Stack %s of cluster %s, written by `shoal init`. Yours to edit: server\n", o.Stack, o.Cluster)
 	b.WriteString("# types and locations are examples. shoal reads this file and never writes it.\n")
-	b.WriteString("# The private key is a Pulumi secret under the passphrase `shoal init` used\n")
+	if len(tokens) > 0 {
+		b.WriteString("# The private key and the hosters' API tokens are Pulumi secrets under the\n# passphrase `shoal init` used\n")
+	} else {
+		b.WriteString("# The private key is a Pulumi secret under the passphrase `shoal init` used\n")
+	}
 	b.WriteString("# (encryptionsalt below); the public key is root's authorized key on new servers.\n")
 	fmt.Fprintf(&b, "encryptionsalt: %s\n", salt)
 	b.WriteString("config:\n")
 	fmt.Fprintf(&b, "  shoal:cluster: %s\n", o.Cluster)
 	fmt.Fprintf(&b, "  shoal:sshPublicKey: %s\n", p.PublicKey)
 	fmt.Fprintf(&b, "  shoal:sshPrivateKey:\n    secure: %s\n", secure)
+	for _, t := range tokens {
+		fmt.Fprintf(&b, "  %s:\n    secure: %s\n", t[0], t[1])
+	}
 	b.WriteString("  shoal:pools:\n")
 	b.WriteString(strings.Join(pools, "\n") + "\n")
 	if len(sites) < 3 {
@@ -305,26 +328,57 @@ func initPulumiYaml(project []byte) ([]byte, error) {
 	return out.Bytes(), enc.Close()
 }
 
-// encryptSecret encrypts value as Pulumi's passphrase secrets provider
-// does for a new stack: a random 8-byte salt, the state
-// "v1:<salt>:<the word pulumi encrypted>" for the stack file's
-// encryptionsalt, and the value encrypted with the key derived from the
-// passphrase and salt.
-func encryptSecret(passphrase, value string, r io.Reader) (encryptionSalt, ciphertext string, err error) {
+// stackCrypter is what Pulumi's passphrase secrets provider makes for a
+// new stack: a random 8-byte salt, the state "v1:<salt>:<the word pulumi
+// encrypted>" for the stack file's encryptionsalt, and the crypter with the
+// key derived from the passphrase and salt, for the stack's secrets.
+func stackCrypter(passphrase string, r io.Reader) (encryptionSalt string, c config.Crypter, err error) {
 	if passphrase == "" {
-		return "", "", errors.New("no passphrase to encrypt the stack's secrets with")
+		return "", nil, errors.New("no passphrase to encrypt the stack's secrets with")
 	}
 	salt := make([]byte, 8)
 	if _, err := io.ReadFull(r, salt); err != nil {
-		return "", "", err
+		return "", nil, err
 	}
-	c := config.NewSymmetricCrypterFromPassphrase(passphrase, salt)
+	c = config.NewSymmetricCrypterFromPassphrase(passphrase, salt)
 	check, err := c.EncryptValue(context.Background(), "pulumi")
 	if err != nil {
-		return "", "", err
+		return "", nil, err
 	}
-	if ciphertext, err = c.EncryptValue(context.Background(), value); err != nil {
-		return "", "", err
+	return "v1:" + base64.StdEncoding.EncodeToString(salt) + ":" + check, c, nil
+}
+
+// tokenSecrets reads the API tokens p still needs through lookup (nil:
+// none are read) and encrypts them: config key and ciphertext, in p's
+// order. It moves them from p.TokenKeys to p.TokensWritten. Every variable
+// that is not set is named in one error.
+func tokenSecrets(p *InitProject, lookup func(string) (string, bool), c config.Crypter) ([][2]string, error) {
+	if lookup == nil || len(p.TokenKeys) == 0 {
+		return nil, nil
 	}
-	return "v1:" + base64.StdEncoding.EncodeToString(salt) + ":" + check, ciphertext, nil
+	if len(p.TokenEnv) != len(p.TokenKeys) {
+		return nil, &ConfigError{Key: "--token-from-env", Msg: fmt.Sprintf("not every key of %s has an environment variable", strings.Join(p.TokenKeys, ", "))}
+	}
+	var missing []error
+	var out [][2]string
+	for i, k := range p.TokenKeys {
+		v, ok := lookup(p.TokenEnv[i])
+		if !ok || v == "" {
+			missing = append(missing, &ConfigError{Key: "--token-from-env", Msg: fmt.Sprintf("%s is not set (the value of %s)", p.TokenEnv[i], k)})
+			continue
+		}
+		secure, err := c.EncryptValue(context.Background(), v)
+		if err != nil {
+			return nil, fmt.Errorf("encrypt %s: %w", k, err)
+		}
+		out = append(out, [2]string{k, secure})
+	}
+	if len(missing) > 0 {
+		return nil, errors.Join(missing...)
+	}
+	for i, k := range p.TokenKeys {
+		p.TokensWritten = append(p.TokensWritten, fmt.Sprintf("%s (%s)", k, p.TokenEnv[i]))
+	}
+	p.TokenKeys, p.TokenEnv = nil, nil
+	return out, nil
 }

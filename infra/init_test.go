@@ -122,40 +122,38 @@ func TestShoalInitOutputPreviewsCleanlyWithMocks(t *testing.T) {
 // passphrase provider does.
 func decryptInitKey(t *testing.T, stackFile []byte, passphrase string) string {
 	t.Helper()
-	var f struct {
-		EncryptionSalt string `yaml:"encryptionsalt"`
-		Config         map[string]struct {
-			Secure string `yaml:"secure"`
-		} `yaml:"config"`
+	return decryptInitSecret(t, stackFile, passphrase, key(KeySSHPrivateKey))
+}
+
+// decryptInitSecret decrypts the secret of configKey in a stack file `shoal
+// init` wrote, with the passphrase and the file's encryptionsalt.
+func decryptInitSecret(t *testing.T, stackFile []byte, passphrase, configKey string) string {
+	t.Helper()
+	var raw map[string]any
+	if err := yaml.Unmarshal(stackFile, &raw); err != nil {
+		t.Fatal(err)
 	}
-	if err := yaml.Unmarshal(stackFile, &f); err != nil {
-		// shoal:pools and other plain values do not fit the struct: read
-		// only the two fields.
-		var raw map[string]any
-		if err := yaml.Unmarshal(stackFile, &raw); err != nil {
-			t.Fatal(err)
-		}
-		f.EncryptionSalt, _ = raw["encryptionsalt"].(string)
-		sec, _ := raw["config"].(map[string]any)[key(KeySSHPrivateKey)].(map[string]any)
-		f.Config = map[string]struct {
-			Secure string `yaml:"secure"`
-		}{key(KeySSHPrivateKey): {Secure: sec["secure"].(string)}}
+	salt, _ := raw["encryptionsalt"].(string)
+	sec, _ := raw["config"].(map[string]any)[configKey].(map[string]any)
+	secure, ok := sec["secure"].(string)
+	if !ok {
+		t.Fatalf("%s is no secret in the stack file:\n%s", configKey, stackFile)
 	}
-	parts := strings.SplitN(f.EncryptionSalt, ":", 3)
+	parts := strings.SplitN(salt, ":", 3)
 	if len(parts) != 3 || parts[0] != "v1" {
-		t.Fatalf("encryptionsalt %q", f.EncryptionSalt)
+		t.Fatalf("encryptionsalt %q", salt)
 	}
-	salt, err := base64.StdEncoding.DecodeString(parts[1])
+	b, err := base64.StdEncoding.DecodeString(parts[1])
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := config.NewSymmetricCrypterFromPassphrase(passphrase, salt)
+	c := config.NewSymmetricCrypterFromPassphrase(passphrase, b)
 	if check, err := c.DecryptValue(context.Background(), parts[2]); err != nil || check != "pulumi" {
 		t.Fatalf("the salt's check value decrypts to %q, %v", check, err)
 	}
-	v, err := c.DecryptValue(context.Background(), f.Config[key(KeySSHPrivateKey)].Secure)
+	v, err := c.DecryptValue(context.Background(), secure)
 	if err != nil {
-		t.Fatalf("decrypt shoal:sshPrivateKey: %v", err)
+		t.Fatalf("decrypt %s: %v", configKey, err)
 	}
 	return v
 }
@@ -177,5 +175,58 @@ func TestShoalInitRefusesBadHosters(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("init %v %v: err = %v, want %q", tt.hosters, tt.addresses, err, tt.want)
 		}
+	}
+}
+
+func TestShoalInitWritesTheHostersTokensFromTheEnvironmentAsSecrets(t *testing.T) {
+	project := mustRead(t, "../Pulumi.yaml")
+	env := map[string]string{
+		"HCLOUD_TOKEN": strings.Repeat("h", 64), "VULTR_API_KEY": "vultr-key-1",
+		"SCW_ACCESS_KEY": "SCWACCESS", "SCW_SECRET_KEY": "scw-secret-2", "SCW_DEFAULT_PROJECT_ID": "project-3",
+	}
+	lookup := func(m map[string]string) func(string) (string, bool) {
+		return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+	}
+	p, err := NewInitProject(InitOptions{Project: project, Stack: "prod", Cluster: "acme", Hosters: []string{"hetzner", "vultr", "scaleway"}, Passphrase: "correct horse", TokenFromEnv: lookup(env)})
+	if err != nil {
+		t.Fatalf("init: %v", err)
+	}
+	stackFile := p.Files["Pulumi.prod.yaml"]
+	for k, v := range map[string]string{
+		"hcloud:token": env["HCLOUD_TOKEN"], "vultr:apiKey": env["VULTR_API_KEY"], "scaleway:accessKey": env["SCW_ACCESS_KEY"],
+		"scaleway:secretKey": env["SCW_SECRET_KEY"], "scaleway:projectId": env["SCW_DEFAULT_PROJECT_ID"],
+	} {
+		if got := decryptInitSecret(t, stackFile, "correct horse", k); got != v {
+			t.Errorf("%s decrypts to %q, want %q", k, got, v)
+		}
+		if strings.Contains(string(stackFile), v) {
+			t.Errorf("the stack file holds the value of %s in plain text", k)
+		}
+	}
+	if len(p.TokenKeys) != 0 || len(p.TokensWritten) != 5 || p.TokensWritten[0] != "hcloud:token (HCLOUD_TOKEN)" {
+		t.Errorf("left to set %q, written %q", p.TokenKeys, p.TokensWritten)
+	}
+	if _, _, err := Preflight("prod", p.Files["Pulumi.yaml"], stackFile); err != nil {
+		t.Errorf("the stack with tokens fails shoal up's checks: %v", err)
+	}
+
+	// Every variable that is not set is named; nothing is returned.
+	delete(env, "VULTR_API_KEY")
+	env["SCW_SECRET_KEY"] = ""
+	_, err = NewInitProject(InitOptions{Project: project, Stack: "prod", Cluster: "acme", Hosters: []string{"hetzner", "vultr", "scaleway"}, Passphrase: "p", TokenFromEnv: lookup(env)})
+	for _, want := range []string{"VULTR_API_KEY is not set (the value of vultr:apiKey)", "SCW_SECRET_KEY is not set (the value of scaleway:secretKey)"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want it to name %q", err, want)
+		}
+	}
+	if len(ConfigErrors(err)) != 2 {
+		t.Errorf("want 2 config errors (exit 2), got %v", ConfigErrors(err))
+	}
+
+	// Existing hosts need no token: nothing is looked up.
+	p, err = NewInitProject(InitOptions{Project: project, Stack: "prod", Cluster: "acme", Hosters: []string{"existing"}, Addresses: []string{"198.51.100.7"}, Passphrase: "p",
+		TokenFromEnv: func(k string) (string, bool) { t.Errorf("looked up %s", k); return "", false }})
+	if err != nil || len(p.TokensWritten) != 0 {
+		t.Errorf("existing only: %v, written %q", err, p.TokensWritten)
 	}
 }

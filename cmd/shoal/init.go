@@ -17,8 +17,9 @@ import (
 func newInitCmd(a *app) *cobra.Command {
 	var hosters, addresses []string
 	var stack, cluster string
+	var tokenFromEnv bool
 	cmd := &cobra.Command{
-		Use:   "init DIR --hosters H[,H...] [--address [HOSTER=]IP ...]",
+		Use:   "init DIR --hosters H[,H...] [--address [HOSTER=]IP ...] [--token-from-env]",
 		Short: "Write a Pulumi project of your own for a cluster: Pulumi.yaml, a stack file, an SSH key",
 		Long: `init writes a new project directory that is yours to edit and commit:
 
@@ -36,14 +37,21 @@ share a site). Server types and locations are examples to edit. Fewer than three
 sites cannot keep manager quorum through a hoster's outage: the stack then says
 so and sets shoal:swarm.allowSingleHosterQuorum.
 
-The secret is encrypted with the passphrase ` + "`shoal up`" + ` uses: $PULUMI_CONFIG_PASSPHRASE,
+The hosters' API tokens are left to you (the next steps say how) unless
+--token-from-env is given: then each is read from its environment variable,
+` + strings.Join(initTokenEnv(), ", ") + `,
+and written into the stack file as a Pulumi secret; one not set is refused
+(exit 2, nothing written).
+
+The secrets are encrypted with the passphrase ` + "`shoal up`" + ` uses: $PULUMI_CONFIG_PASSPHRASE,
 else the one shoal keeps in $SHOAL_HOME/pulumi/passphrase (made now if missing).
 
 init never overwrites: if DIR holds any of these files it refuses (exit 3) and
 writes nothing. It prints the commands to run next.`,
 		Example: `  shoal init acme --hosters hetzner,vultr,scaleway
   shoal init lab2 --hosters existing --address ovh=198.51.100.7 --address netcup=192.0.2.44 --address home=203.0.113.9
-  shoal init edge --hosters hetzner,existing --address ovh=198.51.100.7 --address ovh=198.51.100.8 --stack staging`,
+  shoal init edge --hosters hetzner,existing --address ovh=198.51.100.7 --address ovh=198.51.100.8 --stack staging
+  HCLOUD_TOKEN=... VULTR_API_KEY=... shoal init duo --hosters hetzner,vultr --token-from-env`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := args[0]
@@ -62,9 +70,13 @@ writes nothing. It prints the commands to run next.`,
 			if err != nil {
 				return fmt.Errorf("init %s: secrets passphrase: %w", dir, err)
 			}
-			p, err := infra.NewInitProject(infra.InitOptions{
+			o := infra.InitOptions{
 				Project: builtInProject, Stack: stack, Cluster: cluster, Hosters: splitList(hosters), Addresses: addresses, Passphrase: pass,
-			})
+			}
+			if tokenFromEnv {
+				o.TokenFromEnv = os.LookupEnv
+			}
+			p, err := infra.NewInitProject(o)
 			if err != nil {
 				return withCode(exitUsage, fmt.Errorf("init %s: %w", dir, err))
 			}
@@ -88,6 +100,7 @@ writes nothing. It prints the commands to run next.`,
 	f.StringArrayVar(&addresses, "address", nil, "an existing host, IP or HOSTER=IP (repeat; with --hosters existing)")
 	f.StringVarP(&stack, "stack", "s", "prod", "the stack the stack file is for (Pulumi.<stack>.yaml)")
 	f.StringVar(&cluster, "cluster", "", "cluster name (default: DIR's name)")
+	f.BoolVar(&tokenFromEnv, "token-from-env", false, "write the hosters' API tokens into the stack file as secrets, read from their environment variables")
 	return cmd
 }
 
@@ -102,6 +115,16 @@ func initHosters() []string {
 			name = d.Aliases[0]
 		}
 		out = append(out, name+" ("+d.Title+")")
+	}
+	return out
+}
+
+// initTokenEnv lists the environment variables of the cloud hosters' API
+// tokens.
+func initTokenEnv() []string {
+	var out []string
+	for _, d := range infra.Descriptors() {
+		out = append(out, d.EnvVars...)
 	}
 	return out
 }
@@ -151,6 +174,9 @@ func nextCommands(dir, stack string, p *infra.InitProject, shoalPassphrase bool)
 	var b strings.Builder
 	b.WriteString("next:\n")
 	step := 1
+	if len(p.TokensWritten) > 0 {
+		fmt.Fprintf(&b, "  (the hosters' API tokens are secrets in the stack file: %s)\n", strings.Join(p.TokensWritten, ", "))
+	}
 	if len(p.TokenKeys) > 0 {
 		fmt.Fprintf(&b, "  %d. the hosters' API tokens, for shoal in the environment:\n", step)
 		for _, e := range p.TokenEnv {

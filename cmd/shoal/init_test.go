@@ -73,6 +73,26 @@ func TestShoalInitWritesAProjectAndRefusesTheSecondTime(t *testing.T) {
 		t.Errorf("init wrote Pulumi.yaml beside an existing stack file")
 	}
 
+	// --token-from-env: the hosters' tokens from the environment into the
+	// stack file as secrets; one not set is usage (exit 2), nothing written.
+	t.Setenv("HCLOUD_TOKEN", strings.Repeat("t", 64))
+	t.Setenv("VULTR_API_KEY", "") // empty counts as not set
+	withTokens := filepath.Join(t.TempDir(), "tokens")
+	code, out, errOut = run("init", withTokens, "--hosters", "hetzner", "--token-from-env")
+	if code != exitOK || strings.Contains(out, "export HCLOUD_TOKEN") || !strings.Contains(out, "secrets in the stack file: hcloud:token (HCLOUD_TOKEN)") {
+		t.Errorf("init --token-from-env: exit %d\n%s%s", code, out, errOut)
+	}
+	if b, err := os.ReadFile(filepath.Join(withTokens, "Pulumi.prod.yaml")); err != nil || !strings.Contains(string(b), "  hcloud:token:\n    secure: ") || strings.Contains(string(b), strings.Repeat("t", 64)) {
+		t.Errorf("the stack file lacks hcloud:token as a secret (%v):\n%s", err, b)
+	}
+	noToken := filepath.Join(t.TempDir(), "no-token")
+	if code, _, errOut = run("init", noToken, "--hosters", "hetzner,vultr", "--token-from-env"); code != exitUsage || !strings.Contains(errOut, "VULTR_API_KEY is not set") {
+		t.Errorf("init --token-from-env without VULTR_API_KEY: exit %d, %s", code, errOut)
+	}
+	if _, err := os.Stat(noToken); err == nil {
+		t.Errorf("init made %s although a token was missing", noToken)
+	}
+
 	// Bad input is usage (exit 2), nothing written.
 	bad := filepath.Join(t.TempDir(), "bad")
 	if code, _, errOut = run("init", bad, "--hosters", "digitalocean"); code != exitUsage || !strings.Contains(errOut, "is no hoster") {

@@ -16,14 +16,25 @@ import (
 
 	"github.com/shoalops/shoal/infra/automation"
 	"github.com/shoalops/shoal/infra/provider"
+	"github.com/shoalops/shoal/internal/testlanghost"
 	"github.com/shoalops/shoal/lab"
 )
 
 // TestMain lets the test binary serve shoal's provider when the Pulumi
 // engine starts it through the pulumi-resource-shoal link, exactly as the
-// shoal binary does.
+// shoal binary does, and serve as the test stand-in for pulumi-language-go
+// when the Pulumi CLI starts it under that name.
 func TestMain(m *testing.M) {
-	if filepath.Base(os.Args[0]) == automation.ProviderPlugin {
+	switch filepath.Base(os.Args[0]) {
+	case testlanghost.Name:
+		// The Pulumi CLI starts the test stand-in for pulumi-language-go
+		// (TestPulumiCLI...): see internal/testlanghost.
+		if err := testlanghost.Main(context.Background(), os.Args[1:], os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	case automation.ProviderPlugin:
 		if err := provider.Serve(context.Background()); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
@@ -52,20 +63,23 @@ func shoalBinary(t *testing.T) string {
 	return self
 }
 
-// pulumiAvailable skips under -short and fails when the Pulumi CLI build is
-// missing: CI builds it (scripts/ensure-pulumi.sh).
-func requirePulumi(t *testing.T) {
+// requirePulumi skips under -short and fails when the Pulumi CLI build is
+// missing: CI builds it (scripts/ensure-pulumi.sh). It returns the CLI's
+// root directory (the CLI is DIR/bin/pulumi).
+func requirePulumi(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("needs Docker Engine and the Pulumi CLI (skipped with -short)")
 	}
-	if os.Getenv("SHOAL_PULUMI_DIR") != "" {
-		return
+	if d := os.Getenv("SHOAL_PULUMI_DIR"); d != "" {
+		return d
 	}
 	cache, _ := os.UserCacheDir()
-	if _, err := os.Stat(filepath.Join(cache, "shoal", "pulumi", "v"+automation.PulumiVersion, "bin", "pulumi")); err != nil {
+	dir := filepath.Join(cache, "shoal", "pulumi", "v"+automation.PulumiVersion)
+	if _, err := os.Stat(filepath.Join(dir, "bin", "pulumi")); err != nil {
 		t.Fatalf("no Pulumi CLI: run scripts/ensure-pulumi.sh or set SHOAL_PULUMI_DIR")
 	}
+	return dir
 }
 
 // cloneRepository clones the repository this test runs in (its committed

@@ -73,33 +73,45 @@ func InventoryPath(home, stack string) string {
 // outputs, and returns the inventory's path. Both files are replaced
 // atomically: heal reads them while it rewrites them.
 func (w *Workspace) WriteInventory(outputs auto.OutputMap) (string, error) {
+	path := InventoryPath(w.o.Home, w.o.Stack)
+	if err := WriteInventoryFile(path, w.KeyPath, w.o.Stack, outputs); err != nil {
+		return "", err
+	}
+	return path, nil
+}
+
+// WriteInventoryFile writes the inventory of a stack's nodes to path and
+// their pinned host keys to known_hosts beside it, from the stack outputs
+// (of `shoal up`, or `pulumi stack output --json` after a plain `pulumi
+// up`); identityFile is the SSH private key of shoal:sshPrivateKey, stack
+// the cluster name when the outputs name none.
+func WriteInventoryFile(path, identityFile, stack string, outputs auto.OutputMap) error {
 	nodes, err := OutputNodes(outputs)
 	if err != nil {
-		return "", err
+		return err
 	}
 	hostKeys, err := OutputHostKeys(outputs)
 	if err != nil {
-		return "", err
+		return err
 	}
-	path := InventoryPath(w.o.Home, w.o.Stack)
 	dir := filepath.Dir(path)
-	cluster := w.o.Stack
+	cluster := stack
 	if c, ok := outputs[infra.OutputCluster].Value.(string); ok && c != "" {
 		cluster = c // the program's name for it (local-<id> for a local stack)
 	}
 	inv := &inventory.Inventory{
 		Cluster: inventory.Cluster{Name: cluster},
-		SSH:     inventory.SSH{User: "root", Port: 22, IdentityFile: w.KeyPath, KnownHosts: filepath.Join(dir, "known_hosts")},
+		SSH:     inventory.SSH{User: "root", Port: 22, IdentityFile: identityFile, KnownHosts: filepath.Join(dir, "known_hosts")},
 	}
 	for _, n := range nodes {
 		inv.Nodes = append(inv.Nodes, inventory.Node{Name: n.Name, Address: n.Address, Role: n.Role, Hoster: n.Hoster, Region: n.Region})
 	}
 	b, err := inventory.Marshal(inv)
 	if err != nil {
-		return "", err
+		return err
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", err
+		return err
 	}
 	// The host keys the swarm resource pinned are the truth: known_hosts is
 	// rewritten from them, nothing is trusted on first use afterwards.
@@ -111,17 +123,17 @@ func (w *Workspace) WriteInventory(outputs auto.OutputMap) (string, error) {
 		}
 		pub, _, _, _, err := ssh.ParseAuthorizedKey([]byte(k))
 		if err != nil {
-			return "", fmt.Errorf("host key of %s in stack output: %w", n.Name, err)
+			return fmt.Errorf("host key of %s in stack output: %w", n.Name, err)
 		}
 		kh.WriteString(knownhosts.Line([]string{knownhosts.Normalize(net.JoinHostPort(n.Address, "22"))}, pub) + "\n")
 	}
 	if err := writeAtomic(inv.SSH.KnownHosts, []byte(kh.String())); err != nil {
-		return "", fmt.Errorf("write stack known_hosts: %w", err)
+		return fmt.Errorf("write stack known_hosts: %w", err)
 	}
 	if err := writeAtomic(path, b); err != nil {
-		return "", fmt.Errorf("write stack inventory: %w", err)
+		return fmt.Errorf("write stack inventory: %w", err)
 	}
-	return path, nil
+	return nil
 }
 
 func writeAtomic(path string, b []byte) error {
