@@ -194,10 +194,41 @@ func (x *Executor) Rejoin(ctx context.Context, name, via string) error {
 	return x.swarm.WaitReady(ctx, name)
 }
 
-// RemoveEntry demotes and removes the entry of dead manager name (heal's
-// rule: never a reachable manager, never a Ready node).
+// RemoveEntry removes the entries of dead manager name. After
+// force-new-cluster a dead manager is no raft member any more: swarmkit
+// refuses to demote it (NotFound: not in the raft member list) but lets
+// `node rm --force` remove it as it is. Should it still be a member, the
+// removal is refused and heal's demote-then-remove is used. Heal's safety
+// rules hold either way: never a reachable manager, never a Ready node.
 func (x *Executor) RemoveEntry(ctx context.Context, name string) error {
-	return x.swarm.Remove(ctx, name, false)
+	err := x.withSurvivor(ctx, func(ctx context.Context, m heal.Manager) error {
+		res, err := m.NodeList(ctx, client.NodeListOptions{})
+		if err != nil {
+			return fmt.Errorf("node list: %w", err)
+		}
+		for _, n := range res.Items {
+			if swarm.NodeName(n.Spec.Labels, n.Description.Hostname) != name {
+				continue
+			}
+			if n.ManagerStatus != nil && n.ManagerStatus.Reachability == swarmtypes.ReachabilityReachable {
+				return fmt.Errorf("%s (%s) is a reachable manager: not removed", name, n.ID)
+			}
+			if n.Status.State == swarmtypes.NodeStateReady {
+				return fmt.Errorf("%s (%s) is Ready: not removed", name, n.ID)
+			}
+			if _, err := m.NodeRemove(ctx, n.ID, client.NodeRemoveOptions{Force: true}); err != nil {
+				return fmt.Errorf("node rm --force %s (%s): %w", name, n.ID, err)
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		return nil
+	}
+	if err2 := x.swarm.Remove(ctx, name, false); err2 != nil {
+		return errors.Join(err, err2)
+	}
+	return nil
 }
 
 // ReplaceManager replaces dead manager dead by newName on labs, as heal
