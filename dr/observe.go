@@ -36,46 +36,10 @@ func Observe(ctx context.Context, inv *inventory.Inventory, dial remote.DialOpti
 	}
 	fleet.OpenEngines(ctx)
 
-	var mu sync.Mutex
-	var wg sync.WaitGroup
+	// Each manager's own view (docker info) and whether one answers with
+	// quorum: asked in turn with a short limit (a manager without a
+	// leader may hang rather than answer).
 	ms := inv.Managers()
-	obs.Managers = make([]Manager, len(ms))
-	for i, n := range ms {
-		m := Manager{Name: n.Name, Hoster: n.Hoster, Region: n.Region, Address: n.Address, Advertise: swarm.AdvertiseAddr(inv, n)}
-		e, ok := fleet.Engines[n.Name]
-		if !ok {
-			m.Err = fleet.Unreachable[n.Name]
-			obs.Managers[i] = m
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			h := swarm.ReadHost(ctx, inv, n, e)
-			m.Reachable, m.Err, m.Local, m.ClusterID, m.Control = h.Reachable, h.Err, h.Local, h.ClusterID, h.Manager
-			if m.Reachable && m.Local == swarm.LocalActive && m.Control {
-				prog.Node(n.Name, "reading the raft log's end from the swarm state on disk")
-				st, err := ReadRaft(ctx, fleet.Conns[n.Name])
-				if err != nil {
-					m.RaftErr = err.Error()
-				} else {
-					m.Raft = &st
-				}
-			}
-			mu.Lock()
-			obs.Managers[i] = m
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	for _, n := range inv.Workers() {
-		if _, ok := fleet.Conns[n.Name]; !ok {
-			obs.DownWorkers = append(obs.DownWorkers, n.Name)
-		}
-	}
-
-	// Quorum: asked of the managers in turn, with a short limit (a
-	// manager without a leader may hang rather than answer).
 	engines := map[string]swarm.Engine{}
 	for _, n := range ms {
 		if e, ok := fleet.Engines[n.Name]; ok {
@@ -93,6 +57,36 @@ func Observe(ctx context.Context, inv *inventory.Inventory, dial remote.DialOpti
 		obs.Answers = append(obs.Answers, a.String())
 		if a.Quorum && !obs.Quorum {
 			obs.Quorum, obs.Via = true, a.Node
+		}
+	}
+
+	// The raft log's end of every manager that runs one, in parallel.
+	var wg sync.WaitGroup
+	obs.Managers = make([]Manager, len(ms))
+	for i, n := range ms {
+		h := sw.Hosts[n.Name]
+		m := Manager{Name: n.Name, Hoster: n.Hoster, Region: n.Region, Address: n.Address, Advertise: swarm.AdvertiseAddr(inv, n),
+			Reachable: h.Reachable, Err: h.Err, Local: h.Local, ClusterID: h.ClusterID, Control: h.Manager}
+		obs.Managers[i] = m
+		if !m.alive() {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			prog.Node(n.Name, "reading the raft log's end from the swarm state on disk")
+			st, err := ReadRaft(ctx, fleet.Conns[n.Name])
+			if err != nil {
+				obs.Managers[i].RaftErr = err.Error()
+				return
+			}
+			obs.Managers[i].Raft = &st
+		}()
+	}
+	wg.Wait()
+	for _, n := range inv.Workers() {
+		if _, ok := fleet.Conns[n.Name]; !ok {
+			obs.DownWorkers = append(obs.DownWorkers, n.Name)
 		}
 	}
 	return obs, nil

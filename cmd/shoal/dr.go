@@ -115,6 +115,7 @@ func runDRRecover(cmd *cobra.Command, a *app, fl drRecoverFlags) error {
 	if err != nil {
 		return err
 	}
+	fmt.Fprintf(a.stderr, "observed in %s\n", time.Since(start).Round(100*time.Millisecond))
 	if !a.json() {
 		printDRObserved(a.stdout, obs)
 	}
