@@ -54,7 +54,7 @@ func (e *StepError) Error() string {
 	if len(e.Done) > 0 {
 		state = "done before it: " + strings.Join(e.Done, "; ")
 	}
-	next := "look at `shoal status`; running dr recover again resumes (a re-formed swarm is found and not re-formed twice unless quorum is lost again)"
+	next := "look at `shoal status`: while quorum is still lost, dr recover can run again (re-forming on the same survivor again is harmless); once it is ok, dr recover refuses, and the steps after this one are left to finish by hand"
 	if e.Step == 1 {
 		next = "the survivor refused to re-form the swarm: read its engine's error above; choose another survivor with --from NAME, or fix the node and run dr recover again"
 	}
