@@ -194,7 +194,7 @@ func (p *decider) gate() bool {
 	if obs.Nodes == nil {
 		d.Refused = true
 		if obs.NoLeader {
-			d.event(EventQuorumLost, "", "quorum lost: %d of %d managers reachable; recover it by hand (`docker swarm init --force-new-cluster` on a surviving manager)", obs.ManagersAnswered, obs.ManagersKnown)
+			d.event(EventQuorumLost, "", "quorum lost: %d of %d managers reachable; recover it with `shoal dr recover` (it re-forms the swarm on the surviving manager with the most recent raft state)", obs.ManagersAnswered, obs.ManagersKnown)
 			return false
 		}
 		why := obs.Err
@@ -224,7 +224,7 @@ func (p *decider) gate() bool {
 	}
 	if d.ManagersReachable < quorum.Majority(d.Managers) {
 		d.Refused = true
-		d.event(EventQuorumLost, "", "quorum lost: %d of %d managers reachable; recover it by hand (`docker swarm init --force-new-cluster` on a surviving manager)", d.ManagersReachable, d.Managers)
+		d.event(EventQuorumLost, "", "quorum lost: %d of %d managers reachable; recover it with `shoal dr recover` (it re-forms the swarm on the surviving manager with the most recent raft state)", d.ManagersReachable, d.Managers)
 		return false
 	}
 	for _, r := range sortedRecords(p.hist) {

@@ -160,13 +160,13 @@ func TestDecide(t *testing.T) {
 			name: "two of three managers down is quorum lost: no action, and what to run",
 			obs: cluster(node("m1", RoleManager, "hoster-a", down(5*time.Minute)),
 				node("m2", RoleManager, "hoster-b", down(5*time.Minute))),
-			event:   "quorum lost: 1 of 3 managers reachable; recover it by hand (`docker swarm init --force-new-cluster` on a surviving manager)",
+			event:   "quorum lost: 1 of 3 managers reachable; recover it with `shoal dr recover` (it re-forms the swarm on the surviving manager with the most recent raft state)",
 			refused: true,
 		},
 		{
 			name:    "no leader reported by the managers that answered is quorum lost",
 			obs:     Snapshot{At: now, NoLeader: true, ManagersAnswered: 1, ManagersKnown: 3},
-			event:   "quorum lost: 1 of 3 managers reachable; recover it by hand (`docker swarm init --force-new-cluster` on a surviving manager)",
+			event:   "quorum lost: 1 of 3 managers reachable; recover it with `shoal dr recover` (it re-forms the swarm on the surviving manager with the most recent raft state)",
 			refused: true,
 		},
 		{

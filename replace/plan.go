@@ -109,7 +109,7 @@ func Compute(inv *inventory.Inventory, obs swarm.Observed, req Request) (Plan, e
 		return Plan{}, err
 	}
 	nu := Node{
-		Name:    newName(old.Name, taken(inv, obs)),
+		Name:    SuccessorName(old.Name, taken(inv, obs)),
 		Role:    old.Role,
 		Hoster:  req.Hoster,
 		Address: req.Address,
@@ -244,9 +244,9 @@ func taken(inv *inventory.Inventory, obs swarm.Observed) map[string]bool {
 
 var replacedSuffix = regexp.MustCompile(`-r[0-9]+$`)
 
-// newName names NAME's successor: NAME-r1, or the next free -rN (w1-r1
+// SuccessorName names NAME's successor: NAME-r1, or the next free -rN (w1-r1
 // is followed by w1-r2, not w1-r1-r1).
-func newName(old string, taken map[string]bool) string {
+func SuccessorName(old string, taken map[string]bool) string {
 	base := replacedSuffix.ReplaceAllString(old, "")
 	for i := 1; ; i++ {
 		if n := base + "-r" + strconv.Itoa(i); !taken[n] {

@@ -130,16 +130,24 @@ type executor struct {
 	addrs  []string
 }
 
+// InitOptions are the options of `swarm init` on manager n: listen on
+// 2377 everywhere, advertise AdvertiseAddr, the cluster's data path port
+// and autolock. dr recover re-forms a swarm with the same options plus
+// ForceNewCluster.
+func InitOptions(inv *inventory.Inventory, n inventory.Node) client.SwarmInitOptions {
+	return client.SwarmInitOptions{
+		ListenAddr:       "0.0.0.0:2377",
+		AdvertiseAddr:    AdvertiseAddr(inv, n),
+		DataPathPort:     inv.Cluster.DataPathPort,
+		AutoLockManagers: inv.Cluster.Autolock,
+	}
+}
+
 func (x *executor) run(ctx context.Context, st Step, res *Result) error {
 	n, _ := x.inv.Node(st.Node)
 	switch st.Action {
 	case Init:
-		r, err := x.leader.SwarmInit(ctx, client.SwarmInitOptions{
-			ListenAddr:       "0.0.0.0:2377",
-			AdvertiseAddr:    AdvertiseAddr(x.inv, n),
-			DataPathPort:     x.inv.Cluster.DataPathPort,
-			AutoLockManagers: x.inv.Cluster.Autolock,
-		})
+		r, err := x.leader.SwarmInit(ctx, InitOptions(x.inv, n))
 		if err != nil {
 			return fmt.Errorf("swarm init: %w", err)
 		}

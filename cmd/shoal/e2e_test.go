@@ -26,7 +26,7 @@ import (
 // cli runs shoal in process with its own SHOAL_HOME and returns exit code,
 // stdout and stderr.
 type cli struct {
-	t    *testing.T
+	t    testing.TB
 	home string
 }
 
@@ -60,7 +60,7 @@ func (c cli) status() swarm.Status {
 
 // newLab names a lab per test run and removes it when the test ends,
 // whatever happened.
-func newLab(t *testing.T) (cli, string) {
+func newLab(t testing.TB) (cli, string) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("lab test: needs Docker Engine (skipped with -short)")

@@ -7,6 +7,7 @@ import (
 	"github.com/shoalops/shoal/bootstrap/inventory"
 	"github.com/shoalops/shoal/bootstrap/remote"
 	"github.com/shoalops/shoal/bootstrap/swarm"
+	"github.com/shoalops/shoal/dr"
 	"github.com/shoalops/shoal/infra"
 	"github.com/shoalops/shoal/replace"
 )
@@ -56,7 +57,8 @@ func codeOf(err error) int {
 	var cn *swarm.ClusterNameError
 	var nq *swarm.NoQuorumError
 	var rr *replace.RefusedError
-	if errors.As(err, &rr) {
+	var dre *dr.RefusedError
+	if errors.As(err, &rr) || errors.As(err, &dre) {
 		return exitRefused
 	}
 	if errors.As(err, &qe) || errors.As(err, &re) || errors.As(err, &fs) || errors.As(err, &hk) || errors.As(err, &cn) || errors.As(err, &nq) {

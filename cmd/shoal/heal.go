@@ -51,8 +51,8 @@ activated or promoted first and a new spare is backfilled afterwards.
 
 Safety rules (not settings):
   - nothing is done while manager quorum is lost: it says so; that is
-    disaster recovery, not healing (` + "`docker swarm init --force-new-cluster`" + `
-    on a surviving manager)
+    disaster recovery, not healing: ` + "`shoal dr recover`" + ` re-forms the
+    swarm on the surviving manager with the most recent raft state
   - nothing new is started while more nodes are unhealthy than --max-unhealthy
     ("1" or "40%"): the fault is probably the network between the watcher or
     a hoster and the rest, and replacing would tear the cluster apart

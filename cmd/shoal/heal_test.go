@@ -164,7 +164,7 @@ func (c cli) managerDocker(ctx context.Context, lab, node string) *client.Client
 
 // createWorkerService creates a one-replica service of image constrained
 // to workers, restarted a second after a failed attempt.
-func createWorkerService(ctx context.Context, t *testing.T, d *client.Client, name, image string) string {
+func createWorkerService(ctx context.Context, t testing.TB, d *client.Client, name, image string) string {
 	t.Helper()
 	one, delay := uint64(1), time.Second
 	r, err := d.ServiceCreate(ctx, client.ServiceCreateOptions{Spec: mswarm.ServiceSpec{
@@ -384,7 +384,7 @@ func TestHealDoesNothingWithoutQuorum(t *testing.T) {
 		if code != exitRefused {
 			t.Fatalf("heal --once without quorum: exit %d, want %d\n%s\n%s", code, exitRefused, out, errs)
 		}
-		if !strings.Contains(out, "quorum lost: 1 of 3 managers reachable; recover it by hand (`docker swarm init --force-new-cluster` on a surviving manager)") {
+		if !strings.Contains(out, "quorum lost: 1 of 3 managers reachable; recover it with `shoal dr recover` (it re-forms the swarm on the surviving manager with the most recent raft state)") {
 			t.Fatalf("no quorum-lost event:\n%s\n%s", out, errs)
 		}
 		if strings.Contains(out, "did ") {

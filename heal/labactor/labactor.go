@@ -206,7 +206,9 @@ func (a *Actor) join(ctx context.Context, inv *inventory.Inventory, n inventory.
 	sub := *inv
 	sub.Nodes = nil
 	for _, m := range inv.Managers() {
-		if m.Name == n.Name {
+		// Another entry at the new node's address is a dead node whose
+		// address Docker handed out again: dialing it reaches the new node.
+		if m.Name == n.Name || m.Address == n.Address {
 			continue
 		}
 		c, err := remote.Dial(ctx, bootstrap.Target(inv, m), withAttempts(a.dial, 1))
