@@ -78,7 +78,8 @@ type Workspace struct {
 	// StackFile is the user's Pulumi.<stack>.yaml ("" for a built-in
 	// stack).
 	StackFile string
-	KeyPath   string // the stack's SSH private key file (0600)
+	KeyPath   string        // the stack's SSH private key file (0600)
+	base      infra.Options // the program's options but for one run's generations
 	env       map[string]string
 	cmd       auto.PulumiCommand
 	o         Options
@@ -126,8 +127,8 @@ func Open(ctx context.Context, o Options) (*Workspace, error) {
 	if w.WorkDir, err = syncWorkDir(o.Home, env["PULUMI_BACKEND_URL"], o.Stack, src); err != nil {
 		return nil, err
 	}
-	program := o.Program(infra.Options{Root: src.root, SSHKey: key})
-	st, err := auto.UpsertStackInlineSource(ctx, o.Stack, src.name, program,
+	w.base = infra.Options{Root: src.root, SSHKey: key}
+	st, err := auto.UpsertStackInlineSource(ctx, o.Stack, src.name, o.Program(w.base),
 		auto.WorkDir(w.WorkDir),
 		auto.Pulumi(cmd),
 		auto.PulumiHome(filepath.Join(o.Home, "pulumi", "home")),
@@ -143,7 +144,42 @@ func Open(ctx context.Context, o Options) (*Workspace, error) {
 			return nil, err
 		}
 	}
+	// The deployed generations are the floor of every run (infra.Options
+	// Deployed): a replacement heal made stays made.
+	if w.base.Deployed, err = w.deployedGenerations(ctx); err != nil {
+		return nil, err
+	}
+	w.setProgram(nil)
 	return w, nil
+}
+
+// deployedGenerations are the node generations of the stack's last run
+// (none for a new stack).
+func (w *Workspace) deployedGenerations(ctx context.Context) (map[string]int, error) {
+	out, err := w.Stack.Outputs(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read stack outputs of %s: %w", w.o.Stack, err)
+	}
+	gens := map[string]int{}
+	if _, ok := out[infra.OutputNodes]; !ok {
+		return gens, nil
+	}
+	nodes, err := OutputNodes(out)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range nodes {
+		gens[n.Name] = n.Generation
+	}
+	return gens, nil
+}
+
+// setProgram makes the next run use the program with generations gens
+// over the stack's (nil: the stack's, over the deployed ones).
+func (w *Workspace) setProgram(gens map[string]int) {
+	o := w.base
+	o.Generations = gens
+	w.Stack.Workspace().SetProgram(w.o.Program(o))
 }
 
 // source is what the project and stack files say, and where they are.
@@ -490,31 +526,4 @@ func (w *Workspace) copyConfigKey(ctx context.Context) error {
 		return fmt.Errorf("write stack ssh key: %w", err)
 	}
 	return nil
-}
-
-// SetConfigPathInt sets key, in path syntax (`shoal:generations.w-1`), to
-// the integer v in the user's stack file: `pulumi config set --config-file
-// FILE --path --type int`, the value on stdin. It is heal's, which records
-// a raised server generation there; a built-in stack has no file to record
-// it in.
-func (w *Workspace) SetConfigPathInt(ctx context.Context, key string, v int) error {
-	if w.StackFile == "" {
-		return fmt.Errorf("set %s: stack %s is built in and has no stack file to record it in: run from a project directory (--dir)", key, w.o.Stack)
-	}
-	var env []string
-	for k, val := range w.env {
-		env = append(env, k+"="+val)
-	}
-	_, stderr, code, err := w.cmd.Run(ctx, w.WorkDir, strings.NewReader(fmt.Sprint(v)), nil, nil, env,
-		"config", "set", "--stack", w.o.Stack, "--config-file", w.StackFile, "--path", key, "--type", "int", "--non-interactive")
-	if err != nil || code != 0 {
-		return fmt.Errorf("set %s in %s: exit %d: %s: %w", key, w.StackFile, code, strings.TrimSpace(stderr), err)
-	}
-	b, err := os.ReadFile(w.StackFile)
-	if err != nil {
-		return err
-	}
-	w.src.stack = b
-	_, err = syncWorkDir(w.o.Home, w.env["PULUMI_BACKEND_URL"], w.o.Stack, w.src)
-	return err
 }
