@@ -368,16 +368,11 @@ func writeIfChanged(path string, b []byte) error {
 // environment is what the Pulumi CLI and engine run with. Secrets travel in
 // the environment, never in arguments.
 func environment(o Options) (map[string]string, error) {
-	backend := o.Backend
-	if backend == "" {
-		backend = os.Getenv("PULUMI_BACKEND_URL")
-	}
-	if backend == "" {
-		state := filepath.Join(o.Home, "pulumi", "state")
+	backend := BackendURL(o)
+	if state, ok := strings.CutPrefix(backend, "file://"); ok && backend == defaultBackend(o.Home) {
 		if err := os.MkdirAll(state, 0o700); err != nil {
 			return nil, fmt.Errorf("state directory: %w", err)
 		}
-		backend = "file://" + state
 	}
 	pass, err := Passphrase(o.Home)
 	if err != nil {
@@ -396,6 +391,27 @@ func environment(o Options) (map[string]string, error) {
 		"PATH":                                 bin + string(os.PathListSeparator) + os.Getenv("PATH"),
 	}, nil
 }
+
+// BackendURL is the state backend a stack opened with o uses: o.Backend,
+// else $PULUMI_BACKEND_URL, else a file backend under o.Home. It reads
+// the environment and nothing else.
+func BackendURL(o Options) string {
+	if o.Backend != "" {
+		return o.Backend
+	}
+	if b := os.Getenv("PULUMI_BACKEND_URL"); b != "" {
+		return b
+	}
+	return defaultBackend(o.Home)
+}
+
+func defaultBackend(home string) string {
+	return "file://" + filepath.Join(home, "pulumi", "state")
+}
+
+// Files are the project file and the stack file the workspace was opened
+// with, as read (a built-in stack's are shoal's own).
+func (w *Workspace) Files() (project, stack []byte) { return w.src.project, w.src.stack }
 
 // Passphrase is $PULUMI_CONFIG_PASSPHRASE, else one generated once and kept
 // in $Home/pulumi/passphrase (0600).
@@ -442,6 +458,22 @@ func linkProvider(bin, self string) error {
 }
 
 func pulumiCommand(o Options) (auto.PulumiCommand, error) {
+	dir, err := PulumiDir(o)
+	if err != nil {
+		return nil, err
+	}
+	cmd, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: dir, Version: semver.MustParse(PulumiVersion)})
+	if err != nil {
+		return nil, fmt.Errorf("pulumi CLI in %s: %w", dir, err)
+	}
+	return cmd, nil
+}
+
+// PulumiDir is the root of the Pulumi CLI install shoal runs (the CLI is
+// PulumiDir/bin/pulumi): o.PulumiDir, $SHOAL_PULUMI_DIR, the cache
+// scripts/ensure-pulumi.sh fills, else the install `pulumi` on $PATH
+// belongs to.
+func PulumiDir(o Options) (string, error) {
 	dir := o.PulumiDir
 	if dir == "" {
 		dir = os.Getenv("SHOAL_PULUMI_DIR")
@@ -464,13 +496,9 @@ func pulumiCommand(o Options) (auto.PulumiCommand, error) {
 		}
 	}
 	if dir == "" {
-		return nil, errors.New("the Pulumi CLI was not found: install it, put it on PATH, or run scripts/ensure-pulumi.sh")
+		return "", errors.New("the Pulumi CLI was not found: install it, put it on PATH, or run scripts/ensure-pulumi.sh")
 	}
-	cmd, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: dir, Version: semver.MustParse(PulumiVersion)})
-	if err != nil {
-		return nil, fmt.Errorf("pulumi CLI in %s: %w", dir, err)
-	}
-	return cmd, nil
+	return dir, nil
 }
 
 // generatedKey is the key pair shoal keeps for a stack of only local
