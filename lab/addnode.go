@@ -100,7 +100,7 @@ func AddNode(ctx context.Context, docker Docker, l *Lab, n NodeSpec, progress io
 			return node, fmt.Errorf("lab %s: %w", l.Name, err)
 		}
 	}
-	cfg := nodeConfig{lab: l.Name, dir: l.Dir, variant: spec.Variant, image: image, authorizedKey: key, wait: l.Wait}
+	cfg := nodeConfig{lab: l.Name, dir: l.Dir, variant: spec.Variant, image: image, authorizedKey: key, wait: l.Wait, engine: EngineSocket()}
 
 	err = withLabLock(ctx, rep, l, func() error {
 		if err := ensureNetwork(ctx, docker, rep, l); err != nil {

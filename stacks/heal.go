@@ -9,6 +9,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/shoalops/shoal/lab"
 	"github.com/shoalops/shoal/stacks/deploy"
 )
 
@@ -23,9 +24,6 @@ const (
 	// HealSecretsDir is where swarm mounts the service's secrets; the
 	// project's files are among them, so `--dir` points here.
 	HealSecretsDir = "/run/secrets"
-	// LabEngineSocket is where a lab VPS finds the lab's outer Docker
-	// Engine, the local hoster's API (lab only; ADR 0026).
-	LabEngineSocket = "/shoal-lab/docker.sock"
 )
 
 // Environment variables naming secret files: heal reads the file each
@@ -68,9 +66,11 @@ type HealConfig struct {
 	SSHKey []byte
 	// LocalSuffix is the lab name suffix of local pools ("" otherwise).
 	LocalSuffix string
-	// LabEngine mounts the lab's outer Docker Engine (LabEngineSocket):
-	// the local hoster's API, for stacks with local pools.
-	LabEngine bool
+	// LabEngine is the lab's outer Docker Engine socket on its machine
+	// (lab.EngineSocket), for stacks with local pools: the local hoster's
+	// API. The service mounts it from lab.EngineSocketInNode; "" mounts
+	// nothing.
+	LabEngine string
 }
 
 // NotSharedBackendError is returned for a state backend heal cannot reach
@@ -165,9 +165,10 @@ func Heal(c HealConfig) (Rendered, error) {
 		env[EnvLocalSuffix] = c.LocalSuffix
 	}
 	mounts := []any{map[string]any{"type": "tmpfs", "target": "/tmp", "tmpfs": map[string]any{"size": 256 << 20}}}
-	if c.LabEngine {
-		env["DOCKER_HOST"] = "unix://" + LabEngineSocket
-		mounts = append(mounts, map[string]any{"type": "bind", "source": LabEngineSocket, "target": LabEngineSocket})
+	if c.LabEngine != "" {
+		env["DOCKER_HOST"] = "unix://" + lab.EngineSocketInNode
+		env[lab.EnvEngineSocket] = c.LabEngine // where new lab nodes mount it from
+		mounts = append(mounts, map[string]any{"type": "bind", "source": lab.EngineSocketInNode, "target": lab.EngineSocketInNode})
 	}
 
 	files := fstest.MapFS{}

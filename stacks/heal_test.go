@@ -21,7 +21,7 @@ func healConfig() HealConfig {
 
 func TestHealStack(t *testing.T) {
 	lab := healConfig()
-	lab.SSHKey, lab.LocalSuffix, lab.LabEngine = []byte("-----BEGIN OPENSSH PRIVATE KEY-----\nk\n"), "3fa2c1", true
+	lab.SSHKey, lab.LocalSuffix, lab.LabEngine = []byte("-----BEGIN OPENSSH PRIVATE KEY-----\nk\n"), "3fa2c1", "/var/run/docker.sock"
 	noS3 := healConfig()
 	noS3.AWSAccessKeyID, noS3.AWSSecretAccessKey = "", ""
 	for _, c := range []struct {
@@ -42,7 +42,7 @@ func TestHealStack(t *testing.T) {
 			[]string{"tmpfs:->/tmp"}},
 		{"a local stack gets its generated key, its lab suffix and the lab's outer engine", lab,
 			[]string{"Pulumi.yaml", "Pulumi.prod.yaml", "backend-url", "pulumi-passphrase", "aws-access-key-id", "aws-secret-access-key", "ssh-key"},
-			[]string{"SHOAL_SSH_KEY_FILE=/run/secrets/ssh-key", "SHOAL_LOCAL_SUFFIX=3fa2c1", "DOCKER_HOST=unix:///shoal-lab/docker.sock"},
+			[]string{"SHOAL_SSH_KEY_FILE=/run/secrets/ssh-key", "SHOAL_LOCAL_SUFFIX=3fa2c1", "DOCKER_HOST=unix:///shoal-lab/docker.sock", "SHOAL_LAB_ENGINE_SOCKET=/var/run/docker.sock"},
 			[]string{"tmpfs:->/tmp", "bind:/shoal-lab/docker.sock->/shoal-lab/docker.sock"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

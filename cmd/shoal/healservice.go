@@ -15,6 +15,7 @@ import (
 	"github.com/shoalops/shoal/infra/automation"
 	"github.com/shoalops/shoal/infra/node"
 	"github.com/shoalops/shoal/infra/wire"
+	"github.com/shoalops/shoal/lab"
 	"github.com/shoalops/shoal/stacks"
 	"github.com/shoalops/shoal/stacks/deploy"
 )
@@ -125,7 +126,7 @@ func (a *app) healStack(w *automation.Workspace, fl stackFlags, svc infra.HealSe
 		c.SSHKey = b // the stack's key: generated for local stacks, else a copy of the config's
 	}
 	if local {
-		c.LocalSuffix, c.LabEngine = a.localSuffix(), true
+		c.LocalSuffix, c.LabEngine = a.localSuffix(), lab.EngineSocket()
 	}
 	return stacks.Heal(c)
 }
