@@ -51,3 +51,16 @@ func TestUpWithHealRefusesAFileBackend(t *testing.T) {
 		})
 	}
 }
+
+// `shoal heal` is a verb with a sub-verb (`image`): bare, it still runs
+// heal; an unknown sub-verb is a usage error.
+func TestHealIsAVerbWithASubVerb(t *testing.T) {
+	code, _, errText := runCLI(t, "heal", "--once", "--dry-run", "--inventory", filepath.Join(t.TempDir(), "none.yaml"))
+	if strings.Contains(errText, "needs a verb") || code == 0 {
+		t.Errorf("bare heal: exit %d, %s", code, errText)
+	}
+	code, _, errText = runCLI(t, "heal", "imag")
+	if code != exitUsage || !strings.Contains(errText, "did you mean") {
+		t.Errorf("heal imag: exit %d, %s", code, errText)
+	}
+}
