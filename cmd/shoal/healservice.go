@@ -113,7 +113,10 @@ func (a *app) healStack(w *automation.Workspace, fl stackFlags, svc infra.HealSe
 		return stacks.Rendered{}, err
 	}
 	local := slices.ContainsFunc(nodes, func(n automation.OutputNode) bool { return n.Provider == node.ProviderLocal })
-	project, stackFile := w.Files()
+	project, stackFile, err := w.Files()
+	if err != nil {
+		return stacks.Rendered{}, fmt.Errorf("heal service: the stack's files: %w", err)
+	}
 	c := stacks.HealConfig{
 		Stack: fl.stack, Image: svc.Image, Project: project, StackFile: stackFile,
 		Backend: automation.BackendURL(o), Passphrase: pass,

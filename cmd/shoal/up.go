@@ -166,7 +166,7 @@ Afterwards ` + "`shoal status`" + ` works on the cluster without more flags.`,
 			if err != nil {
 				return err
 			}
-			if did != "" && !a.json() {
+			if did != "" {
 				fmt.Fprintf(a.stderr, "heal service %s: %s\n", stacks.HealStackName, did)
 			}
 			return a.reportChanges("up", fl.stack, changes, nodes)

@@ -409,9 +409,21 @@ func defaultBackend(home string) string {
 	return "file://" + filepath.Join(home, "pulumi", "state")
 }
 
-// Files are the project file and the stack file the workspace was opened
-// with, as read (a built-in stack's are shoal's own).
-func (w *Workspace) Files() (project, stack []byte) { return w.src.project, w.src.stack }
+// Files are the project file and the stack file as the Pulumi CLI reads
+// them in the work directory: the user's (or the built-in) files, with the
+// secrets provider's state Pulumi keeps (the encryption salt) and without
+// paths into the user's directory. Opened elsewhere with the same
+// passphrase (the heal service: --dir holding these two), they decrypt the
+// same state.
+func (w *Workspace) Files() (project, stack []byte, err error) {
+	if project, err = os.ReadFile(filepath.Join(w.WorkDir, "Pulumi.yaml")); err != nil {
+		return nil, nil, err
+	}
+	if stack, err = os.ReadFile(filepath.Join(w.WorkDir, "Pulumi."+w.o.Stack+".yaml")); err != nil {
+		return nil, nil, err
+	}
+	return project, stack, nil
+}
 
 // Passphrase is $PULUMI_CONFIG_PASSPHRASE, else one generated once and kept
 // in $Home/pulumi/passphrase (0600).
