@@ -136,6 +136,17 @@ func TestHealServiceOnTheClusterReplacesAKilledWorker(t *testing.T) {
 		}
 	}
 
+	// Idle RSS of the heal process (docs/benchmarks.md; measured, not
+	// asserted): after 30s of watching a healthy cluster.
+	time.Sleep(30 * time.Second)
+	node := strings.Fields(running())[0]
+	if out, err := exec.CommandContext(ctx, "docker", "exec", lab.ContainerName(name, node), "sh", "-c",
+		`for p in $(pgrep -f "heal --stack"); do grep VmRSS /proc/$p/status; done`).CombinedOutput(); err == nil {
+		t.Logf("heal service idle RSS on %s: %s", node, strings.Join(strings.Fields(string(out)), " "))
+	} else {
+		t.Logf("heal service idle RSS: %v: %s", err, out)
+	}
+
 	before := c.status()
 	old := entriesNamed(before, "w-1")
 	if len(old) != 1 || before.Quorum != "ok" {
