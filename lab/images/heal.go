@@ -158,7 +158,18 @@ func EnsureHeal(ctx context.Context, shoalBin, pulumiBin string) (string, error)
 	if imageExists(ctx, tag) {
 		return tag, nil
 	}
-	return tag, BuildHeal(ctx, tag, shoalBin, pulumiBin)
+	if err := BuildHeal(ctx, tag, shoalBin, pulumiBin); err != nil {
+		return "", err
+	}
+	// Every new shoal binary makes a new 240 MB image: keep only this one.
+	if out, err := run(ctx, nil, nil, "docker", "image", "ls", "shoal-lab/heal", "--format", "{{.Repository}}:{{.Tag}}"); err == nil {
+		for _, old := range strings.Fields(string(out)) {
+			if old != tag {
+				_, _ = run(ctx, nil, nil, "docker", "image", "rm", old)
+			}
+		}
+	}
+	return tag, nil
 }
 
 func linkOrCopy(src, dst string) error {
