@@ -41,12 +41,15 @@ const (
 type Options struct {
 	// Generations sets the server generation of nodes for this run,
 	// overriding shoal:generations: a node whose generation differs from
-	// the last run gets a new server under the same logical name. A value
-	// that is not also written to the stack config
-	// (GenerationConfigKey) reverts at the next run and replaces the
-	// server again, so `shoal heal` writes the config and uses Options
-	// only to preview.
+	// the last run gets a new server under the same logical name. Heal
+	// replaces a stack's server this way; Deployed keeps it replaced.
 	Generations map[string]int
+	// Deployed are the node generations of the last run (its `nodes`
+	// output). A node's generation is never below its deployed one, so a
+	// replacement made through Generations stays made at the next run
+	// whatever shoal:generations says: heal, which may run on the
+	// cluster, never writes the user's stack file (ADR 0026).
+	Deployed map[string]int
 	// Root is the project directory relative file paths in the config
 	// (shoal:apps compose files) are read from. Empty: the engine's root
 	// directory (`pulumi up`), else the current directory. `shoal up` runs
@@ -127,6 +130,7 @@ func deploy(ctx *pulumi.Context, opts Options) (*Outputs, error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid stack config: %w", err)
 	}
+	floorGenerations(&spec, opts.Deployed)
 	if err := applyGenerations(&spec, opts.Generations); err != nil {
 		return nil, err
 	}
@@ -272,6 +276,20 @@ func deploy(ctx *pulumi.Context, opts Options) (*Outputs, error) {
 		HostKeys:         cluster.HostKeys,
 		UnlockKey:        cluster.UnlockKey,
 	}, nil
+}
+
+// floorGenerations raises the spec's generation of each node to its
+// deployed one where the config's is lower. Nodes no longer in the spec
+// are ignored.
+func floorGenerations(s *Spec, deployed map[string]int) {
+	for _, n := range s.Nodes() {
+		if g := deployed[n.Name]; g > s.Generations[n.Name] {
+			if s.Generations == nil {
+				s.Generations = map[string]int{}
+			}
+			s.Generations[n.Name] = g
+		}
+	}
 }
 
 // applyGenerations lays opts' generations over the spec's.

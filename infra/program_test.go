@@ -473,6 +473,28 @@ func TestProgramReplacesOnlyTheNodeWhoseGenerationChanged(t *testing.T) {
 	}
 }
 
+func TestProgramKeepsAReplacementHealMadeWithoutTheStackFile(t *testing.T) {
+	// Heal deployed hz-1 at generation 2 (Options.Generations) and wrote no
+	// stack file; the config still says 1 for vu-1 and nothing for hz-1. The
+	// next run keeps hz-1 at 2 (no second replacement), vu-1 at its deployed
+	// 3 over the config's 1, and a config ahead of the deployed one still
+	// replaces (sw-1: config 1, deployed 0). A node gone from the spec is
+	// ignored.
+	cfg := baseConfig(threeCloud)
+	cfg["shoal:generations"] = map[string]int{"vu-1": 1, "sw-1": 1}
+	_, res, err := run(t, "prod", cfg, secretKeys, Options{Deployed: map[string]int{"hz-1": 2, "vu-1": 3, "gone-1": 7}}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gens := map[any]any{}
+	for _, n := range res.Nodes {
+		gens[n["name"]] = n["generation"]
+	}
+	if gens["hz-1"] != 2 || gens["vu-1"] != 3 || gens["sw-1"] != 1 || gens["hzw-1"] != 0 {
+		t.Errorf("generations in the nodes output = %v", gens)
+	}
+}
+
 func TestProgramHandsExistingHostsToTheSwarmAndLetsThemThroughFirewalls(t *testing.T) {
 	cfg := stackFile(t, "../examples/hetzner-existing/Pulumi.prod.yaml")
 	cfg["shoal:sshPrivateKey"] = testPrivateKey

@@ -150,6 +150,8 @@ type Spec struct {
 	Accounts map[string]Account
 	// Heal is shoal:heal, the policy of `shoal heal` (heal.go).
 	Heal heal.Policy
+	// HealService is shoal:heal's enabled and image: heal as a swarm service.
+	HealService HealService
 }
 
 // accountConfig is one entry of shoal:accounts as written.
@@ -346,7 +348,7 @@ func (p *parser) parse() Spec {
 	}
 
 	s.Generations = p.generations()
-	s.Heal = p.heal()
+	s.Heal, s.HealService = p.heal()
 	p.validate(&s)
 	s.Platform = p.platform(&s)
 	return s

@@ -90,6 +90,11 @@ func AddNode(ctx context.Context, docker Docker, l *Lab, n NodeSpec, progress io
 	}
 	image := spec.Image
 	if image == "" {
+		if image, err = runningImage(ctx, docker, l.Name, spec.Variant); err != nil {
+			return node, fmt.Errorf("lab %s: node %s: %w", l.Name, node.Name, err)
+		}
+	}
+	if image == "" {
 		if image, err = EnsureImage(ctx, docker, spec.Variant, progress); err != nil {
 			return node, fmt.Errorf("lab %s: node %s: %w", l.Name, node.Name, err)
 		}
@@ -100,7 +105,7 @@ func AddNode(ctx context.Context, docker Docker, l *Lab, n NodeSpec, progress io
 			return node, fmt.Errorf("lab %s: %w", l.Name, err)
 		}
 	}
-	cfg := nodeConfig{lab: l.Name, dir: l.Dir, variant: spec.Variant, image: image, authorizedKey: key, wait: l.Wait}
+	cfg := nodeConfig{lab: l.Name, dir: l.Dir, variant: spec.Variant, image: image, authorizedKey: key, wait: l.Wait, engine: EngineSocket()}
 
 	err = withLabLock(ctx, rep, l, func() error {
 		if err := ensureNetwork(ctx, docker, rep, l); err != nil {
@@ -229,6 +234,33 @@ func removeLeftover(ctx context.Context, docker Docker, rep *reporter, lab strin
 	}
 	rep.printf("%s removed leftover container %s (%s)", n.tag(), n.Container, state)
 	return nil
+}
+
+// runningImage is the image the lab's other nodes of variant run ("" when
+// it has none). A node added to a running lab runs the same image: the
+// default image's tag hashes the apt configuration of the machine that
+// built it, which a process elsewhere (heal on a lab node, ADR 0026) does
+// not share.
+func runningImage(ctx context.Context, docker Docker, lab string, variant Variant) (string, error) {
+	cs, err := docker.ContainerList(ctx, client.ContainerListOptions{All: true,
+		Filters: make(client.Filters).Add("label", LabelLab+"="+lab, LabelVariant+"="+string(variant))})
+	if err != nil {
+		return "", fmt.Errorf("list the lab's containers: %w", err)
+	}
+	var names []string
+	images := map[string]string{}
+	for _, c := range cs.Items {
+		if c.Labels[LabelService] != "" || len(c.Names) == 0 {
+			continue
+		}
+		names = append(names, c.Names[0])
+		images[c.Names[0]] = c.Image
+	}
+	if len(names) == 0 {
+		return "", nil
+	}
+	slices.Sort(names)
+	return images[names[0]], nil
 }
 
 // removeNetworkIfUnused removes the lab's networks when no container of the

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 	"golang.org/x/crypto/ssh"
@@ -247,6 +248,39 @@ type nodeConfig struct {
 	image         string
 	authorizedKey string // authorized_keys line for root
 	wait          Wait
+	// engine is the outer Docker Engine's socket on the machine that runs
+	// it, mounted into the node at EngineSocketInNode ("" mounts nothing).
+	engine string
+}
+
+// EngineSocketInNode is where a lab VPS finds the lab's outer Docker
+// Engine: the local hoster's API, as a hoster's API token is a real one's.
+// Heal running on a lab cluster (a swarm service) mounts it to create a
+// replacement VPS container. Lab only: it gives every lab node the host's
+// engine (ADR 0026).
+const EngineSocketInNode = "/shoal-lab/docker.sock"
+
+// EnvEngineSocket names the outer engine's socket on its own machine for
+// a process that reaches the engine through another path (heal on a lab
+// node reaches it at EngineSocketInNode).
+const EnvEngineSocket = "SHOAL_LAB_ENGINE_SOCKET"
+
+// EngineSocket is the outer engine's socket on the machine that runs it:
+// $SHOAL_LAB_ENGINE_SOCKET, else the path of a unix:// $DOCKER_HOST, else
+// /var/run/docker.sock; "" for an engine reached over TCP (nothing to
+// mount).
+func EngineSocket() string {
+	if p := os.Getenv(EnvEngineSocket); p != "" {
+		return p
+	}
+	host := os.Getenv("DOCKER_HOST")
+	if host == "" {
+		return "/var/run/docker.sock"
+	}
+	if p, ok := strings.CutPrefix(host, "unix://"); ok {
+		return p
+	}
+	return ""
 }
 
 // containerSpec is the create request for node: the flags from the lab notes
@@ -279,11 +313,21 @@ func containerSpec(c nodeConfig, n Node) client.ContainerCreateOptions {
 			ReadonlyPaths: []string{},
 			Tmpfs:         map[string]string{"/run": "", "/var/run": ""},
 			Binds:         []string{"/sys/fs/cgroup:/sys/fs/cgroup:rw"},
+			Mounts:        engineMount(c.engine),
 		},
 		NetworkingConfig: &network.NetworkingConfig{
 			EndpointsConfig: map[string]*network.EndpointSettings{NetworkName(c.lab): {}},
 		},
 	}
+}
+
+// engineMount mounts the outer engine's socket at EngineSocketInNode; a
+// missing socket fails the create rather than becoming a directory.
+func engineMount(socket string) []mount.Mount {
+	if socket == "" {
+		return nil
+	}
+	return []mount.Mount{{Type: mount.TypeBind, Source: socket, Target: EngineSocketInNode}}
 }
 
 // Up creates lab opts.Name: its network, SSH key pair and node containers, and
@@ -343,7 +387,7 @@ func Up(ctx context.Context, docker Docker, opts Options, progress io.Writer) (*
 	}
 	rep.printf("lab %s: network %s created", o.Name, l.Network)
 
-	cfg := nodeConfig{lab: o.Name, dir: o.Dir, variant: o.Variant, image: image, authorizedKey: pub, wait: o.Wait}
+	cfg := nodeConfig{lab: o.Name, dir: o.Dir, variant: o.Variant, image: image, authorizedKey: pub, wait: o.Wait, engine: EngineSocket()}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(o.Parallel)
 	for i := range l.Nodes {

@@ -132,6 +132,13 @@ func TestContainerSpecUsesTheFlagsThatWorkWithoutPrivileged(t *testing.T) {
 	if !slices.Equal(hc.Binds, []string{"/sys/fs/cgroup:/sys/fs/cgroup:rw"}) {
 		t.Errorf("binds %v", hc.Binds)
 	}
+	if len(hc.Mounts) != 0 {
+		t.Errorf("mounts %v without an engine socket", hc.Mounts)
+	}
+	withEngine := containerSpec(nodeConfig{lab: o.Name, dir: o.Dir, variant: o.Variant, image: "img", engine: "/var/run/docker.sock"}, n).HostConfig.Mounts
+	if len(withEngine) != 1 || withEngine[0].Source != "/var/run/docker.sock" || withEngine[0].Target != EngineSocketInNode || withEngine[0].Type != "bind" {
+		t.Errorf("engine mount %+v", withEngine)
+	}
 	wantLabels := map[string]string{
 		"shoal.lab": "x", "shoal.lab.node": "m1", "shoal.lab.role": "manager", "shoal.lab.hoster": "hoster-a",
 		"shoal.lab.dir": "/state", "shoal.lab.variant": "docker", "shoal.lab.region": "hoster-a-1",
@@ -353,5 +360,22 @@ func TestUpRefusesANameTakenByAnotherLab(t *testing.T) {
 	}
 	if _, ok, _ := Find(ctx, docker, other); !ok {
 		t.Error("Up removed the other lab's container")
+	}
+}
+
+func TestEngineSocketIsWhereTheOuterEngineListens(t *testing.T) {
+	for _, c := range []struct{ name, dockerHost, override, want string }{
+		{"no DOCKER_HOST is the default socket", "", "", "/var/run/docker.sock"},
+		{"a unix DOCKER_HOST is its path", "unix:///run/user/0/docker.sock", "", "/run/user/0/docker.sock"},
+		{"an engine over TCP has no socket to mount", "tcp://10.0.0.1:2375", "", ""},
+		{"heal on a lab node is told the outer path", "unix:///shoal-lab/docker.sock", "/var/run/docker.sock", "/var/run/docker.sock"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Setenv("DOCKER_HOST", c.dockerHost)
+			t.Setenv(EnvEngineSocket, c.override)
+			if got := EngineSocket(); got != c.want {
+				t.Errorf("got %q, want %q", got, c.want)
+			}
+		})
 	}
 }

@@ -8,7 +8,8 @@
 // This package itself holds the shipped compose files (files/*.yml, embedded:
 // Names, File, WriteFiles), renders them from a Config with generated or
 // stored credentials (Traefik, Registry, Portainer -> Rendered, whose
-// Credentials are secret), computes overlay MTUs (OverlayMTU) and reaches the
+// Credentials are secret), renders the heal stack `shoal up` runs heal in on
+// the cluster (Heal, CheckHealBackend; ADR 0026), computes overlay MTUs (OverlayMTU) and reaches the
 // first manager that answers with quorum (ConnectManager). stacks/deploy deploys any stack;
 // stacks/stacktest gives lab tests a real swarm.
 //

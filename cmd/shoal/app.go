@@ -27,6 +27,9 @@ type app struct {
 	inventory string // --inventory
 	output    string // --output
 	verbose   bool   // --verbose
+	// labSuffix overrides the lab name suffix of local pools (the heal
+	// service gets the operator's); "" is lab.HomeID(home).
+	labSuffix string
 
 	log *slog.Logger
 	// tty, when set, says whether stdin is a terminal (tests); nil: ask

@@ -23,10 +23,12 @@ import (
 	"github.com/shoalops/shoal/heal/pulumiactor"
 	"github.com/shoalops/shoal/infra"
 	"github.com/shoalops/shoal/infra/automation"
+	"github.com/shoalops/shoal/lab/images"
 )
 
 type healFlags struct {
 	once, dryRun bool
+	inCluster    bool
 	metricsAddr  string
 	policyFile   string
 	unlockKey    string
@@ -100,6 +102,7 @@ Exit codes: 0 done or nothing to do; 1 an action failed; 2 bad usage;
 	f := cmd.Flags()
 	f.BoolVar(&fl.once, "once", false, "one pass (observe, decide, act) and exit, for cron or CI")
 	f.BoolVar(&fl.dryRun, "dry-run", false, "only say what would be done")
+	f.BoolVar(&fl.inCluster, "in-cluster", false, "run as the heal service `shoal up` deploys (shoal:heal.enabled): secrets from the files the *_FILE variables name, the inventory from the stack's outputs; needs --stack and --dir")
 	f.StringVar(&fl.metricsAddr, "metrics-addr", ":9469", "serve Prometheus /metrics here (empty: off; not served with --once)")
 	f.StringVar(&fl.policyFile, "policy", "", "YAML file with the heal policy (keys as in the cluster spec's shoal:heal)")
 	f.StringVar(&fl.unlockKey, "unlock-key", "", "file with the swarm unlock key (default $SHOAL_HOME/clusters/NAME/unlock-key)")
@@ -114,12 +117,59 @@ Exit codes: 0 done or nothing to do; 1 an action failed; 2 bad usage;
 	f.DurationVar(&fl.pol.PromoteWorkerAfter, "promote-worker-after", 0, "while a manager replacement is this slow and only 2 managers are left, promote a worker at a hoster without one (0: off)")
 	f.StringToStringVar(&fl.spares, "spares", nil, "warm spares per hoster, e.g. hoster-a=1,hoster-b=1 (lab clusters)")
 	addStackFlags(cmd, &fl.stack)
+	cmd.AddCommand(newHealImageCmd(a))
+	return cmd
+}
+
+func newHealImageCmd(a *app) *cobra.Command {
+	var tag string
+	cmd := &cobra.Command{
+		Use:   "image",
+		Short: "Build the heal image `shoal up` runs on the cluster (shoal:heal.enabled)",
+		Long: `image builds the image of the heal service on the local Docker Engine: FROM scratch
+with this shoal binary (the entrypoint, and the provider plugin the Pulumi engine
+starts), the Pulumi CLI shoal runs (` + "`$SHOAL_PULUMI_DIR`" + ` or the one on PATH), the shared
+libraries either needs when not static, the CA bundle and an /etc/passwd.
+
+Push it to a registry every node can pull from and name it in shoal:heal.image;
+the default (` + DefaultHealImage + `) must already be on the nodes.`,
+		Example: `  shoal heal image --tag registry.example.com/shoal-heal:0.1.0
+  docker push registry.example.com/shoal-heal:0.1.0`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			self, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			dir, err := automation.PulumiDir(automation.Options{})
+			if err != nil {
+				return withCode(exitUsage, err)
+			}
+			fmt.Fprintf(a.stderr, "heal image %s: building from %s and %s/bin/pulumi\n", tag, self, dir)
+			if err := images.BuildHeal(cmd.Context(), tag, self, filepath.Join(dir, "bin", "pulumi")); err != nil {
+				return err
+			}
+			fmt.Fprintln(a.stdout, tag)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&tag, "tag", DefaultHealImage, "image name and tag")
 	return cmd
 }
 
 func runHeal(cmd *cobra.Command, a *app, fl *healFlags) error {
 	ctx := cmd.Context()
 	stack := ""
+	var ws *automation.Workspace
+	if fl.inCluster {
+		if !cmd.Flags().Changed("stack") || fl.stack.dir == "" {
+			return withCode(exitUsage, errors.New("--in-cluster needs --stack and --dir (the heal service passes both)"))
+		}
+		var err error
+		if ws, err = a.inClusterStack(cmd, fl.stack); err != nil {
+			return err
+		}
+	}
 	if cmd.Flags().Changed("stack") {
 		stack = fl.stack.stack
 		if a.inventory == "" {
@@ -190,9 +240,10 @@ func runHeal(cmd *cobra.Command, a *app, fl *healFlags) error {
 			return withCode(exitUsage, fmt.Errorf("--spares: warm spares are not part of the Pulumi program; stack %s has none", stack))
 		}
 		if !fl.dryRun {
-			ws, err := a.openHealStack(cmd, fl.stack, stack)
-			if err != nil {
-				return err
+			if ws == nil {
+				if ws, err = a.openHealStack(cmd, fl.stack, stack); err != nil {
+					return err
+				}
 			}
 			actor = pulumiactor.New(ws, path, sw, pulumiactor.Options{Dial: dial, UnlockKeyFile: keyFile, Log: a.log})
 		}
@@ -261,6 +312,28 @@ func runHeal(cmd *cobra.Command, a *app, fl *healFlags) error {
 	}
 	a.log.Info("heal: watching", "cluster", inv.Cluster.Name, "grace", pol.Grace, "max_unhealthy", pol.MaxUnhealthy.String(), "dry_run", fl.dryRun)
 	return ctl.Run(ctx)
+}
+
+// inClusterStack prepares the heal service's process (app.inCluster),
+// opens its stack and writes the stack's inventory and known_hosts from
+// the outputs, as `shoal up` does: the state is the truth about the nodes
+// and their host keys.
+func (a *app) inClusterStack(cmd *cobra.Command, fl stackFlags) (*automation.Workspace, error) {
+	if err := a.inCluster(fl.stack); err != nil {
+		return nil, withCode(exitUsage, err)
+	}
+	ws, err := a.openHealStack(cmd, fl, fl.stack)
+	if err != nil {
+		return nil, err
+	}
+	out, err := ws.Outputs(cmd.Context())
+	if err != nil {
+		return nil, fmt.Errorf("heal stack %s: %w", fl.stack, err)
+	}
+	if _, err := ws.WriteInventory(out); err != nil {
+		return nil, fmt.Errorf("heal stack %s: %w", fl.stack, err)
+	}
+	return ws, nil
 }
 
 // healHolder names this heal process in the lease and in the records it

@@ -75,7 +75,9 @@ func applyConventions(root *cobra.Command) {
 	walk = func(c *cobra.Command) {
 		if c.HasSubCommands() {
 			c.Args = subVerbArgs
-			c.RunE = missingSubVerb
+			if c.RunE == nil { // a verb of its own (`shoal heal`) keeps it
+				c.RunE = missingSubVerb
+			}
 		} else if c.Args != nil {
 			check := c.Args
 			c.Args = func(c *cobra.Command, args []string) error {

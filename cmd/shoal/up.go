@@ -15,6 +15,7 @@ import (
 	"github.com/shoalops/shoal/infra"
 	"github.com/shoalops/shoal/infra/automation"
 	"github.com/shoalops/shoal/lab"
+	"github.com/shoalops/shoal/stacks"
 )
 
 //go:embed defaults/Pulumi.yaml
@@ -51,7 +52,7 @@ func (a *app) stackOptions(fl stackFlags, stack string, progress io.Writer) (aut
 	if err != nil {
 		return automation.Options{}, fmt.Errorf("find the shoal executable (it serves the provider): %w", err)
 	}
-	suffix := lab.HomeID(a.home)
+	suffix := a.localSuffix()
 	return automation.Options{
 		Home: a.home, Stack: stack, Dir: fl.dir, Backend: fl.backend, Self: self, BuiltIn: builtIn(), Progress: progress,
 		Program: func(o infra.Options) pulumi.RunFunc {
@@ -59,6 +60,15 @@ func (a *app) stackOptions(fl stackFlags, stack string, progress io.Writer) (aut
 			return infra.ProgramWith(o)
 		},
 	}, nil
+}
+
+// localSuffix is the lab name suffix of local pools: the operator's
+// lab.HomeID, handed to the heal service as it is.
+func (a *app) localSuffix() string {
+	if a.labSuffix != "" {
+		return a.labSuffix
+	}
+	return lab.HomeID(a.home)
 }
 
 // openStack opens the stack; a config that fails the checks made before
@@ -123,6 +133,10 @@ Afterwards ` + "`shoal status`" + ` works on the cluster without more flags.`,
 			if err := a.mayAsk("up", fl); err != nil {
 				return err
 			}
+			svc, err := a.healService(fl)
+			if err != nil {
+				return err
+			}
 			w, err := a.openStack(cmd, fl)
 			if err != nil {
 				return err
@@ -147,6 +161,13 @@ Afterwards ` + "`shoal status`" + ` works on the cluster without more flags.`,
 			}
 			if err := a.writeStackInventory(w, outputs); err != nil {
 				return err
+			}
+			did, err := a.syncHealService(cmd.Context(), w, fl, svc, outputs)
+			if err != nil {
+				return err
+			}
+			if did != "" {
+				fmt.Fprintf(a.stderr, "heal service %s: %s\n", stacks.HealStackName, did)
 			}
 			return a.reportChanges("up", fl.stack, changes, nodes)
 		},
@@ -227,6 +248,9 @@ and touches nothing.`,
 				if !planned.None() && !a.confirm(fmt.Sprintf("delete every server and the swarm of stack %s?", fl.stack)) {
 					return withCode(exitRefused, fmt.Errorf("destroy %s not confirmed: nothing deleted", fl.stack))
 				}
+			}
+			if err := a.removeHealService(cmd.Context(), fl.stack); err != nil {
+				return err
 			}
 			changes, err := w.Destroy(cmd.Context())
 			if err != nil {

@@ -4,19 +4,22 @@
 // Pulumi state stays the truth.
 //
 // A replacement keeps the node's name (the logical name is the node's
-// identity; heal.NameKeeper): ReplaceServer raises the node's generation in
-// the stack config (infra.GenerationConfigKey) and runs the Automation API
-// `up`, which deletes the dead server, creates a new one at the same hoster
+// identity; heal.NameKeeper): ReplaceServer runs the Automation API `up`
+// with the node's generation raised for that run
+// (automation.Workspace.UpGenerations), which deletes the dead server, creates a new one at the same hoster
 // under the same logical name, and converges the swarm resource (it joins
 // the new server with the node's role and labels and removes the dead
 // entry of that name). The stack inventory and known_hosts are rewritten
 // from the outputs, as `shoal up` does.
 //
-// A restart must not raise the generation twice: before it touches the
-// config, the actor writes the generation it deploys on the dead entry
-// (label shoal.heal.generation, beside heal's record), and a generation in
-// the config ahead of the deployed one (the `nodes` output) is taken as a
-// raise already made. One up runs at a time per actor; an up that finds the
+// The user's stack file is never written (heal may run on the cluster,
+// where the file is a read-only secret): the deployed generation is the
+// floor of every later run (infra.Options.Deployed), so the next `shoal up`
+// keeps the new server. A restart must not raise the generation twice:
+// before the up, the actor writes the generation it deploys on the dead
+// entry (label shoal.heal.generation, beside heal's record), and a resumed
+// attempt deploys that one; a generation in the config ahead of the
+// deployed one (the `nodes` output) is a raise the user asked for. One up runs at a time per actor; an up that finds the
 // stack locked by another update waits and tries again.
 //
 // It imports heal and infra/automation; nothing imports it but the CLI and
@@ -107,17 +110,12 @@ func (a *Actor) ReplaceServer(ctx context.Context, dead heal.NodeInfo, spec heal
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	gen, cfg, err := a.generation(ctx, dead)
+	gen, _, err := a.generation(ctx, dead)
 	if err != nil {
 		return err
 	}
-	if cfg != gen {
-		if err := a.ws.SetConfigPathInt(ctx, infra.GenerationConfigKey(dead.Name), gen); err != nil {
-			return fmt.Errorf("replace %s: %w", dead.Name, err)
-		}
-	}
 	a.log.Info("heal: pulumi up", "node", dead.Name, "generation", gen)
-	outputs, err := a.up(ctx)
+	outputs, err := a.up(ctx, map[string]int{dead.Name: gen})
 	if err != nil {
 		return fmt.Errorf("replace %s: %w", dead.Name, err)
 	}
@@ -215,9 +213,9 @@ func (a *Actor) deployedGeneration(ctx context.Context, node string) (int, error
 
 // up runs the program; while another update holds the stack's lock it
 // waits and tries again until ctx ends.
-func (a *Actor) up(ctx context.Context) (auto.OutputMap, error) {
+func (a *Actor) up(ctx context.Context, gens map[string]int) (auto.OutputMap, error) {
 	for {
-		_, out, err := a.ws.Up(ctx, nil)
+		_, out, err := a.ws.UpGenerations(ctx, gens)
 		if err == nil {
 			return out, nil
 		}

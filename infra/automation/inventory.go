@@ -21,6 +21,7 @@ import (
 type OutputNode struct {
 	Name       string `json:"name"`
 	Hoster     string `json:"hoster"`
+	Provider   string `json:"provider,omitempty"`
 	Role       string `json:"role"`
 	Address    string `json:"address"`
 	Region     string `json:"region,omitempty"`

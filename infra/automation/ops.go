@@ -75,6 +75,22 @@ func (w *Workspace) Up(ctx context.Context, replace []string) (Changes, auto.Out
 	return fromSummary(res.Summary), res.Outputs, nil
 }
 
+// UpGenerations converges the stack with the generations gens over the
+// stack's for this run: a node whose generation is raised gets a new
+// server under its name (heal). The stack file is not written: the next
+// run keeps the deployed generation as its floor.
+func (w *Workspace) UpGenerations(ctx context.Context, gens map[string]int) (Changes, auto.OutputMap, error) {
+	w.setProgram(gens)
+	defer w.setProgram(nil)
+	c, out, err := w.Up(ctx, nil)
+	if err == nil {
+		for n, g := range gens {
+			w.base.Deployed[n] = max(w.base.Deployed[n], g)
+		}
+	}
+	return c, out, err
+}
+
 // Preview shows what Up would change.
 func (w *Workspace) Preview(ctx context.Context) (Changes, error) {
 	res, err := w.Stack.Preview(ctx, optpreview.ProgressStreams(w.o.Progress), optpreview.ErrorProgressStreams(w.o.Progress))

@@ -78,7 +78,8 @@ type Workspace struct {
 	// StackFile is the user's Pulumi.<stack>.yaml ("" for a built-in
 	// stack).
 	StackFile string
-	KeyPath   string // the stack's SSH private key file (0600)
+	KeyPath   string        // the stack's SSH private key file (0600)
+	base      infra.Options // the program's options but for one run's generations
 	env       map[string]string
 	cmd       auto.PulumiCommand
 	o         Options
@@ -126,8 +127,8 @@ func Open(ctx context.Context, o Options) (*Workspace, error) {
 	if w.WorkDir, err = syncWorkDir(o.Home, env["PULUMI_BACKEND_URL"], o.Stack, src); err != nil {
 		return nil, err
 	}
-	program := o.Program(infra.Options{Root: src.root, SSHKey: key})
-	st, err := auto.UpsertStackInlineSource(ctx, o.Stack, src.name, program,
+	w.base = infra.Options{Root: src.root, SSHKey: key}
+	st, err := auto.UpsertStackInlineSource(ctx, o.Stack, src.name, o.Program(w.base),
 		auto.WorkDir(w.WorkDir),
 		auto.Pulumi(cmd),
 		auto.PulumiHome(filepath.Join(o.Home, "pulumi", "home")),
@@ -143,7 +144,42 @@ func Open(ctx context.Context, o Options) (*Workspace, error) {
 			return nil, err
 		}
 	}
+	// The deployed generations are the floor of every run (infra.Options
+	// Deployed): a replacement heal made stays made.
+	if w.base.Deployed, err = w.deployedGenerations(ctx); err != nil {
+		return nil, err
+	}
+	w.setProgram(nil)
 	return w, nil
+}
+
+// deployedGenerations are the node generations of the stack's last run
+// (none for a new stack).
+func (w *Workspace) deployedGenerations(ctx context.Context) (map[string]int, error) {
+	out, err := w.Stack.Outputs(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read stack outputs of %s: %w", w.o.Stack, err)
+	}
+	gens := map[string]int{}
+	if _, ok := out[infra.OutputNodes]; !ok {
+		return gens, nil
+	}
+	nodes, err := OutputNodes(out)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range nodes {
+		gens[n.Name] = n.Generation
+	}
+	return gens, nil
+}
+
+// setProgram makes the next run use the program with generations gens
+// over the stack's (nil: the stack's, over the deployed ones).
+func (w *Workspace) setProgram(gens map[string]int) {
+	o := w.base
+	o.Generations = gens
+	w.Stack.Workspace().SetProgram(w.o.Program(o))
 }
 
 // source is what the project and stack files say, and where they are.
@@ -332,16 +368,11 @@ func writeIfChanged(path string, b []byte) error {
 // environment is what the Pulumi CLI and engine run with. Secrets travel in
 // the environment, never in arguments.
 func environment(o Options) (map[string]string, error) {
-	backend := o.Backend
-	if backend == "" {
-		backend = os.Getenv("PULUMI_BACKEND_URL")
-	}
-	if backend == "" {
-		state := filepath.Join(o.Home, "pulumi", "state")
+	backend := BackendURL(o)
+	if state, ok := strings.CutPrefix(backend, "file://"); ok && backend == defaultBackend(o.Home) {
 		if err := os.MkdirAll(state, 0o700); err != nil {
 			return nil, fmt.Errorf("state directory: %w", err)
 		}
-		backend = "file://" + state
 	}
 	pass, err := Passphrase(o.Home)
 	if err != nil {
@@ -359,6 +390,39 @@ func environment(o Options) (map[string]string, error) {
 		"SHOAL_HOME":                           o.Home, // the provider keeps lab state there
 		"PATH":                                 bin + string(os.PathListSeparator) + os.Getenv("PATH"),
 	}, nil
+}
+
+// BackendURL is the state backend a stack opened with o uses: o.Backend,
+// else $PULUMI_BACKEND_URL, else a file backend under o.Home. It reads
+// the environment and nothing else.
+func BackendURL(o Options) string {
+	if o.Backend != "" {
+		return o.Backend
+	}
+	if b := os.Getenv("PULUMI_BACKEND_URL"); b != "" {
+		return b
+	}
+	return defaultBackend(o.Home)
+}
+
+func defaultBackend(home string) string {
+	return "file://" + filepath.Join(home, "pulumi", "state")
+}
+
+// Files are the project file and the stack file as the Pulumi CLI reads
+// them in the work directory: the user's (or the built-in) files, with the
+// secrets provider's state Pulumi keeps (the encryption salt) and without
+// paths into the user's directory. Opened elsewhere with the same
+// passphrase (the heal service: --dir holding these two), they decrypt the
+// same state.
+func (w *Workspace) Files() (project, stack []byte, err error) {
+	if project, err = os.ReadFile(filepath.Join(w.WorkDir, "Pulumi.yaml")); err != nil {
+		return nil, nil, err
+	}
+	if stack, err = os.ReadFile(filepath.Join(w.WorkDir, "Pulumi."+w.o.Stack+".yaml")); err != nil {
+		return nil, nil, err
+	}
+	return project, stack, nil
 }
 
 // Passphrase is $PULUMI_CONFIG_PASSPHRASE, else one generated once and kept
@@ -406,6 +470,22 @@ func linkProvider(bin, self string) error {
 }
 
 func pulumiCommand(o Options) (auto.PulumiCommand, error) {
+	dir, err := PulumiDir(o)
+	if err != nil {
+		return nil, err
+	}
+	cmd, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: dir, Version: semver.MustParse(PulumiVersion)})
+	if err != nil {
+		return nil, fmt.Errorf("pulumi CLI in %s: %w", dir, err)
+	}
+	return cmd, nil
+}
+
+// PulumiDir is the root of the Pulumi CLI install shoal runs (the CLI is
+// PulumiDir/bin/pulumi): o.PulumiDir, $SHOAL_PULUMI_DIR, the cache
+// scripts/ensure-pulumi.sh fills, else the install `pulumi` on $PATH
+// belongs to.
+func PulumiDir(o Options) (string, error) {
 	dir := o.PulumiDir
 	if dir == "" {
 		dir = os.Getenv("SHOAL_PULUMI_DIR")
@@ -428,13 +508,9 @@ func pulumiCommand(o Options) (auto.PulumiCommand, error) {
 		}
 	}
 	if dir == "" {
-		return nil, errors.New("the Pulumi CLI was not found: install it, put it on PATH, or run scripts/ensure-pulumi.sh")
+		return "", errors.New("the Pulumi CLI was not found: install it, put it on PATH, or run scripts/ensure-pulumi.sh")
 	}
-	cmd, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: dir, Version: semver.MustParse(PulumiVersion)})
-	if err != nil {
-		return nil, fmt.Errorf("pulumi CLI in %s: %w", dir, err)
-	}
-	return cmd, nil
+	return dir, nil
 }
 
 // generatedKey is the key pair shoal keeps for a stack of only local
@@ -490,31 +566,4 @@ func (w *Workspace) copyConfigKey(ctx context.Context) error {
 		return fmt.Errorf("write stack ssh key: %w", err)
 	}
 	return nil
-}
-
-// SetConfigPathInt sets key, in path syntax (`shoal:generations.w-1`), to
-// the integer v in the user's stack file: `pulumi config set --config-file
-// FILE --path --type int`, the value on stdin. It is heal's, which records
-// a raised server generation there; a built-in stack has no file to record
-// it in.
-func (w *Workspace) SetConfigPathInt(ctx context.Context, key string, v int) error {
-	if w.StackFile == "" {
-		return fmt.Errorf("set %s: stack %s is built in and has no stack file to record it in: run from a project directory (--dir)", key, w.o.Stack)
-	}
-	var env []string
-	for k, val := range w.env {
-		env = append(env, k+"="+val)
-	}
-	_, stderr, code, err := w.cmd.Run(ctx, w.WorkDir, strings.NewReader(fmt.Sprint(v)), nil, nil, env,
-		"config", "set", "--stack", w.o.Stack, "--config-file", w.StackFile, "--path", key, "--type", "int", "--non-interactive")
-	if err != nil || code != 0 {
-		return fmt.Errorf("set %s in %s: exit %d: %s: %w", key, w.StackFile, code, strings.TrimSpace(stderr), err)
-	}
-	b, err := os.ReadFile(w.StackFile)
-	if err != nil {
-		return err
-	}
-	w.src.stack = b
-	_, err = syncWorkDir(w.o.Home, w.env["PULUMI_BACKEND_URL"], w.o.Stack, w.src)
-	return err
 }

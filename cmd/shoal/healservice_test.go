@@ -1,0 +1,66 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// `shoal up` with heal on the cluster refuses a file state backend before
+// anything exists: exit 3, "nothing was changed", what to use instead, and
+// no state, work directory or key under $SHOAL_HOME.
+func TestUpWithHealRefusesAFileBackend(t *testing.T) {
+	base, err := os.ReadFile(filepath.Join("..", "..", "Pulumi.local.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name    string
+		backend []string
+	}{
+		{"the default file backend under $SHOAL_HOME", nil},
+		{"a file backend named with --backend", []string{"--backend", "file://" + t.TempDir()}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Setenv("PULUMI_BACKEND_URL", "")
+			dir := t.TempDir()
+			cfg := strings.Replace(string(base), "config:\n", "config:\n  shoal:heal:\n    enabled: true\n", 1)
+			if err := os.WriteFile(filepath.Join(dir, "Pulumi.local.yaml"), []byte(cfg), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			home := t.TempDir()
+			var out, errb bytes.Buffer
+			args := append([]string{"--home", home, "up", "--yes", "--dir", dir}, c.backend...)
+			code := Main(context.Background(), args, strings.NewReader(""), &out, &errb)
+			if code != exitRefused {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, exitRefused, out.String(), errb.String())
+			}
+			msg := errb.String()
+			for _, want := range []string{"nothing was changed", "cannot reach the state backend", "--backend 's3://"} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("stderr lacks %q:\n%s", want, msg)
+				}
+			}
+			entries, _ := os.ReadDir(home)
+			for _, e := range entries {
+				t.Errorf("$SHOAL_HOME has %s after a refusal", e.Name())
+			}
+		})
+	}
+}
+
+// `shoal heal` is a verb with a sub-verb (`image`): bare, it still runs
+// heal; an unknown sub-verb is a usage error.
+func TestHealIsAVerbWithASubVerb(t *testing.T) {
+	code, _, errText := runCLI(t, "heal", "--once", "--dry-run", "--inventory", filepath.Join(t.TempDir(), "none.yaml"))
+	if strings.Contains(errText, "needs a verb") || code == 0 {
+		t.Errorf("bare heal: exit %d, %s", code, errText)
+	}
+	code, _, errText = runCLI(t, "heal", "imag")
+	if code != exitUsage || !strings.Contains(errText, "did you mean") {
+		t.Errorf("heal imag: exit %d, %s", code, errText)
+	}
+}
