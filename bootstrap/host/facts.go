@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	swarmapi "github.com/moby/moby/api/types/swarm"
+
 	"github.com/shoalops/shoal/bootstrap/remote"
 )
 
@@ -62,17 +64,12 @@ type Facts struct {
 }
 
 // EngineInfo is the part of `docker info` host preparation and the swarm
-// observation before any change need.
+// observation need: the swarm observation takes the node's own view from
+// here (swarm.HostFromInfo) instead of asking the engine again.
 type EngineInfo struct {
 	ServerVersion     string
 	ContainersRunning int
-	Swarm             struct {
-		NodeID           string
-		LocalNodeState   string
-		ControlAvailable bool
-		Error            string
-		Cluster          *struct{ ID string }
-	}
+	Swarm             swarmapi.Info
 }
 
 // Running tells whether a Docker Engine answered.
@@ -134,8 +131,12 @@ func (f Facts) Source() string {
 var dockerPackages = []string{"docker.io", "docker-ce", "moby-engine"}
 
 // gatherScript prints key=value lines, then the daemon config after a marker.
-// It changes nothing. The engine is asked through the docker client, as the
-// user and then through sudo -n, then through its socket with curl.
+// It changes nothing. It is one round trip and few processes: a re-run of
+// bootstrap on ready hosts is mostly this script, so every process counts
+// (the engine is asked through its socket with curl, lighter than the
+// docker client, which is the fallback; sudo runs once, for the engine).
+// The engine is asked as the user where the user may open the socket (root,
+// docker group), else through sudo -n.
 var gatherScript = `set -u
 PATH=` + FullPath + `; export PATH
 if [ -r /etc/os-release ]; then . /etc/os-release; fi
@@ -143,39 +144,56 @@ echo "os=${ID:-}"
 echo "like=${ID_LIKE:-}"
 echo "version=${VERSION_ID:-}"
 echo "codename=${VERSION_CODENAME:-}"
+uid=$(id -u)
 echo "user=$(id -un)"
-S=""
-if [ "$(id -u)" = 0 ]; then echo sudo=yes
-elif command -v sudo >/dev/null 2>&1 && sudo -n true >/dev/null 2>&1; then echo sudo=yes; S="sudo -n"
-else echo sudo=no; fi
-echo "dockerd=$(command -v dockerd 2>/dev/null || true)"
+dockerd=$(command -v dockerd 2>/dev/null || true)
 cli=$(command -v docker 2>/dev/null || true)
+curl=$(command -v curl 2>/dev/null || true)
+sudo=$(command -v sudo 2>/dev/null || true)
+sock=/var/run/docker.sock
+echo "dockerd=$dockerd"
 echo "cli=$cli"
-if [ -S /var/run/docker.sock ]; then echo socket=yes; else echo socket=no; fi
-echo "packages=$(dpkg-query -W -f '${db:Status-Abbrev} ${Package}\n' ` + strings.Join(dockerPackages, " ") + ` 2>/dev/null | awk '$1=="ii"{printf "%s ", $2}')"
+if [ -S $sock ]; then echo socket=yes; else echo socket=no; fi
+dpkg-query -W -f 'package=${db:Status-Abbrev} ${Package}\n' ` + strings.Join(dockerPackages, " ") + ` 2>/dev/null || true
 info=""
 # ask CMD...: info is CMD's output if it names a server version (a client
 # that reached no server still prints its own part, and may exit 0).
 ask() { out=$("$@" 2>/dev/null) || return 1; case "$out" in *'"ServerVersion":"'[!\"]*) info=$out; return 0;; esac; return 1; }
-# The user opens the socket directly only if it may write to it (root, docker group).
-direct=no
-if [ "$(id -u)" = 0 ] || { [ -S /var/run/docker.sock ] && [ -w /var/run/docker.sock ]; }; then direct=yes; fi
-if [ -n "$cli" ] && [ "$direct" = yes ] && ask "$cli" info --format '{{json .}}'; then echo access=direct
-elif [ -n "$cli" ] && [ -n "$S" ] && ask $S "$cli" info --format '{{json .}}'; then echo access=sudo
-elif [ "$direct" = yes ] && command -v curl >/dev/null 2>&1 && ask curl -sf --unix-socket /var/run/docker.sock http://docker/info; then echo access=direct
-elif [ -S /var/run/docker.sock ] && [ -n "$S" ] && command -v curl >/dev/null 2>&1 && ask $S curl -sf --unix-socket /var/run/docker.sock http://docker/info; then echo access=sudo
+# engine [sudo -n]: ask the engine through its socket, else the docker client.
+engine() {
+	if [ -n "$curl" ] && [ -S $sock ] && ask "$@" "$curl" -sf --unix-socket $sock http://docker/info; then return 0; fi
+	[ -n "$cli" ] && ask "$@" "$cli" info --format '{{json .}}'
+}
+S=""
+if [ "$uid" = 0 ]; then
+	echo sudo=yes
+	if engine; then echo access=direct; fi
+else
+	# The user opens the socket directly only if it may write to it (docker group).
+	if [ -S $sock ] && [ -w $sock ] && engine; then echo access=direct
+	elif [ -n "$sudo" ] && engine "$sudo" -n; then echo access=sudo; S="$sudo -n"
+	fi
+	if [ -z "$S" ] && [ -n "$sudo" ] && "$sudo" -n true >/dev/null 2>&1; then S="$sudo -n"; fi
+	if [ -n "$S" ]; then echo sudo=yes; else echo sudo=no; fi
 fi
-printf 'info=%s\n' "$(printf '%s' "$info" | tr '\n' ' ')"
-pid=$(pgrep -xo dockerd 2>/dev/null || true)
-if [ -z "$pid" ] && [ -r /var/run/docker.pid ]; then pid=$(cat /var/run/docker.pid); [ -d "/proc/$pid" ] || pid=""; fi
+printf 'info=%s\n' "$info"
+# The running dockerd: the one its pid file names, else the oldest one.
+pid=""
+if [ -r /var/run/docker.pid ]; then read -r pid < /var/run/docker.pid || true; fi
+case "$pid" in *[!0-9]*) pid="";; esac
+if [ -n "$pid" ]; then comm=""; { read -r comm < /proc/$pid/comm; } 2>/dev/null || true; [ "$comm" = dockerd ] || pid=""; fi
+if [ -z "$pid" ]; then pid=$(pgrep -xo dockerd 2>/dev/null || true); fi
 echo "pid=$pid"
-if [ -n "$pid" ]; then echo "age=$(ps -o etimes= -p "$pid" 2>/dev/null | tr -d ' ')"; fi
+if [ -n "$pid" ]; then echo "age=$(ps -o etimes= -p "$pid" 2>/dev/null)"; fi
 if [ -d /run/systemd/system ]; then
 	echo systemd=yes
 	echo "unitpid=$(systemctl show -p MainPID --value docker.service 2>/dev/null || true)"
 else echo systemd=no; fi
 if [ -f /etc/init.d/docker ]; then echo initscript=yes; else echo initscript=no; fi
-echo "ssdpid=$(cat /var/run/docker-ssd.pid 2>/dev/null || $S cat /var/run/docker-ssd.pid 2>/dev/null || true)"
+ssd=""
+if [ -r /var/run/docker-ssd.pid ]; then read -r ssd < /var/run/docker-ssd.pid || true
+elif [ -n "$S" ]; then ssd=$($S cat /var/run/docker-ssd.pid 2>/dev/null || true); fi
+echo "ssdpid=$ssd"
 if m=$(stat -c %Y /etc/docker/daemon.json 2>/dev/null); then echo "jsonage=$(( $(date +%s) - m ))"; else echo jsonage=-1; fi
 echo "---daemon.json"
 cat /etc/docker/daemon.json 2>/dev/null || $S cat /etc/docker/daemon.json 2>/dev/null || true
@@ -235,8 +253,10 @@ func parseFacts(out string) (Facts, error) {
 			f.DockerCLI = v
 		case "socket":
 			f.Socket = v == "yes"
-		case "packages":
-			f.Packages = strings.Fields(v)
+		case "package": // dpkg's status abbreviation and the name: "ii  docker.io"
+			if st := strings.Fields(v); len(st) == 2 && st[0] == "ii" {
+				f.Packages = append(f.Packages, st[1])
+			}
 		case "access":
 			f.Access = v
 		case "info":

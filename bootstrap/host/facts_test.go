@@ -21,7 +21,7 @@ func TestParseFacts(t *testing.T) {
 		{
 			name: "debian docker.io by an init script, seen through sudo by a non-root user",
 			out: factsOut(`{"storage-driver":"vfs"}`+"\n", "os=debian", `version="12"`, "codename=bookworm", "user=admin", "sudo=yes",
-				"dockerd=/usr/sbin/dockerd", "cli=/usr/bin/docker", "socket=yes", "packages=docker.io ", "access=sudo",
+				"dockerd=/usr/sbin/dockerd", "cli=/usr/bin/docker", "socket=yes", "package=ii  docker.io", "package=rc  docker-ce", "access=sudo",
 				"info="+infoJSON, "pid=57", "age=300", "systemd=no", "initscript=yes", "ssdpid=57", "jsonage=900"),
 			check: func(t *testing.T, f Facts) {
 				if !f.Running() || f.Engine.ContainersRunning != 4 || f.Access != AccessSudo || f.Engine.Swarm.LocalNodeState != "inactive" {
@@ -37,7 +37,7 @@ func TestParseFacts(t *testing.T) {
 		},
 		{
 			name: "docker-ce under systemd",
-			out: factsOut("", "os=ubuntu", "user=root", "sudo=yes", "dockerd=/usr/bin/dockerd", "packages=docker-ce ",
+			out: factsOut("", "os=ubuntu", "user=root", "sudo=yes", "dockerd=/usr/bin/dockerd", "package=ii  docker-ce",
 				"access=direct", "info="+infoJSON, "pid=812", "age=50", "systemd=yes", "unitpid=812", "initscript=yes", "ssdpid=", "jsonage=-1"),
 			check: func(t *testing.T, f Facts) {
 				if f.Manager() != ManagerSystemd || f.Source() != "docker-ce" || f.DaemonJSONAge != -1 {
@@ -47,7 +47,7 @@ func TestParseFacts(t *testing.T) {
 		},
 		{
 			name: "an engine started by hand is driven by nothing; a newer daemon.json waits for it",
-			out: factsOut("{}", "os=debian", "user=root", "sudo=yes", "dockerd=/usr/local/bin/dockerd", "packages=",
+			out: factsOut("{}", "os=debian", "user=root", "sudo=yes", "dockerd=/usr/local/bin/dockerd",
 				"access=direct", "info="+infoJSON, "pid=99", "age=3000", "systemd=no", "initscript=no", "jsonage=20"),
 			check: func(t *testing.T, f Facts) {
 				if f.Manager() != "" || f.Source() != "not from a package" || !f.ConfigNewerThanDaemon() {
@@ -78,7 +78,7 @@ func TestParseFacts(t *testing.T) {
 		},
 		{
 			name: "a fresh host",
-			out:  factsOut("", "os=debian", "user=root", "sudo=yes", "dockerd=", "cli=", "socket=no", "packages=", "info=", "pid=", "systemd=no", "initscript=no", "ssdpid=", "jsonage=-1"),
+			out:  factsOut("", "os=debian", "user=root", "sudo=yes", "dockerd=", "cli=", "socket=no", "info=", "pid=", "systemd=no", "initscript=no", "ssdpid=", "jsonage=-1"),
 			check: func(t *testing.T, f Facts) {
 				if f.Installed() || f.Running() || f.Source() != "missing" {
 					t.Errorf("got %+v", f)
