@@ -50,17 +50,20 @@ type Facts struct {
 	// Access is how the engine answered: AccessDirect or AccessSudo.
 	Access string
 
-	DockerdPID int  // the running dockerd's pid (0: none)
-	DockerdAge int  // seconds since it started
-	Systemd    bool // systemd is PID 1
-	UnitPID    int  // docker.service's MainPID (systemd only)
-	InitScript bool // /etc/init.d/docker exists
-	SSDPID     int  // the pid in /var/run/docker-ssd.pid (what the init script started)
+	DockerdPID int // the running dockerd's pid (0: none)
+	// DockerdStarted is when the running dockerd started (host clock,
+	// unix seconds; 0: unknown).
+	DockerdStarted int64
+	Systemd        bool // systemd is PID 1
+	UnitPID        int  // docker.service's MainPID (systemd only)
+	InitScript     bool // /etc/init.d/docker exists
+	SSDPID         int  // the pid in /var/run/docker-ssd.pid (what the init script started)
 
 	// DaemonJSON is /etc/docker/daemon.json as found ("" if absent).
 	DaemonJSON string
-	// DaemonJSONAge is the age in seconds of daemon.json (-1: absent).
-	DaemonJSONAge int
+	// DaemonJSONTime is when daemon.json was last written (host clock,
+	// unix seconds; 0: absent).
+	DaemonJSONTime int64
 }
 
 // EngineInfo is the part of `docker info` host preparation and the swarm
@@ -113,7 +116,7 @@ func (f Facts) StartedBy() string {
 // ConfigNewerThanDaemon tells whether daemon.json was written after the
 // running dockerd started: a change that waits for a restart.
 func (f Facts) ConfigNewerThanDaemon() bool {
-	return f.DockerdPID != 0 && f.DaemonJSONAge >= 0 && f.DaemonJSONAge < f.DockerdAge
+	return f.DockerdPID != 0 && f.DockerdStarted > 0 && f.DaemonJSONTime > f.DockerdStarted
 }
 
 // Source names where the engine came from, for messages.
@@ -144,8 +147,9 @@ echo "os=${ID:-}"
 echo "like=${ID_LIKE:-}"
 echo "version=${VERSION_ID:-}"
 echo "codename=${VERSION_CODENAME:-}"
-uid=$(id -u)
-echo "user=$(id -un)"
+ids=$(id)  # uid=1000(admin) gid=...
+uid=${ids#uid=}; uid=${uid%%(*}
+user=${ids#*(}; echo "user=${user%%)*}"
 dockerd=$(command -v dockerd 2>/dev/null || true)
 cli=$(command -v docker 2>/dev/null || true)
 curl=$(command -v curl 2>/dev/null || true)
@@ -177,14 +181,19 @@ else
 	if [ -n "$S" ]; then echo sudo=yes; else echo sudo=no; fi
 fi
 printf 'info=%s\n' "$info"
-# The running dockerd: the one its pid file names, else the oldest one.
+# The running dockerd: the one its pid file names (dockerd writes the file as
+# it starts: its mtime is the start), else the oldest one (ps tells its age).
 pid=""
+pidfile=""
 if [ -r /var/run/docker.pid ]; then read -r pid < /var/run/docker.pid || true; fi
 case "$pid" in *[!0-9]*) pid="";; esac
-if [ -n "$pid" ]; then comm=""; { read -r comm < /proc/$pid/comm; } 2>/dev/null || true; [ "$comm" = dockerd ] || pid=""; fi
+if [ -n "$pid" ]; then
+	comm=""; { read -r comm < /proc/$pid/comm; } 2>/dev/null || true
+	if [ "$comm" = dockerd ]; then pidfile=/var/run/docker.pid; else pid=""; fi
+fi
 if [ -z "$pid" ]; then pid=$(pgrep -xo dockerd 2>/dev/null || true); fi
 echo "pid=$pid"
-if [ -n "$pid" ]; then echo "age=$(ps -o etimes= -p "$pid" 2>/dev/null)"; fi
+if [ -n "$pid" ] && [ -z "$pidfile" ]; then echo "now=$(date +%s)"; echo "age=$(ps -o etimes= -p "$pid" 2>/dev/null)"; fi
 if [ -d /run/systemd/system ]; then
 	echo systemd=yes
 	echo "unitpid=$(systemctl show -p MainPID --value docker.service 2>/dev/null || true)"
@@ -194,7 +203,7 @@ ssd=""
 if [ -r /var/run/docker-ssd.pid ]; then read -r ssd < /var/run/docker-ssd.pid || true
 elif [ -n "$S" ]; then ssd=$($S cat /var/run/docker-ssd.pid 2>/dev/null || true); fi
 echo "ssdpid=$ssd"
-if m=$(stat -c %Y /etc/docker/daemon.json 2>/dev/null); then echo "jsonage=$(( $(date +%s) - m ))"; else echo jsonage=-1; fi
+stat -c 'mtime=%Y %n' $pidfile /etc/docker/daemon.json 2>/dev/null || true
 echo "---daemon.json"
 cat /etc/docker/daemon.json 2>/dev/null || $S cat /etc/docker/daemon.json 2>/dev/null || true
 `
@@ -211,7 +220,8 @@ func Gather(ctx context.Context, r remote.Runner) (Facts, error) {
 
 // parseFacts is the pure half of Gather.
 func parseFacts(out string) (Facts, error) {
-	f := Facts{DaemonJSONAge: -1}
+	var f Facts
+	var now, age int64
 	head, daemon, found := strings.Cut(out, "---daemon.json\n")
 	if !found {
 		return Facts{}, fmt.Errorf("read host facts: unexpected output %q", firstLine(out))
@@ -272,8 +282,22 @@ func parseFacts(out string) (Facts, error) {
 			}
 		case "pid":
 			f.DockerdPID = num(v)
+		case "now":
+			now = int64(num(v))
 		case "age":
-			f.DockerdAge = num(v)
+			age = int64(num(v))
+		case "mtime": // "1733150000 /etc/docker/daemon.json"
+			t, file, _ := strings.Cut(v, " ")
+			n, err := strconv.ParseInt(t, 10, 64)
+			if err != nil {
+				continue
+			}
+			switch file {
+			case "/etc/docker/daemon.json":
+				f.DaemonJSONTime = n
+			case "/var/run/docker.pid":
+				f.DockerdStarted = n
+			}
 		case "systemd":
 			f.Systemd = v == "yes"
 		case "unitpid":
@@ -282,10 +306,6 @@ func parseFacts(out string) (Facts, error) {
 			f.InitScript = v == "yes"
 		case "ssdpid":
 			f.SSDPID = num(v)
-		case "jsonage":
-			if n, err := strconv.Atoi(v); err == nil {
-				f.DaemonJSONAge = n
-			}
 		}
 	}
 	if err := sc.Err(); err != nil {
@@ -293,6 +313,9 @@ func parseFacts(out string) (Facts, error) {
 	}
 	if f.Engine == nil {
 		f.Access = ""
+	}
+	if f.DockerdStarted == 0 && now > 0 && age > 0 {
+		f.DockerdStarted = now - age
 	}
 	return f, nil
 }
