@@ -118,13 +118,10 @@ func sections(snap string) map[string]string {
 // section is one "== name" part of a host snapshot.
 func section(snap, name string) string { return sections(snap)[name] }
 
-func TestForeignHosts(t *testing.T) {
-	c, name := newLab(t)
-	l := foreignLab(t, c, name, 3, 2)
-	inv := LabInventory(l)
-	invPath := writeInventory(t, l, "inventory.yaml", inv)
-
-	// A container the earlier admin runs, on every node.
+// runPreexisting starts a container the earlier admin runs ("preexisting",
+// restart unless-stopped) on every node of l.
+func runPreexisting(t testing.TB, l *lab.Lab) {
+	t.Helper()
 	ctx := context.Background()
 	img, err := images.EnsureDemo(ctx)
 	if err != nil {
@@ -140,6 +137,16 @@ func TestForeignHosts(t *testing.T) {
 	for _, n := range l.Nodes {
 		inNode(t, n.Container, "docker run -d --name preexisting --restart unless-stopped -e LISTEN=:8080 "+img+" >/dev/null")
 	}
+}
+
+func TestForeignHosts(t *testing.T) {
+	c, name := newLab(t)
+	l := foreignLab(t, c, name, 3, 2)
+	inv := LabInventory(l)
+	invPath := writeInventory(t, l, "inventory.yaml", inv)
+
+	ctx := context.Background()
+	runPreexisting(t, l)
 	before := snapshots(t, l)
 
 	t.Run("the node kind is what a hoster hands over", func(t *testing.T) {
