@@ -542,23 +542,35 @@ func Status(ctx context.Context, inv *inventory.Inventory, dial remote.DialOptio
 // quorum the error is a *swarm.NoQuorumError and the Observed returned with
 // it is the best view there is.
 func ObserveSwarm(ctx context.Context, inv *inventory.Inventory, dial remote.DialOptions, prog Progress) (swarm.Observed, error) {
+	fleet, obs, err := ObserveManagers(ctx, inv, dial, prog)
+	if fleet != nil {
+		fleet.Close()
+	}
+	return obs, err
+}
+
+// ObserveManagers is ObserveSwarm that leaves the connections open for more
+// questions to the manager that answered: fleet.Engines[obs.Via] is the
+// first manager, in inventory order, whose answer counts (swarm.Judge).
+// The caller closes the fleet, which is nil only when no connection was
+// made. Without such a manager the error is a *swarm.NoQuorumError.
+func ObserveManagers(ctx context.Context, inv *inventory.Inventory, dial remote.DialOptions, prog Progress) (*Fleet, swarm.Observed, error) {
 	var names []string
 	for _, m := range inv.Managers() {
 		names = append(names, m.Name)
 	}
 	fleet := Connect(ctx, inv, names, dial, len(names), prog)
-	defer fleet.Close()
 	if len(fleet.Fatal) > 0 {
-		return swarm.Observed{}, errors.Join(fleet.Fatal...)
+		return fleet, swarm.Observed{}, errors.Join(fleet.Fatal...)
 	}
 	fleet.OpenEngines(ctx)
 	obs, err := swarm.ObserveWith(ctx, inv, fleet.Engines, fleet.Unreachable, swarm.ObserveOptions{Progress: prog})
 	var nq *swarm.NoQuorumError
 	if err != nil && !errors.As(err, &nq) {
-		return swarm.Observed{}, err
+		return fleet, swarm.Observed{}, err
 	}
 	if i := swarm.Choose(obs.Asked); i < 0 || !obs.Asked[i].Quorum {
-		return obs, &swarm.NoQuorumError{Cluster: inv.Cluster.Name, Asked: obs.Asked}
+		return fleet, obs, &swarm.NoQuorumError{Cluster: inv.Cluster.Name, Asked: obs.Asked}
 	}
-	return obs, nil
+	return fleet, obs, nil
 }
