@@ -207,7 +207,14 @@ func Run(ctx context.Context, inv *inventory.Inventory, o Options, prog Progress
 		for _, name := range changed {
 			fleet.ForgetEngine(name)
 		}
+		fleet.EnginesOnDemand(engineAccess(rep.Hosts))
+		settle(ctx, inv, fleet, changed, 60*time.Second)
 		if plan, err = observeAndPlan(ctx, inv, fleet, departing, o, rep.Hosts, changed); err != nil {
+			var re *RefusedError
+			if errors.As(err, &re) {
+				// Hosts were changed: this is no refusal before any change.
+				return rep, fmt.Errorf("after preparing %s: %s", strings.Join(changed, ", "), re.Reason)
+			}
 			return rep, err
 		}
 		rep.Plan = plan
@@ -348,6 +355,28 @@ func observeAndPlan(ctx context.Context, inv *inventory.Inventory, fleet *Fleet,
 		return plan, err
 	}
 	return plan, nil
+}
+
+// settle waits (up to limit) until the engines of the named nodes, started
+// or restarted by host preparation, are past the swarm's "pending" state:
+// a swarm node's engine answers before it has reconnected to the swarm.
+func settle(ctx context.Context, inv *inventory.Inventory, fleet *Fleet, names []string, limit time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	for _, name := range names {
+		n, ok := inv.Node(name)
+		e, open := fleet.Engines[name]
+		if !ok || !open {
+			continue
+		}
+		for swarm.ReadHost(ctx, inv, n, e).Local == swarm.LocalPending {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+	}
 }
 
 // hostViews are the nodes' own swarm views as their host facts read them,
