@@ -275,8 +275,9 @@ func TestForeignHosts(t *testing.T) {
 		if !strings.Contains(logCfg, `"max-size":"10m"`) {
 			t.Errorf("w1's engine does not apply daemon.json's log rotation: %s", logCfg)
 		}
+		now := snapshots(t, l)
 		for _, n := range l.Nodes {
-			if n.Name != "w1" && section(snapshots(t, l)[n.Name], "dockerd") != section(before[n.Name], "dockerd") {
+			if n.Name != "w1" && section(now[n.Name], "dockerd") != section(before[n.Name], "dockerd") {
 				t.Errorf("%s: dockerd restarted, only w1's was to", n.Name)
 			}
 		}
