@@ -357,26 +357,30 @@ func observeAndPlan(ctx context.Context, inv *inventory.Inventory, fleet *Fleet,
 	return plan, nil
 }
 
-// settle waits (up to limit) until the engines of the named nodes, started
+// settle waits (up to limit, in parallel) until the engines of the named nodes, started
 // or restarted by host preparation, are past the swarm's "pending" state:
 // a swarm node's engine answers before it has reconnected to the swarm.
 func settle(ctx context.Context, inv *inventory.Inventory, fleet *Fleet, names []string, limit time.Duration) {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
+	var wg sync.WaitGroup
 	for _, name := range names {
 		n, ok := inv.Node(name)
 		e, open := fleet.Engines[name]
 		if !ok || !open {
 			continue
 		}
-		for swarm.ReadHost(ctx, inv, n, e).Local == swarm.LocalPending {
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(500 * time.Millisecond):
+		wg.Go(func() {
+			for swarm.ReadHost(ctx, inv, n, e).Local == swarm.LocalPending {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(500 * time.Millisecond):
+				}
 			}
-		}
+		})
 	}
+	wg.Wait()
 }
 
 // hostViews are the nodes' own swarm views as their host facts read them,
