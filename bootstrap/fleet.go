@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/moby/moby/client"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/sync/errgroup"
 
@@ -118,45 +119,56 @@ func (f *Fleet) OpenEnginesVia(ctx context.Context, sudoCLI map[string]string) {
 		if _, ok := f.Engines[name]; ok {
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var cli io.Closer
-			var e swarm.Engine
-			if via, ok := sudoCLI[name]; ok {
-				d, err := c.DockerSudo(ctx, via)
-				if err != nil {
-					mu.Lock()
-					f.Unreachable[name] = fmt.Sprintf("docker api: %v", err)
-					mu.Unlock()
-					return
-				}
-				cli, e = d, d
-			} else {
-				d, err := c.Docker(ctx)
-				if err != nil && c.Target().User != "" && c.Target().User != "root" {
-					// A login user outside the docker group: through sudo
-					// (its secure_path finds docker).
-					if ds, serr := c.DockerSudo(ctx, "docker"); serr == nil {
-						d, err = ds, nil
-					}
-				}
-				if err != nil {
-					mu.Lock()
-					f.Unreachable[name] = fmt.Sprintf("docker api: %v", err)
-					mu.Unlock()
-					return
-				}
-				cli, e = d, d
-			}
+		via, sudo := sudoCLI[name]
+		wg.Go(func() {
+			d, err := openEngine(ctx, c, via, sudo)
 			mu.Lock()
 			defer mu.Unlock()
+			if err != nil {
+				f.Unreachable[name] = fmt.Sprintf("docker api: %v", err)
+				return
+			}
 			delete(f.Unreachable, name)
-			f.Engines[name] = e
-			f.closers = append(f.closers, cli)
-		}()
+			f.Engines[name] = d
+			f.closers = append(f.closers, d)
+		})
 	}
 	wg.Wait()
+}
+
+// EnginesOnDemand gives every connected node that has none an Engine that
+// opens the node's Docker API (as OpenEnginesVia would) on its first call,
+// so that a run opens only the engines it asks something: on ready hosts
+// whose own view the host facts already read, that is the one manager the
+// swarm is read through. An engine that cannot be opened fails each call
+// with why (and is tried again on the next).
+func (f *Fleet) EnginesOnDemand(sudoCLI map[string]string) {
+	for name, c := range f.Conns {
+		if _, ok := f.Engines[name]; ok {
+			continue
+		}
+		via, sudo := sudoCLI[name]
+		e := &lazyEngine{open: func(ctx context.Context) (*client.Client, error) { return openEngine(ctx, c, via, sudo) }}
+		f.Engines[name] = e
+		f.closers = append(f.closers, e)
+	}
+}
+
+// openEngine opens c's Docker API: through the docker client via with sudo
+// when sudo is set, else through the socket, and, for a login user other
+// than root who may not open it, through sudo (its secure_path finds
+// docker).
+func openEngine(ctx context.Context, c *remote.Conn, via string, sudo bool) (*client.Client, error) {
+	if sudo {
+		return c.DockerSudo(ctx, via)
+	}
+	d, err := c.Docker(ctx)
+	if err != nil && c.Target().User != "" && c.Target().User != "root" {
+		if ds, serr := c.DockerSudo(ctx, "docker"); serr == nil {
+			return ds, nil
+		}
+	}
+	return d, err
 }
 
 // ForgetEngine closes node name's Docker API client (after its daemon was

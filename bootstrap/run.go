@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -152,13 +153,17 @@ func Run(ctx context.Context, inv *inventory.Inventory, o Options, prog Progress
 	}
 
 	// 1. Names: an address that does not resolve is refused before any connection.
+	done := phase(log, "resolve")
 	if err := checkResolve(ctx, inv, o.Resolver); err != nil {
 		return rep, err
 	}
+	done()
 
 	// 2. Connect to every host.
+	done = phase(log, "connect")
 	fleet := Connect(ctx, inv, nil, o.Dial, o.Parallel, prog)
 	defer fleet.Close()
+	done()
 	if len(fleet.Fatal) > 0 {
 		return rep, &RefusedError{Reason: errors.Join(fleet.Fatal...).Error(), Err: errors.Join(fleet.Fatal...)}
 	}
@@ -168,12 +173,14 @@ func Run(ctx context.Context, inv *inventory.Inventory, o Options, prog Progress
 	}
 
 	// 3. Facts and host plans of every reachable host; nothing changes.
+	done = phase(log, "host facts")
 	if err := observeHosts(ctx, inv, fleet, o, prog, rep.Hosts); err != nil {
 		return rep, err
 	}
+	done()
 
 	// 4. Engines where Docker runs, the swarm, the plan.
-	plan, err := observeAndPlan(ctx, inv, fleet, departing, o, rep.Hosts, false)
+	plan, err := observeAndPlan(ctx, inv, fleet, departing, o, rep.Hosts, nil)
 	if err != nil {
 		return rep, err
 	}
@@ -200,7 +207,14 @@ func Run(ctx context.Context, inv *inventory.Inventory, o Options, prog Progress
 		for _, name := range changed {
 			fleet.ForgetEngine(name)
 		}
-		if plan, err = observeAndPlan(ctx, inv, fleet, departing, o, rep.Hosts, true); err != nil {
+		fleet.EnginesOnDemand(engineAccess(rep.Hosts))
+		settle(ctx, inv, fleet, changed, 60*time.Second)
+		if plan, err = observeAndPlan(ctx, inv, fleet, departing, o, rep.Hosts, changed); err != nil {
+			var re *RefusedError
+			if errors.As(err, &re) {
+				// Hosts were changed: this is no refusal before any change.
+				return rep, fmt.Errorf("after preparing %s: %s", strings.Join(changed, ", "), re.Reason)
+			}
 			return rep, err
 		}
 		rep.Plan = plan
@@ -306,27 +320,29 @@ func observeHosts(ctx context.Context, inv *inventory.Inventory, fleet *Fleet, o
 	return nil
 }
 
-// observeAndPlan opens the engine of every host where Docker runs, reads
-// the swarm and computes the plan. Before host preparation (after is
-// false), a host whose Docker preparation will install or start counts as a
-// fresh engine outside any swarm. A plan the safety rules refuse is a
-// RefusedError.
-func observeAndPlan(ctx context.Context, inv *inventory.Inventory, fleet *Fleet, departing *inventory.Inventory, o Options, hosts map[string]host.Report, after bool) (swarm.Plan, error) {
-	fleet.OpenEnginesVia(ctx, engineAccess(hosts))
-	obs, err := swarm.Observe(ctx, inv, fleet.Engines, fleet.Unreachable)
+// observeAndPlan reads the swarm and computes the plan. Each node's own
+// view is the one its host facts read (docker info), except for the nodes
+// in fresh (their engine was started or restarted since): those, and the
+// swarm, are asked through Docker APIs opened on demand, so that on ready
+// hosts only the manager the swarm is read through is opened. Before host
+// preparation (fresh is nil), a host whose Docker preparation will install
+// or start counts as a fresh engine outside any swarm. A plan the safety
+// rules refuse is a RefusedError.
+func observeAndPlan(ctx context.Context, inv *inventory.Inventory, fleet *Fleet, departing *inventory.Inventory, o Options, hosts map[string]host.Report, fresh []string) (swarm.Plan, error) {
+	log := o.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	done := phase(log, "observe swarm")
+	fleet.EnginesOnDemand(engineAccess(hosts))
+	obs, err := swarm.ObserveWith(ctx, inv, fleet.Engines, fleet.Unreachable, swarm.ObserveOptions{Hosts: hostViews(inv, hosts, fresh)})
 	if err != nil {
 		return swarm.Plan{}, err
 	}
 	if o.Prune {
 		obs.Departing = swarm.ObserveDeparting(ctx, departing, departing.Nodes, fleet.Engines, fleet.Unreachable)
 	}
-	if !after {
-		for _, n := range inv.Nodes {
-			if hr, ok := hosts[n.Name]; ok && !hr.Facts.Running() {
-				obs.Hosts[n.Name] = swarm.HostState{Reachable: true, Local: swarm.LocalInactive, Advertise: swarm.AdvertiseAddr(inv, n)}
-			}
-		}
-	}
+	done()
 	plan, err := swarm.ComputeWith(inv, obs, swarm.ComputeOptions{Prune: o.Prune, Adopt: o.Adopt})
 	if err != nil {
 		var fs *swarm.ForeignSwarmError
@@ -339,6 +355,54 @@ func observeAndPlan(ctx context.Context, inv *inventory.Inventory, fleet *Fleet,
 		return plan, err
 	}
 	return plan, nil
+}
+
+// settle waits (up to limit, in parallel) until the engines of the named nodes, started
+// or restarted by host preparation, are past the swarm's "pending" state:
+// a swarm node's engine answers before it has reconnected to the swarm.
+func settle(ctx context.Context, inv *inventory.Inventory, fleet *Fleet, names []string, limit time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, name := range names {
+		n, ok := inv.Node(name)
+		e, open := fleet.Engines[name]
+		if !ok || !open {
+			continue
+		}
+		wg.Go(func() {
+			for swarm.ReadHost(ctx, inv, n, e).Local == swarm.LocalPending {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(500 * time.Millisecond):
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// hostViews are the nodes' own swarm views as their host facts read them,
+// for swarm.ObserveOptions.Hosts: a running engine's docker info; before
+// preparation (fresh is nil), an engine preparation will install or start
+// is a fresh one outside any swarm. Nodes in fresh are left out (asked
+// again through their engine), and so are nodes without facts.
+func hostViews(inv *inventory.Inventory, hosts map[string]host.Report, fresh []string) map[string]swarm.HostState {
+	out := map[string]swarm.HostState{}
+	for _, n := range inv.Nodes {
+		hr, ok := hosts[n.Name]
+		if !ok || slices.Contains(fresh, n.Name) {
+			continue
+		}
+		switch f := hr.Facts; {
+		case f.Running():
+			out[n.Name] = swarm.HostFromInfo(inv, n, f.Engine.ServerVersion, f.Engine.Swarm)
+		case fresh == nil:
+			out[n.Name] = swarm.HostState{Reachable: true, Local: swarm.LocalInactive, Advertise: swarm.AdvertiseAddr(inv, n)}
+		}
+	}
+	return out
 }
 
 // engineAccess says, per node with a running engine, how to open it: ""
@@ -473,6 +537,15 @@ func describeHost(hr host.Report, dry bool) string {
 	return s
 }
 
+// phase logs, at debug level, how long a phase of Run took when the
+// returned function is called.
+func phase(log *slog.Logger, name string) func() {
+	start := time.Now()
+	return func() {
+		log.Debug("bootstrap phase", "phase", name, "took", time.Since(start).Round(time.Millisecond))
+	}
+}
+
 func parallelism(p int) int {
 	if p <= 0 {
 		return 16
@@ -502,23 +575,35 @@ func Status(ctx context.Context, inv *inventory.Inventory, dial remote.DialOptio
 // quorum the error is a *swarm.NoQuorumError and the Observed returned with
 // it is the best view there is.
 func ObserveSwarm(ctx context.Context, inv *inventory.Inventory, dial remote.DialOptions, prog Progress) (swarm.Observed, error) {
+	fleet, obs, err := ObserveManagers(ctx, inv, dial, prog)
+	if fleet != nil {
+		fleet.Close()
+	}
+	return obs, err
+}
+
+// ObserveManagers is ObserveSwarm that leaves the connections open for more
+// questions to the manager that answered: fleet.Engines[obs.Via] is the
+// first manager, in inventory order, whose answer counts (swarm.Judge).
+// The caller closes the fleet, which is nil only when no connection was
+// made. Without such a manager the error is a *swarm.NoQuorumError.
+func ObserveManagers(ctx context.Context, inv *inventory.Inventory, dial remote.DialOptions, prog Progress) (*Fleet, swarm.Observed, error) {
 	var names []string
 	for _, m := range inv.Managers() {
 		names = append(names, m.Name)
 	}
 	fleet := Connect(ctx, inv, names, dial, len(names), prog)
-	defer fleet.Close()
 	if len(fleet.Fatal) > 0 {
-		return swarm.Observed{}, errors.Join(fleet.Fatal...)
+		return fleet, swarm.Observed{}, errors.Join(fleet.Fatal...)
 	}
 	fleet.OpenEngines(ctx)
 	obs, err := swarm.ObserveWith(ctx, inv, fleet.Engines, fleet.Unreachable, swarm.ObserveOptions{Progress: prog})
 	var nq *swarm.NoQuorumError
 	if err != nil && !errors.As(err, &nq) {
-		return swarm.Observed{}, err
+		return fleet, swarm.Observed{}, err
 	}
 	if i := swarm.Choose(obs.Asked); i < 0 || !obs.Asked[i].Quorum {
-		return obs, &swarm.NoQuorumError{Cluster: inv.Cluster.Name, Asked: obs.Asked}
+		return fleet, obs, &swarm.NoQuorumError{Cluster: inv.Cluster.Name, Asked: obs.Asked}
 	}
-	return obs, nil
+	return fleet, obs, nil
 }

@@ -131,7 +131,8 @@ func (o *Observer) Snapshot(ctx context.Context) Snapshot {
 }
 
 // connect tries every manager, starting after the one that failed last,
-// until one lists the nodes.
+// until one lists the nodes with a leader and a reachable majority of
+// managers (swarm.Judge, the rule status and bootstrap use).
 func (o *Observer) connect(ctx context.Context) Snapshot {
 	o.connecting.Lock()
 	defer o.connecting.Unlock()
@@ -197,12 +198,24 @@ func (o *Observer) drop(advance bool) {
 // Close closes the connection to the manager.
 func (o *Observer) Close() { o.drop(false) }
 
-func (o *Observer) list(ctx context.Context, cli *client.Client, via string) (Snapshot, error) {
+// nodeLister is the part of a manager's Docker API list reads.
+type nodeLister interface {
+	NodeList(ctx context.Context, o client.NodeListOptions) (client.NodeListResult, error)
+}
+
+// list reads the node list through via. An answer that does not count
+// (swarm.Judge: no leader in it, or a minority of managers reachable, as a
+// manager cut off from the others sees it) is an error: the observer fails
+// over to the next manager.
+func (o *Observer) list(ctx context.Context, cli nodeLister, via string) (Snapshot, error) {
 	lctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	res, err := cli.NodeList(lctx, client.NodeListOptions{})
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("node list: %w", err)
+	}
+	if a := swarm.Judge(via, swarm.Members(res.Items), nil); !a.Quorum {
+		return Snapshot{}, fmt.Errorf("its answer does not count: %s", a.Said)
 	}
 	at := o.now()
 	snap := Snapshot{At: at, Via: via}

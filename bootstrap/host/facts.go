@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	swarmapi "github.com/moby/moby/api/types/swarm"
+
 	"github.com/shoalops/shoal/bootstrap/remote"
 )
 
@@ -48,31 +50,29 @@ type Facts struct {
 	// Access is how the engine answered: AccessDirect or AccessSudo.
 	Access string
 
-	DockerdPID int  // the running dockerd's pid (0: none)
-	DockerdAge int  // seconds since it started
-	Systemd    bool // systemd is PID 1
-	UnitPID    int  // docker.service's MainPID (systemd only)
-	InitScript bool // /etc/init.d/docker exists
-	SSDPID     int  // the pid in /var/run/docker-ssd.pid (what the init script started)
+	DockerdPID int // the running dockerd's pid (0: none)
+	// DockerdStarted is when the running dockerd started (host clock,
+	// unix seconds; 0: unknown).
+	DockerdStarted int64
+	Systemd        bool // systemd is PID 1
+	UnitPID        int  // docker.service's MainPID (systemd only)
+	InitScript     bool // /etc/init.d/docker exists
+	SSDPID         int  // the pid in /var/run/docker-ssd.pid (what the init script started)
 
 	// DaemonJSON is /etc/docker/daemon.json as found ("" if absent).
 	DaemonJSON string
-	// DaemonJSONAge is the age in seconds of daemon.json (-1: absent).
-	DaemonJSONAge int
+	// DaemonJSONTime is when daemon.json was last written (host clock,
+	// unix seconds; 0: absent).
+	DaemonJSONTime int64
 }
 
 // EngineInfo is the part of `docker info` host preparation and the swarm
-// observation before any change need.
+// observation need: the swarm observation takes the node's own view from
+// here (swarm.HostFromInfo) instead of asking the engine again.
 type EngineInfo struct {
 	ServerVersion     string
 	ContainersRunning int
-	Swarm             struct {
-		NodeID           string
-		LocalNodeState   string
-		ControlAvailable bool
-		Error            string
-		Cluster          *struct{ ID string }
-	}
+	Swarm             swarmapi.Info
 }
 
 // Running tells whether a Docker Engine answered.
@@ -116,7 +116,7 @@ func (f Facts) StartedBy() string {
 // ConfigNewerThanDaemon tells whether daemon.json was written after the
 // running dockerd started: a change that waits for a restart.
 func (f Facts) ConfigNewerThanDaemon() bool {
-	return f.DockerdPID != 0 && f.DaemonJSONAge >= 0 && f.DaemonJSONAge < f.DockerdAge
+	return f.DockerdPID != 0 && f.DockerdStarted > 0 && f.DaemonJSONTime > f.DockerdStarted
 }
 
 // Source names where the engine came from, for messages.
@@ -134,8 +134,12 @@ func (f Facts) Source() string {
 var dockerPackages = []string{"docker.io", "docker-ce", "moby-engine"}
 
 // gatherScript prints key=value lines, then the daemon config after a marker.
-// It changes nothing. The engine is asked through the docker client, as the
-// user and then through sudo -n, then through its socket with curl.
+// It changes nothing. It is one round trip and few processes: a re-run of
+// bootstrap on ready hosts is mostly this script, so every process counts
+// (the engine is asked through its socket with curl, lighter than the
+// docker client, which is the fallback; sudo runs once, for the engine).
+// The engine is asked as the user where the user may open the socket (root,
+// docker group), else through sudo -n.
 var gatherScript = `set -u
 PATH=` + FullPath + `; export PATH
 if [ -r /etc/os-release ]; then . /etc/os-release; fi
@@ -143,40 +147,63 @@ echo "os=${ID:-}"
 echo "like=${ID_LIKE:-}"
 echo "version=${VERSION_ID:-}"
 echo "codename=${VERSION_CODENAME:-}"
-echo "user=$(id -un)"
-S=""
-if [ "$(id -u)" = 0 ]; then echo sudo=yes
-elif command -v sudo >/dev/null 2>&1 && sudo -n true >/dev/null 2>&1; then echo sudo=yes; S="sudo -n"
-else echo sudo=no; fi
-echo "dockerd=$(command -v dockerd 2>/dev/null || true)"
+ids=$(id)  # uid=1000(admin) gid=...
+uid=${ids#uid=}; uid=${uid%%(*}
+user=${ids#*(}; echo "user=${user%%)*}"
+dockerd=$(command -v dockerd 2>/dev/null || true)
 cli=$(command -v docker 2>/dev/null || true)
+curl=$(command -v curl 2>/dev/null || true)
+sudo=$(command -v sudo 2>/dev/null || true)
+sock=/var/run/docker.sock
+echo "dockerd=$dockerd"
 echo "cli=$cli"
-if [ -S /var/run/docker.sock ]; then echo socket=yes; else echo socket=no; fi
-echo "packages=$(dpkg-query -W -f '${db:Status-Abbrev} ${Package}\n' ` + strings.Join(dockerPackages, " ") + ` 2>/dev/null | awk '$1=="ii"{printf "%s ", $2}')"
+if [ -S $sock ]; then echo socket=yes; else echo socket=no; fi
+dpkg-query -W -f 'package=${db:Status-Abbrev} ${Package}\n' ` + strings.Join(dockerPackages, " ") + ` 2>/dev/null || true
 info=""
 # ask CMD...: info is CMD's output if it names a server version (a client
 # that reached no server still prints its own part, and may exit 0).
 ask() { out=$("$@" 2>/dev/null) || return 1; case "$out" in *'"ServerVersion":"'[!\"]*) info=$out; return 0;; esac; return 1; }
-# The user opens the socket directly only if it may write to it (root, docker group).
-direct=no
-if [ "$(id -u)" = 0 ] || { [ -S /var/run/docker.sock ] && [ -w /var/run/docker.sock ]; }; then direct=yes; fi
-if [ -n "$cli" ] && [ "$direct" = yes ] && ask "$cli" info --format '{{json .}}'; then echo access=direct
-elif [ -n "$cli" ] && [ -n "$S" ] && ask $S "$cli" info --format '{{json .}}'; then echo access=sudo
-elif [ "$direct" = yes ] && command -v curl >/dev/null 2>&1 && ask curl -sf --unix-socket /var/run/docker.sock http://docker/info; then echo access=direct
-elif [ -S /var/run/docker.sock ] && [ -n "$S" ] && command -v curl >/dev/null 2>&1 && ask $S curl -sf --unix-socket /var/run/docker.sock http://docker/info; then echo access=sudo
+# engine [sudo -n]: ask the engine through its socket, else the docker client.
+engine() {
+	if [ -n "$curl" ] && [ -S $sock ] && ask "$@" "$curl" -sf --unix-socket $sock http://docker/info; then return 0; fi
+	[ -n "$cli" ] && ask "$@" "$cli" info --format '{{json .}}'
+}
+S=""
+if [ "$uid" = 0 ]; then
+	echo sudo=yes
+	if engine; then echo access=direct; fi
+else
+	# The user opens the socket directly only if it may write to it (docker group).
+	if [ -S $sock ] && [ -w $sock ] && engine; then echo access=direct
+	elif [ -n "$sudo" ] && engine "$sudo" -n; then echo access=sudo; S="$sudo -n"
+	fi
+	if [ -z "$S" ] && [ -n "$sudo" ] && "$sudo" -n true >/dev/null 2>&1; then S="$sudo -n"; fi
+	if [ -n "$S" ]; then echo sudo=yes; else echo sudo=no; fi
 fi
-printf 'info=%s\n' "$(printf '%s' "$info" | tr '\n' ' ')"
-pid=$(pgrep -xo dockerd 2>/dev/null || true)
-if [ -z "$pid" ] && [ -r /var/run/docker.pid ]; then pid=$(cat /var/run/docker.pid); [ -d "/proc/$pid" ] || pid=""; fi
+printf 'info=%s\n' "$info"
+# The running dockerd: the one its pid file names (dockerd writes the file as
+# it starts: its mtime is the start), else the oldest one (ps tells its age).
+pid=""
+pidfile=""
+if [ -r /var/run/docker.pid ]; then read -r pid < /var/run/docker.pid || true; fi
+case "$pid" in *[!0-9]*) pid="";; esac
+if [ -n "$pid" ]; then
+	comm=""; { read -r comm < /proc/$pid/comm; } 2>/dev/null || true
+	if [ "$comm" = dockerd ]; then pidfile=/var/run/docker.pid; else pid=""; fi
+fi
+if [ -z "$pid" ]; then pid=$(pgrep -xo dockerd 2>/dev/null || true); fi
 echo "pid=$pid"
-if [ -n "$pid" ]; then echo "age=$(ps -o etimes= -p "$pid" 2>/dev/null | tr -d ' ')"; fi
+if [ -n "$pid" ] && [ -z "$pidfile" ]; then echo "now=$(date +%s)"; echo "age=$(ps -o etimes= -p "$pid" 2>/dev/null)"; fi
 if [ -d /run/systemd/system ]; then
 	echo systemd=yes
 	echo "unitpid=$(systemctl show -p MainPID --value docker.service 2>/dev/null || true)"
 else echo systemd=no; fi
 if [ -f /etc/init.d/docker ]; then echo initscript=yes; else echo initscript=no; fi
-echo "ssdpid=$(cat /var/run/docker-ssd.pid 2>/dev/null || $S cat /var/run/docker-ssd.pid 2>/dev/null || true)"
-if m=$(stat -c %Y /etc/docker/daemon.json 2>/dev/null); then echo "jsonage=$(( $(date +%s) - m ))"; else echo jsonage=-1; fi
+ssd=""
+if [ -r /var/run/docker-ssd.pid ]; then read -r ssd < /var/run/docker-ssd.pid || true
+elif [ -n "$S" ]; then ssd=$($S cat /var/run/docker-ssd.pid 2>/dev/null || true); fi
+echo "ssdpid=$ssd"
+stat -c 'mtime=%Y %n' $pidfile /etc/docker/daemon.json 2>/dev/null || true
 echo "---daemon.json"
 cat /etc/docker/daemon.json 2>/dev/null || $S cat /etc/docker/daemon.json 2>/dev/null || true
 `
@@ -193,7 +220,8 @@ func Gather(ctx context.Context, r remote.Runner) (Facts, error) {
 
 // parseFacts is the pure half of Gather.
 func parseFacts(out string) (Facts, error) {
-	f := Facts{DaemonJSONAge: -1}
+	var f Facts
+	var now, age int64
 	head, daemon, found := strings.Cut(out, "---daemon.json\n")
 	if !found {
 		return Facts{}, fmt.Errorf("read host facts: unexpected output %q", firstLine(out))
@@ -235,8 +263,10 @@ func parseFacts(out string) (Facts, error) {
 			f.DockerCLI = v
 		case "socket":
 			f.Socket = v == "yes"
-		case "packages":
-			f.Packages = strings.Fields(v)
+		case "package": // dpkg's status abbreviation and the name: "ii  docker.io"
+			if st := strings.Fields(v); len(st) == 2 && st[0] == "ii" {
+				f.Packages = append(f.Packages, st[1])
+			}
 		case "access":
 			f.Access = v
 		case "info":
@@ -252,8 +282,22 @@ func parseFacts(out string) (Facts, error) {
 			}
 		case "pid":
 			f.DockerdPID = num(v)
+		case "now":
+			now = int64(num(v))
 		case "age":
-			f.DockerdAge = num(v)
+			age = int64(num(v))
+		case "mtime": // "1733150000 /etc/docker/daemon.json"
+			t, file, _ := strings.Cut(v, " ")
+			n, err := strconv.ParseInt(t, 10, 64)
+			if err != nil {
+				continue
+			}
+			switch file {
+			case "/etc/docker/daemon.json":
+				f.DaemonJSONTime = n
+			case "/var/run/docker.pid":
+				f.DockerdStarted = n
+			}
 		case "systemd":
 			f.Systemd = v == "yes"
 		case "unitpid":
@@ -262,10 +306,6 @@ func parseFacts(out string) (Facts, error) {
 			f.InitScript = v == "yes"
 		case "ssdpid":
 			f.SSDPID = num(v)
-		case "jsonage":
-			if n, err := strconv.Atoi(v); err == nil {
-				f.DaemonJSONAge = n
-			}
 		}
 	}
 	if err := sc.Err(); err != nil {
@@ -273,6 +313,9 @@ func parseFacts(out string) (Facts, error) {
 	}
 	if f.Engine == nil {
 		f.Access = ""
+	}
+	if f.DockerdStarted == 0 && now > 0 && age > 0 {
+		f.DockerdStarted = now - age
 	}
 	return f, nil
 }

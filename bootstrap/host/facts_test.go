@@ -1,6 +1,9 @@
 package host
 
 import (
+	"os"
+	"os/exec"
+	"os/user"
 	"strings"
 	"testing"
 )
@@ -21,13 +24,14 @@ func TestParseFacts(t *testing.T) {
 		{
 			name: "debian docker.io by an init script, seen through sudo by a non-root user",
 			out: factsOut(`{"storage-driver":"vfs"}`+"\n", "os=debian", `version="12"`, "codename=bookworm", "user=admin", "sudo=yes",
-				"dockerd=/usr/sbin/dockerd", "cli=/usr/bin/docker", "socket=yes", "packages=docker.io ", "access=sudo",
-				"info="+infoJSON, "pid=57", "age=300", "systemd=no", "initscript=yes", "ssdpid=57", "jsonage=900"),
+				"dockerd=/usr/sbin/dockerd", "cli=/usr/bin/docker", "socket=yes", "package=ii  docker.io", "package=rc  docker-ce", "access=sudo",
+				"info="+infoJSON, "pid=57", "systemd=no", "initscript=yes", "ssdpid=57",
+				"mtime=1000 /var/run/docker.pid", "mtime=700 /etc/docker/daemon.json"),
 			check: func(t *testing.T, f Facts) {
 				if !f.Running() || f.Engine.ContainersRunning != 4 || f.Access != AccessSudo || f.Engine.Swarm.LocalNodeState != "inactive" {
 					t.Errorf("engine: %+v access %q", f.Engine, f.Access)
 				}
-				if f.Manager() != ManagerSysV || f.Source() != "docker.io" || !f.Installed() || f.ConfigNewerThanDaemon() {
+				if f.Manager() != ManagerSysV || f.Source() != "docker.io" || !f.Installed() || f.ConfigNewerThanDaemon() || f.DockerdStarted != 1000 {
 					t.Errorf("manager %q source %q installed %v newer %v", f.Manager(), f.Source(), f.Installed(), f.ConfigNewerThanDaemon())
 				}
 				if f.Version != "12" || f.User != "admin" || !f.Sudo || f.DaemonJSON != "{\"storage-driver\":\"vfs\"}\n" {
@@ -37,18 +41,18 @@ func TestParseFacts(t *testing.T) {
 		},
 		{
 			name: "docker-ce under systemd",
-			out: factsOut("", "os=ubuntu", "user=root", "sudo=yes", "dockerd=/usr/bin/dockerd", "packages=docker-ce ",
-				"access=direct", "info="+infoJSON, "pid=812", "age=50", "systemd=yes", "unitpid=812", "initscript=yes", "ssdpid=", "jsonage=-1"),
+			out: factsOut("", "os=ubuntu", "user=root", "sudo=yes", "dockerd=/usr/bin/dockerd", "package=ii  docker-ce",
+				"access=direct", "info="+infoJSON, "pid=812", "now=10000", "age=50", "systemd=yes", "unitpid=812", "initscript=yes", "ssdpid="),
 			check: func(t *testing.T, f Facts) {
-				if f.Manager() != ManagerSystemd || f.Source() != "docker-ce" || f.DaemonJSONAge != -1 {
-					t.Errorf("manager %q source %q age %d", f.Manager(), f.Source(), f.DaemonJSONAge)
+				if f.Manager() != ManagerSystemd || f.Source() != "docker-ce" || f.DaemonJSONTime != 0 || f.DockerdStarted != 9950 {
+					t.Errorf("manager %q source %q daemon.json %d started %d", f.Manager(), f.Source(), f.DaemonJSONTime, f.DockerdStarted)
 				}
 			},
 		},
 		{
 			name: "an engine started by hand is driven by nothing; a newer daemon.json waits for it",
-			out: factsOut("{}", "os=debian", "user=root", "sudo=yes", "dockerd=/usr/local/bin/dockerd", "packages=",
-				"access=direct", "info="+infoJSON, "pid=99", "age=3000", "systemd=no", "initscript=no", "jsonage=20"),
+			out: factsOut("{}", "os=debian", "user=root", "sudo=yes", "dockerd=/usr/local/bin/dockerd",
+				"access=direct", "info="+infoJSON, "pid=99", "now=10000", "age=3000", "systemd=no", "initscript=no", "mtime=9980 /etc/docker/daemon.json"),
 			check: func(t *testing.T, f Facts) {
 				if f.Manager() != "" || f.Source() != "not from a package" || !f.ConfigNewerThanDaemon() {
 					t.Errorf("manager %q source %q newer %v", f.Manager(), f.Source(), f.ConfigNewerThanDaemon())
@@ -78,7 +82,7 @@ func TestParseFacts(t *testing.T) {
 		},
 		{
 			name: "a fresh host",
-			out:  factsOut("", "os=debian", "user=root", "sudo=yes", "dockerd=", "cli=", "socket=no", "packages=", "info=", "pid=", "systemd=no", "initscript=no", "ssdpid=", "jsonage=-1"),
+			out:  factsOut("", "os=debian", "user=root", "sudo=yes", "dockerd=", "cli=", "socket=no", "info=", "pid=", "systemd=no", "initscript=no", "ssdpid="),
 			check: func(t *testing.T, f Facts) {
 				if f.Installed() || f.Running() || f.Source() != "missing" {
 					t.Errorf("got %+v", f)
@@ -134,9 +138,9 @@ func TestPlan(t *testing.T) {
 		wantErr     string
 	}{
 		{name: "a ready host needs nothing",
-			facts: sysv(Facts{OS: "debian", DockerdPath: "/usr/sbin/dockerd", Engine: engine(3), User: "root", DaemonJSON: ready, DaemonJSONAge: 9000})},
+			facts: sysv(Facts{OS: "debian", DockerdPath: "/usr/sbin/dockerd", Engine: engine(3), User: "root", DaemonJSON: ready, DaemonJSONTime: 9000})},
 		{name: "a fresh debian host gets config, docker and a start in that order",
-			facts: Facts{OS: "debian", User: "root", DaemonJSONAge: -1},
+			facts: Facts{OS: "debian", User: "root"},
 			want:  []string{"write daemon.json", "install docker", "start docker"}},
 		{name: "an ubuntu derivative counts as debianish",
 			facts: Facts{OS: "pop", OSLike: "ubuntu debian", User: "root", DaemonJSON: ready},
@@ -163,13 +167,13 @@ func TestPlan(t *testing.T) {
 			want:        []string{"write daemon.json"},
 			wantPending: "no service manager shoal can drive"},
 		{name: "a config written earlier and not yet applied stays pending, with nothing to do",
-			facts:       byHand(Facts{OS: "debian", DockerdPath: "/usr/sbin/dockerd", Engine: engine(1), User: "root", DaemonJSON: ready, DaemonJSONAge: 10, DockerdAge: 500}),
+			facts:       byHand(Facts{OS: "debian", DockerdPath: "/usr/sbin/dockerd", Engine: engine(1), User: "root", DaemonJSON: ready, DaemonJSONTime: 9990, DockerdStarted: 9500}),
 			wantPending: "waits for a docker restart"},
 		{name: "a stopped daemon is started",
 			facts: Facts{OS: "debian", DockerdPath: "/usr/sbin/dockerd", User: "root", DaemonJSON: ready},
 			want:  []string{"start docker"}},
 		{name: "a non-root user without sudo who must change something is refused",
-			facts:   Facts{OS: "debian", User: "deploy", DaemonJSONAge: -1},
+			facts:   Facts{OS: "debian", User: "deploy"},
 			wantErr: "user deploy cannot write daemon.json"},
 		{name: "a non-root user without sudo or socket access is refused",
 			facts:   sysv(Facts{OS: "debian", Engine: engine(0), Access: AccessSudo, User: "deploy", DaemonJSON: ready}),
@@ -213,5 +217,35 @@ func TestPlan(t *testing.T) {
 				t.Errorf("pending = %q, want %q", pending, tt.wantPending)
 			}
 		})
+	}
+}
+
+// The facts script runs as it is (sh is dash on Debian) on this machine and
+// its output parses: a syntax error, a dash-ism or a changed output format
+// fails here before it fails on a host.
+func TestGatherScriptRunsHere(t *testing.T) {
+	out, err := exec.Command("sh", "-c", gatherScript).Output()
+	if err != nil {
+		t.Fatalf("facts script: %v\n%s", err, out)
+	}
+	f, err := parseFacts(string(out))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	me, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.User != me.Username {
+		t.Errorf("user = %q, want %q\n%s", f.User, me.Username, out)
+	}
+	if f.User == "root" && !f.Sudo {
+		t.Errorf("root without sudo\n%s", out)
+	}
+	if _, err := os.Stat("/etc/os-release"); err == nil && f.OS == "" {
+		t.Errorf("no os from /etc/os-release\n%s", out)
+	}
+	if f.Running() && (f.Engine.ServerVersion == "" || f.Access == "" || f.DockerdPID != 0 && f.DockerdStarted == 0) {
+		t.Errorf("engine answered but facts are incomplete: %+v\n%s", f, out)
 	}
 }

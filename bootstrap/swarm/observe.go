@@ -20,13 +20,19 @@ func ReadHost(ctx context.Context, inv *inventory.Inventory, n inventory.Node, e
 	if err != nil {
 		return HostState{Err: fmt.Sprintf("docker info: %v", err)}
 	}
-	s := info.Info.Swarm
+	return HostFromInfo(inv, n, info.Info.ServerVersion, info.Info.Swarm)
+}
+
+// HostFromInfo is a node's own view as its engine reports it in docker info
+// (the engine version and the swarm part), read through the API or by the
+// host facts script.
+func HostFromInfo(inv *inventory.Inventory, n inventory.Node, engineVersion string, s swarm.Info) HostState {
 	h := HostState{
 		Reachable: true,
 		Local:     string(s.LocalNodeState),
 		NodeID:    s.NodeID,
 		Manager:   s.ControlAvailable,
-		Engine:    info.Info.ServerVersion,
+		Engine:    engineVersion,
 		Advertise: AdvertiseAddr(inv, n),
 		Err:       s.Error,
 	}
@@ -60,6 +66,10 @@ type ObserveOptions struct {
 	// manager that has not answered after NoticeAfter (default 3s).
 	Progress    Progress
 	NoticeAfter time.Duration
+	// Hosts are node views already read (HostFromInfo on the host facts'
+	// docker info), by node name: those nodes' engines are not asked
+	// again.
+	Hosts map[string]HostState
 }
 
 // Observe is ObserveWith with the default options.
@@ -67,9 +77,9 @@ func Observe(ctx context.Context, inv *inventory.Inventory, engines map[string]E
 	return ObserveWith(ctx, inv, engines, unreachable, ObserveOptions{})
 }
 
-// ObserveWith reads every reachable node (in parallel), then asks the
-// inventory's managers in turn for the swarm and its node list until one
-// answers with a leader and a reachable majority of managers (see Judge);
+// ObserveWith reads every reachable node (in parallel; not those in
+// o.Hosts, already read), then asks the inventory's managers in turn for
+// the swarm and its node list until one answers with a leader and a reachable majority of managers (see Judge);
 // Observed.Asked keeps every answer (and names the unreachable managers
 // after the one that counted). When none does, the first node list that
 // came back is used (Compute then refuses: quorum is lost); when no node list
@@ -87,6 +97,10 @@ func ObserveWith(ctx context.Context, inv *inventory.Inventory, engines map[stri
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, n := range inv.Nodes {
+		if h, ok := o.Hosts[n.Name]; ok {
+			obs.Hosts[n.Name] = h
+			continue
+		}
 		e, ok := engines[n.Name]
 		if !ok {
 			obs.Hosts[n.Name] = HostState{Err: unreachable[n.Name]}

@@ -156,3 +156,58 @@ func BenchmarkBootstrapVsManual(b *testing.B) {
 	b.ReportMetric(ts.Seconds()/n, "s/shoal-9")
 	b.ReportMetric(float64(ts)/float64(tm), "ratio-shoal/manual")
 }
+
+// BenchmarkBootstrapRerun measures, on 3 managers + 2 workers of the foreign
+// kind (login admin with sudo, sshd on 2222, docker.io started by its init
+// script, one container running on each, as in TestForeignHosts), the first
+// `shoal bootstrap` (bootstrap.Run), then each re-run on the converged
+// cluster, which only reads (host facts, the swarm) and changes nothing.
+// Goal (issue 8): re-run / first run <= 0.10. Run with:
+//
+//	go test -run '^$' -bench BootstrapRerun -benchtime 5x ./cmd/shoal
+func BenchmarkBootstrapRerun(b *testing.B) {
+	if testing.Short() {
+		b.Skip("lab benchmark")
+	}
+	rb := make([]byte, 3)
+	_, _ = rand.Read(rb)
+	name := "b" + hex.EncodeToString(rb)
+	c := cli{home: b.TempDir()}
+	docker, err := localDocker()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer docker.Close()
+	defer func() { _ = lab.Down(context.Background(), docker, name, io.Discard) }()
+	l := foreignLab(b, c, name, 3, 2)
+	runPreexisting(b, l)
+	inv := LabInventory(l)
+	dial, closer, err := bootstrap.DialOptions(inv)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer closer.Close()
+	ctx := context.Background()
+
+	start := time.Now()
+	if _, err := bootstrap.Run(ctx, inv, bootstrap.Options{Dial: dial}, nopProgress{}); err != nil {
+		b.Fatal(err)
+	}
+	first := time.Since(start)
+	var rerun time.Duration
+	for b.Loop() {
+		start := time.Now()
+		rep, err := bootstrap.Run(ctx, inv, bootstrap.Options{Dial: dial}, nopProgress{})
+		rerun += time.Since(start)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if rep.Changed() {
+			b.Fatalf("a re-run changed something: %v %v", rep.HostActions(), rep.Plan.Steps)
+		}
+	}
+	avg := rerun.Seconds() / float64(b.N)
+	b.ReportMetric(first.Seconds(), "s/first")
+	b.ReportMetric(avg, "s/rerun")
+	b.ReportMetric(avg/first.Seconds(), "ratio-rerun/first")
+}

@@ -118,13 +118,10 @@ func sections(snap string) map[string]string {
 // section is one "== name" part of a host snapshot.
 func section(snap, name string) string { return sections(snap)[name] }
 
-func TestForeignHosts(t *testing.T) {
-	c, name := newLab(t)
-	l := foreignLab(t, c, name, 3, 2)
-	inv := LabInventory(l)
-	invPath := writeInventory(t, l, "inventory.yaml", inv)
-
-	// A container the earlier admin runs, on every node.
+// runPreexisting starts a container the earlier admin runs ("preexisting",
+// restart unless-stopped) on every node of l.
+func runPreexisting(t testing.TB, l *lab.Lab) {
+	t.Helper()
 	ctx := context.Background()
 	img, err := images.EnsureDemo(ctx)
 	if err != nil {
@@ -140,6 +137,16 @@ func TestForeignHosts(t *testing.T) {
 	for _, n := range l.Nodes {
 		inNode(t, n.Container, "docker run -d --name preexisting --restart unless-stopped -e LISTEN=:8080 "+img+" >/dev/null")
 	}
+}
+
+func TestForeignHosts(t *testing.T) {
+	c, name := newLab(t)
+	l := foreignLab(t, c, name, 3, 2)
+	inv := LabInventory(l)
+	invPath := writeInventory(t, l, "inventory.yaml", inv)
+
+	ctx := context.Background()
+	runPreexisting(t, l)
 	before := snapshots(t, l)
 
 	t.Run("the node kind is what a hoster hands over", func(t *testing.T) {
@@ -228,6 +235,56 @@ func TestForeignHosts(t *testing.T) {
 			t.Errorf("re-run does not repeat the pending restart:\n%s", out)
 		}
 		sameSnapshots(t, "nothing", snapshotsExcept(before, "daemon.json", "swarm", "labels"), snapshotsExcept(snapshots(t, l), "daemon.json", "swarm", "labels"))
+	})
+
+	t.Run("--restart-docker restarts the engine through its init script", func(t *testing.T) {
+		c := cli{t: t, home: c.home}
+		// Only w1 keeps its change pending: the others' daemon.json is
+		// dated before their dockerd started, as if their admin had
+		// restarted it since (their content is the merged one already).
+		for _, n := range l.Nodes {
+			if n.Name != "w1" {
+				inNode(t, n.Container, "touch -d @$(( $(stat -c %Y /var/run/docker.pid) - 60 )) /etc/docker/daemon.json")
+			}
+		}
+		w1, _ := l.Node("w1")
+		pidBefore := strings.TrimSpace(inNode(t, w1.Container, "cat /var/run/docker.pid"))
+		startedBefore := strings.TrimSpace(inNode(t, w1.Container, "docker inspect -f '{{.State.StartedAt}}' preexisting"))
+
+		code, out, errs := c.run("bootstrap", "--inventory", invPath, "--restart-docker", "--dry-run")
+		if code != exitWork || !strings.Contains(out, "host w1: restart docker (1 running containers restart)") {
+			t.Fatalf("dry run: exit %d, want %d and the restart with its cost on w1 only\n%s\n%s", code, exitWork, out, errs)
+		}
+		if strings.Count(out, "restart docker") != 1 {
+			t.Errorf("dry run restarts more than w1:\n%s", out)
+		}
+		out = c.must("bootstrap", "--inventory", invPath, "--restart-docker", "--yes")
+		if !strings.Contains(out, "host w1: restart docker (1 running containers restart)") || strings.Contains(out, "pending:") {
+			t.Errorf("bootstrap --restart-docker output:\n%s", out)
+		}
+		pids := strings.Fields(inNode(t, w1.Container, "cat /var/run/docker.pid; echo; cat /var/run/docker-ssd.pid"))
+		if len(pids) != 2 || pids[0] == pidBefore || pids[0] != pids[1] {
+			t.Errorf("dockerd on w1 was not restarted by /etc/init.d/docker: pid before %s, now docker.pid/docker-ssd.pid %q", pidBefore, pids)
+		}
+		state := strings.Fields(inNode(t, w1.Container, "docker inspect -f '{{.State.Status}} {{.State.StartedAt}}' preexisting"))
+		if len(state) != 2 || state[0] != "running" || state[1] == startedBefore {
+			t.Errorf("the container on w1 did not restart as the plan said (before: started %s; now %q)", startedBefore, state)
+		}
+		// The engine runs with the merged daemon.json: a new container gets its log rotation.
+		logCfg := inNode(t, w1.Container, "docker create --name probe $(docker inspect -f '{{.Config.Image}}' preexisting) >/dev/null && docker inspect -f '{{json .HostConfig.LogConfig}}' probe; docker rm probe >/dev/null")
+		if !strings.Contains(logCfg, `"max-size":"10m"`) {
+			t.Errorf("w1's engine does not apply daemon.json's log rotation: %s", logCfg)
+		}
+		now := snapshots(t, l)
+		for _, n := range l.Nodes {
+			if n.Name != "w1" && section(now[n.Name], "dockerd") != section(before[n.Name], "dockerd") {
+				t.Errorf("%s: dockerd restarted, only w1's was to", n.Name)
+			}
+		}
+		out = c.must("bootstrap", "--inventory", invPath)
+		if !strings.Contains(out, "no changes") || strings.Contains(out, "pending") {
+			t.Errorf("re-run after the restart:\n%s", out)
+		}
 	})
 }
 

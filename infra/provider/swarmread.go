@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	swarmapi "github.com/moby/moby/api/types/swarm"
@@ -38,34 +37,23 @@ type quiet struct{}
 func (quiet) Node(string, string) {}
 
 // readCluster dials the inventory's managers and reads the swarm through
-// the first one that runs a manager.
+// the first one whose answer counts: it sees a leader and a reachable
+// majority of managers (swarm.Judge, the rule status and bootstrap use), so
+// a manager cut off from the others is passed over.
 func readCluster(ctx context.Context, inv *inventory.Inventory, dial remote.DialOptions) (clusterFacts, error) {
-	var names []string
-	for _, m := range inv.Managers() {
-		names = append(names, m.Name)
-	}
 	dial.Attempts = 2
-	fleet := bootstrap.Connect(ctx, inv, names, dial, len(names), quiet{})
-	defer fleet.Close()
-	if len(fleet.Fatal) > 0 {
-		return clusterFacts{}, errors.Join(fleet.Fatal...)
+	fleet, obs, err := bootstrap.ObserveManagers(ctx, inv, dial, quiet{})
+	if fleet != nil {
+		defer fleet.Close()
 	}
-	fleet.OpenEngines(ctx)
-	var errs []error
-	for _, name := range names {
-		e, ok := fleet.Engines[name]
-		if !ok {
-			errs = append(errs, fmt.Errorf("%s: %s", name, fleet.Unreachable[name]))
-			continue
-		}
-		f, err := readThrough(ctx, inv, e)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", name, err))
-			continue
-		}
-		return f, nil
+	if err != nil {
+		return clusterFacts{}, fmt.Errorf("no manager could be read: %w", err)
 	}
-	return clusterFacts{}, fmt.Errorf("no manager could be read: %w", errors.Join(errs...))
+	f, err := readThrough(ctx, inv, fleet.Engines[obs.Via])
+	if err != nil {
+		return clusterFacts{}, fmt.Errorf("%s: %w", obs.Via, err)
+	}
+	return f, nil
 }
 
 func readThrough(ctx context.Context, inv *inventory.Inventory, e swarm.Engine) (clusterFacts, error) {

@@ -12,6 +12,7 @@ import (
 	p "github.com/pulumi/pulumi-go-provider"
 
 	"github.com/shoalops/shoal/bootstrap"
+	"github.com/shoalops/shoal/bootstrap/inventory"
 	"github.com/shoalops/shoal/bootstrap/swarm"
 )
 
@@ -41,29 +42,23 @@ func teardown(ctx context.Context, st ClusterState) error {
 	fleet := bootstrap.Connect(ctx, s.inv, nil, dial, 0, prog)
 	defer fleet.Close()
 	fleet.OpenEngines(ctx)
-
-	var workers, managers []member
+	// Every node's own view, and the manager whose answer counts (a leader
+	// and a reachable majority: swarm.Judge): the others are demoted
+	// through it, and it leaves last.
+	obs, err := swarm.ObserveWith(ctx, s.inv, fleet.Engines, fleet.Unreachable, swarm.ObserveOptions{Progress: prog})
+	var nq *swarm.NoQuorumError
+	if err != nil && !errors.As(err, &nq) {
+		return err
+	}
+	workers, managers, skipped := teardownOrder(s.inv.Nodes, obs, fleet.Engines)
 	for _, n := range s.inv.Nodes {
-		e, ok := fleet.Engines[n.Name]
-		if !ok {
-			log.Warningf("[%s] skipped: unreachable (%s); it may still think it is in the swarm", n.Name, fleet.Unreachable[n.Name])
-			continue
+		if why, ok := skipped[n.Name]; ok {
+			log.Warningf("[%s] skipped: %s", n.Name, why)
 		}
-		info, err := e.Info(ctx, client.InfoOptions{})
-		if err != nil {
-			log.Warningf("[%s] skipped: docker info: %v", n.Name, err)
-			continue
-		}
-		sw := info.Info.Swarm
-		if sw.LocalNodeState != swarmapi.LocalNodeStateActive && sw.LocalNodeState != swarmapi.LocalNodeStatePending {
-			prog.Node(n.Name, fmt.Sprintf("not in a swarm (%s)", sw.LocalNodeState))
-			continue
-		}
-		m := member{name: n.Name, id: sw.NodeID, manager: sw.ControlAvailable, engine: e}
-		if m.manager {
-			managers = append(managers, m)
-		} else {
-			workers = append(workers, m)
+	}
+	for _, n := range s.inv.Nodes {
+		if h := obs.Hosts[n.Name]; h.Reachable && h.Local != swarm.LocalActive && h.Local != swarm.LocalPending {
+			prog.Node(n.Name, fmt.Sprintf("not in a swarm (%s)", h.Local))
 		}
 	}
 
@@ -107,6 +102,48 @@ func teardown(ctx context.Context, st ClusterState) error {
 		return fmt.Errorf("cluster %s: %w", st.Name, errors.Join(errs...))
 	}
 	return nil
+}
+
+// teardownOrder sorts the nodes that are in a swarm, as their own daemons
+// say (obs.Hosts), into workers and managers, in inventory order, except
+// that the manager whose answer counted (obs.Via, when it had quorum) comes
+// last: the others are demoted through it. skipped says why each
+// unreachable node is left out.
+func teardownOrder(nodes []inventory.Node, obs swarm.Observed, engines map[string]swarm.Engine) (workers, managers []member, skipped map[string]string) {
+	skipped = map[string]string{}
+	via := ""
+	if i := swarm.Choose(obs.Asked); i >= 0 && obs.Asked[i].Quorum {
+		via = obs.Asked[i].Node
+	}
+	var last *member
+	for _, n := range nodes {
+		h := obs.Hosts[n.Name]
+		e, ok := engines[n.Name]
+		if !h.Reachable || !ok {
+			why := "unreachable"
+			if h.Err != "" {
+				why += " (" + h.Err + ")"
+			}
+			skipped[n.Name] = why + "; it may still think it is in the swarm"
+			continue
+		}
+		if h.Local != swarm.LocalActive && h.Local != swarm.LocalPending {
+			continue
+		}
+		m := member{name: n.Name, id: h.NodeID, manager: h.Manager, engine: e}
+		switch {
+		case !m.manager:
+			workers = append(workers, m)
+		case n.Name == via:
+			last = &m
+		default:
+			managers = append(managers, m)
+		}
+	}
+	if last != nil {
+		managers = append(managers, *last)
+	}
+	return workers, managers, skipped
 }
 
 // leave runs `swarm leave` on m; without force first, by force when the
