@@ -7,9 +7,15 @@
 // (${SHOAL_CACHE:-${XDG_CACHE_HOME:-~/.cache}/shoal}/vault/v1.21.0/vault).
 // Without it a test is skipped under -short and fails otherwise, because CI
 // builds it. Only tests import this package.
+//
+// scripts/test.sh builds Vault in the background while the tests that do not
+// need it run: it sets SHOAL_VAULT_BUILD_STATUS to a file where the build's
+// exit status appears when it ends, and Start waits for it (saying so every
+// minute) before it looks for the binary.
 package vaulttest
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -66,6 +72,9 @@ func Binary() (string, error) {
 // goes to the process through the environment, not its arguments.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	if err := waitForBuild(t, os.Getenv("SHOAL_VAULT_BUILD_STATUS")); err != nil {
+		t.Fatalf("vault dev server: %v", err)
+	}
 	bin, err := Binary()
 	if err != nil {
 		if testing.Short() {
@@ -83,6 +92,37 @@ func Start(t testing.TB) *Server {
 	}
 	t.Fatalf("vault dev server: %v", lastErr)
 	return nil
+}
+
+// waitForBuild waits until the background build that writes its exit
+// status to statusFile has ended (nothing to wait for when statusFile is
+// empty), and reports a failed build.
+func waitForBuild(t testing.TB, statusFile string) error {
+	if statusFile == "" {
+		return nil
+	}
+	start := time.Now()
+	next := start.Add(time.Minute)
+	for {
+		b, err := os.ReadFile(statusFile)
+		if err == nil && len(bytes.TrimSpace(b)) > 0 {
+			if st := string(bytes.TrimSpace(b)); st != "0" {
+				return fmt.Errorf("the background Vault build (scripts/ensure-vault.sh) failed with status %s; its output is in the test.sh log", st)
+			}
+			if time.Since(start) > time.Second {
+				t.Logf("vault: the background build ended after %s of waiting", time.Since(start).Round(time.Second))
+			}
+			return nil
+		}
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("SHOAL_VAULT_BUILD_STATUS: %w", err)
+		}
+		if now := time.Now(); now.After(next) {
+			t.Logf("vault: waiting for the background Vault build (scripts/ensure-vault.sh), %s so far", now.Sub(start).Round(time.Second))
+			next = now.Add(time.Minute)
+		}
+		time.Sleep(2 * time.Second)
+	}
 }
 
 func start(t testing.TB, bin string) (*Server, error) {
