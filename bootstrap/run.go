@@ -361,6 +361,18 @@ func observeAndPlan(ctx context.Context, inv *inventory.Inventory, fleet *Fleet,
 // or restarted by host preparation, are past the swarm's "pending" state:
 // a swarm node's engine answers before it has reconnected to the swarm.
 func settle(ctx context.Context, inv *inventory.Inventory, fleet *Fleet, names []string, limit time.Duration) {
+	settleUntil(ctx, inv, fleet, names, limit, func(h swarm.HostState) bool { return h.Local != swarm.LocalPending })
+}
+
+// settleManagers waits (up to limit, in parallel) until the named swarm
+// managers, whose engines restarted, are back in the swarm as managers.
+func settleManagers(ctx context.Context, inv *inventory.Inventory, fleet *Fleet, names []string, limit time.Duration) {
+	settleUntil(ctx, inv, fleet, names, limit, func(h swarm.HostState) bool { return h.Local == swarm.LocalActive && h.Manager })
+}
+
+// settleUntil reads the named nodes' own views twice a second until back
+// says each one is back, or limit passes.
+func settleUntil(ctx context.Context, inv *inventory.Inventory, fleet *Fleet, names []string, limit time.Duration, back func(swarm.HostState) bool) {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -371,7 +383,7 @@ func settle(ctx context.Context, inv *inventory.Inventory, fleet *Fleet, names [
 			continue
 		}
 		wg.Go(func() {
-			for swarm.ReadHost(ctx, inv, n, e).Local == swarm.LocalPending {
+			for !back(swarm.ReadHost(ctx, inv, n, e)) {
 				select {
 				case <-ctx.Done():
 					return
@@ -418,18 +430,66 @@ func engineAccess(hosts map[string]host.Report) map[string]string {
 	return out
 }
 
-// applyHosts runs the planned host actions (in parallel) and returns the
-// nodes it changed.
+// applyHosts runs the planned host actions and returns the nodes it
+// changed: in waves (prepareWaves), the nodes of a wave in parallel. A swarm
+// manager whose engine restarted is waited for (back in the swarm as a
+// manager) before the next wave; a failed wave stops the run before the next.
 func applyHosts(ctx context.Context, inv *inventory.Inventory, fleet *Fleet, o Options, prog Progress, hosts map[string]host.Report) ([]string, error) {
+	var order []string
+	for _, n := range inv.Nodes {
+		order = append(order, n.Name)
+	}
+	var changed []string
+	waves := prepareWaves(order, hosts)
+	for i, wave := range waves {
+		var restarted []string
+		for _, name := range wave {
+			if restartsSwarmManager(hosts[name]) {
+				restarted = append(restarted, name)
+			}
+		}
+		done, err := applyWave(ctx, inv, fleet, o, prog, hosts, wave)
+		changed = append(changed, done...)
+		if err != nil {
+			sort.Strings(changed)
+			return changed, err
+		}
+		if i < len(waves)-1 && len(restarted) > 0 {
+			for _, name := range restarted {
+				fleet.ForgetEngine(name)
+			}
+			fleet.EnginesOnDemand(engineAccess(hosts))
+			settleManagers(ctx, inv, fleet, restarted, 60*time.Second)
+		}
+	}
+	// Re-reading facts finds a host whose engine now runs; the engine
+	// access of a fresh install is the socket for root, sudo otherwise.
+	for _, name := range changed {
+		hr := hosts[name]
+		if c, ok := fleet.Conns[name]; ok && !hr.Facts.Running() {
+			if f, err := host.Gather(ctx, c); err == nil {
+				hr.Facts = f
+				hosts[name] = hr
+			}
+		}
+	}
+	sort.Strings(changed)
+	return changed, nil
+}
+
+// applyWave runs the planned host actions of the nodes in wave, in
+// parallel, and returns the nodes it changed.
+func applyWave(ctx context.Context, inv *inventory.Inventory, fleet *Fleet, o Options, prog Progress, hosts map[string]host.Report, wave []string) ([]string, error) {
 	var mu sync.Mutex
 	var errs []error
 	var changed []string
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(parallelism(o.Parallel))
-	for _, n := range inv.Nodes {
+	for _, name := range wave {
+		n, inInv := inv.Node(name)
 		hr, ok := hosts[n.Name]
 		c, connected := fleet.Conns[n.Name]
-		if !ok || !connected || len(hr.Plan.Actions) == 0 {
+		if !inInv || !ok || !connected || len(hr.Plan.Actions) == 0 {
 			continue
 		}
 		g.Go(func() error {
@@ -451,18 +511,6 @@ func applyHosts(ctx context.Context, inv *inventory.Inventory, fleet *Fleet, o O
 		})
 	}
 	_ = g.Wait()
-	// Re-reading facts finds a host whose engine now runs; the engine
-	// access of a fresh install is the socket for root, sudo otherwise.
-	for _, name := range changed {
-		hr := hosts[name]
-		if c, ok := fleet.Conns[name]; ok && !hr.Facts.Running() {
-			if f, err := host.Gather(ctx, c); err == nil {
-				hr.Facts = f
-				hosts[name] = hr
-			}
-		}
-	}
-	sort.Strings(changed)
 	return changed, errors.Join(errs...)
 }
 
