@@ -159,9 +159,11 @@ func Run(ctx context.Context, inv *inventory.Inventory, o Options, prog Progress
 	}
 	done()
 
-	// 2. Connect to every host.
-	done = phase(log, "connect")
-	fleet := Connect(ctx, inv, nil, o.Dial, o.Parallel, prog)
+	// 2. Connect to every host and, as soon as a host is connected, read its
+	// facts and plan its preparation (3); nothing changes.
+	done = phase(log, "connect and host facts")
+	ho := &hostObserver{o: o, prog: prog, out: rep.Hosts, managers: managerSet(inv)}
+	fleet := connectThen(ctx, inv, nil, o.Dial, o.Parallel, prog, ho.observe)
 	defer fleet.Close()
 	done()
 	if len(fleet.Fatal) > 0 {
@@ -171,13 +173,9 @@ func Run(ctx context.Context, inv *inventory.Inventory, o Options, prog Progress
 	if o.Prune && len(o.Departing) > 0 {
 		connectDeparting(ctx, departing, fleet, o, prog, log)
 	}
-
-	// 3. Facts and host plans of every reachable host; nothing changes.
-	done = phase(log, "host facts")
-	if err := observeHosts(ctx, inv, fleet, o, prog, rep.Hosts); err != nil {
+	if err := ho.err(); err != nil {
 		return rep, err
 	}
-	done()
 
 	// 4. Engines where Docker runs, the swarm, the plan.
 	plan, err := observeAndPlan(ctx, inv, fleet, departing, o, rep.Hosts, nil)
@@ -279,45 +277,78 @@ func checkResolve(ctx context.Context, inv *inventory.Inventory, r Resolver) err
 	return nil
 }
 
-// observeHosts reads the facts of every connected node and plans its
-// preparation, in parallel. It changes nothing. A host shoal may not or
-// cannot prepare is a refusal.
-func observeHosts(ctx context.Context, inv *inventory.Inventory, fleet *Fleet, o Options, prog Progress, out map[string]host.Report) error {
-	var mu sync.Mutex
-	var errs []error
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(parallelism(o.Parallel))
-	for _, n := range inv.Nodes {
-		c, ok := fleet.Conns[n.Name]
-		if !ok {
-			continue
-		}
-		g.Go(func() error {
-			prog.Node(n.Name, "read host facts ...")
-			hr, err := host.Observe(gctx, c, o.Host)
-			mu.Lock()
-			defer mu.Unlock()
-			out[n.Name] = hr
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", c.Target(), err))
-				prog.Node(n.Name, "host cannot be prepared")
-				return nil
-			}
-			prog.Node(n.Name, describeHost(hr, o.DryRun))
-			return nil
-		})
+// hostObserver reads the facts of connected nodes and plans their
+// preparation, one node per call of observe (from the connecting
+// goroutines). It changes nothing. A host shoal may not or cannot prepare
+// is a refusal (err). The inventory's managers also read their answer to
+// the swarm questions with their facts.
+type hostObserver struct {
+	o        Options
+	prog     Progress
+	managers map[string]bool
+
+	mu   sync.Mutex
+	out  map[string]host.Report
+	errs []error
+}
+
+func (h *hostObserver) observe(ctx context.Context, n inventory.Node, c *remote.Conn) {
+	h.prog.Node(n.Name, "read host facts ...")
+	observe := host.Observe
+	if h.managers[n.Name] {
+		observe = host.ObserveManager
 	}
-	_ = g.Wait()
-	if len(errs) > 0 {
-		err := errors.Join(errs...)
-		var noPriv *host.NoPrivilegeError
-		var unsupported *host.UnsupportedOSError
-		if errors.As(err, &noPriv) || errors.As(err, &unsupported) {
-			return &RefusedError{Reason: err.Error(), Err: err}
-		}
-		return err
+	hr, err := observe(ctx, c, h.o.Host)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.out[n.Name] = hr
+	if err != nil {
+		h.errs = append(h.errs, fmt.Errorf("%s: %w", c.Target(), err))
+		h.prog.Node(n.Name, "host cannot be prepared")
+		return
 	}
-	return nil
+	h.prog.Node(n.Name, describeHost(hr, h.o.DryRun))
+}
+
+// err is what the observed hosts refuse, or fail with.
+func (h *hostObserver) err() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.errs) == 0 {
+		return nil
+	}
+	err := errors.Join(h.errs...)
+	var noPriv *host.NoPrivilegeError
+	var unsupported *host.UnsupportedOSError
+	if errors.As(err, &noPriv) || errors.As(err, &unsupported) {
+		return &RefusedError{Reason: err.Error(), Err: err}
+	}
+	return err
+}
+
+func managerSet(inv *inventory.Inventory) map[string]bool {
+	out := map[string]bool{}
+	for _, m := range inv.Managers() {
+		out[m.Name] = true
+	}
+	return out
+}
+
+// swarmAnswers are the managers' answers to the swarm questions that their
+// host facts read, for swarm.ObserveOptions.Swarms.
+func swarmAnswers(hosts map[string]host.Report) map[string]swarm.SwarmAnswer {
+	out := map[string]swarm.SwarmAnswer{}
+	for name, hr := range hosts {
+		sr := hr.Facts.Swarm
+		switch {
+		case sr == nil:
+		case sr.Err != "":
+			out[name] = swarm.SwarmAnswer{Err: errors.New(sr.Err)}
+		default:
+			out[name] = swarm.SwarmAnswer{Swarm: swarm.InfoFromSwarm(sr.Swarm), Members: swarm.Members(sr.Nodes)}
+		}
+	}
+	return out
 }
 
 // observeAndPlan reads the swarm and computes the plan. Each node's own
@@ -335,7 +366,13 @@ func observeAndPlan(ctx context.Context, inv *inventory.Inventory, fleet *Fleet,
 	}
 	done := phase(log, "observe swarm")
 	fleet.EnginesOnDemand(engineAccess(hosts))
-	obs, err := swarm.ObserveWith(ctx, inv, fleet.Engines, fleet.Unreachable, swarm.ObserveOptions{Hosts: hostViews(inv, hosts, fresh)})
+	oo := swarm.ObserveOptions{Hosts: hostViews(inv, hosts, fresh)}
+	if fresh == nil {
+		// Before any change, the managers' answers read with their facts
+		// are current; after host preparation they are asked again.
+		oo.Swarms = swarmAnswers(hosts)
+	}
+	obs, err := swarm.ObserveWith(ctx, inv, fleet.Engines, fleet.Unreachable, oo)
 	if err != nil {
 		return swarm.Plan{}, err
 	}
