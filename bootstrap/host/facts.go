@@ -162,9 +162,17 @@ echo "os=${ID:-}"
 echo "like=${ID_LIKE:-}"
 echo "version=${VERSION_ID:-}"
 echo "codename=${VERSION_CODENAME:-}"
-ids=$(id)  # uid=1000(admin) gid=...
-uid=${ids#uid=}; uid=${uid%%(*}
-user=${ids#*(}; echo "user=${user%%)*}"
+# The uid from the shell's own status (no process); the name as sshd set
+# it, else from id.
+uid=""
+while read -r k v _; do if [ "$k" = Uid: ]; then uid=$v; break; fi; done 2>/dev/null < /proc/self/status || true
+user=${USER:-${LOGNAME:-}}
+if [ -z "$uid" ] || [ -z "$user" ]; then
+	ids=$(id)  # uid=1000(admin) gid=...
+	uid=${ids#uid=}; uid=${uid%%(*}
+	user=${ids#*(}; user=${user%%)*}
+fi
+echo "user=$user"
 dockerd=$(command -v dockerd 2>/dev/null || true)
 cli=$(command -v docker 2>/dev/null || true)
 curl=$(command -v curl 2>/dev/null || true)
@@ -173,7 +181,6 @@ sock=/var/run/docker.sock
 echo "dockerd=$dockerd"
 echo "cli=$cli"
 if [ -S $sock ]; then echo socket=yes; else echo socket=no; fi
-dpkg-query -W -f 'package=${db:Status-Abbrev} ${Package}\n' ` + strings.Join(dockerPackages, " ") + ` 2>/dev/null || true
 info=""
 # ask CMD...: info is CMD's output if it names a server version (a client
 # that reached no server still prints its own part, and may exit 0; curl
@@ -205,6 +212,18 @@ else
 	if [ -n "$S" ]; then echo sudo=yes; else echo sudo=no; fi
 fi
 if [ -z "$curled" ]; then printf 'info=%s\n' "$info"; fi
+# Docker's packages: when an engine answered they only name its source, and
+# the files dpkg keeps for an unpacked package say it (no process); else
+# dpkg's status decides whether Docker must be installed.
+if [ -n "$info" ]; then
+	for p in ` + strings.Join(dockerPackages, " ") + `; do
+		for l in /var/lib/dpkg/info/$p.list /var/lib/dpkg/info/$p:*.list; do
+			if [ -f "$l" ]; then echo "package=ii  $p"; break; fi
+		done
+	done
+else
+	dpkg-query -W -f 'package=${db:Status-Abbrev} ${Package}\n' ` + strings.Join(dockerPackages, " ") + ` 2>/dev/null || true
+fi
 # The running dockerd: the one its pid file names (dockerd writes the file as
 # it starts: its mtime is the start), else the oldest one (ps tells its age).
 pid=""
@@ -230,7 +249,12 @@ echo "ssdpid=$ssd"
 stat -c 'mtime=%Y %n' $pidfile /etc/docker/daemon.json 2>/dev/null || true
 if [ -n "$curled" ]; then echo "---engine"; printf '%s\n' "$info"; fi
 echo "---daemon.json"
-cat /etc/docker/daemon.json 2>/dev/null || $S cat /etc/docker/daemon.json 2>/dev/null || true
+# daemon.json with the shell's read (no process), else through sudo.
+if [ -r /etc/docker/daemon.json ]; then
+	while IFS= read -r l || [ -n "$l" ]; do printf '%s\n' "$l"; done < /etc/docker/daemon.json
+else
+	$S cat /etc/docker/daemon.json 2>/dev/null || true
+fi
 `
 
 // Gather reads the facts of the host behind r in one round trip. It changes
