@@ -402,16 +402,33 @@ func settle(ctx context.Context, inv *inventory.Inventory, fleet *Fleet, names [
 }
 
 // settleManagers waits (up to limit, in parallel) until the named swarm
-// managers, whose engines restarted, are back in the swarm as managers.
-func settleManagers(ctx context.Context, inv *inventory.Inventory, fleet *Fleet, names []string, limit time.Duration) {
-	settleUntil(ctx, inv, fleet, names, limit, func(h swarm.HostState) bool { return h.Local == swarm.LocalActive && h.Manager })
+// managers, whose engines restarted, are back in the swarm as managers, and
+// returns "name (what it is)" for each one that is not.
+func settleManagers(ctx context.Context, inv *inventory.Inventory, fleet *Fleet, names []string, limit time.Duration) []string {
+	last := settleUntil(ctx, inv, fleet, names, limit, func(h swarm.HostState) bool { return h.Local == swarm.LocalActive && h.Manager })
+	var out []string
+	for _, name := range names {
+		h, ok := last[name]
+		switch {
+		case !ok:
+			out = append(out, name+" (its Docker API could not be opened)")
+		case h.Err != "" && h.Local == "":
+			out = append(out, fmt.Sprintf("%s (%s)", name, h.Err))
+		case h.Local != swarm.LocalActive || !h.Manager:
+			out = append(out, fmt.Sprintf("%s (swarm state %q, manager %t)", name, h.Local, h.Manager))
+		}
+	}
+	return out
 }
 
 // settleUntil reads the named nodes' own views twice a second until back
-// says each one is back, or limit passes.
-func settleUntil(ctx context.Context, inv *inventory.Inventory, fleet *Fleet, names []string, limit time.Duration, back func(swarm.HostState) bool) {
+// says each one is back, or limit passes, and returns the last view of
+// each node it could read.
+func settleUntil(ctx context.Context, inv *inventory.Inventory, fleet *Fleet, names []string, limit time.Duration, back func(swarm.HostState) bool) map[string]swarm.HostState {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
+	var mu sync.Mutex
+	last := map[string]swarm.HostState{}
 	var wg sync.WaitGroup
 	for _, name := range names {
 		n, ok := inv.Node(name)
@@ -420,7 +437,14 @@ func settleUntil(ctx context.Context, inv *inventory.Inventory, fleet *Fleet, na
 			continue
 		}
 		wg.Go(func() {
-			for !back(swarm.ReadHost(ctx, inv, n, e)) {
+			for {
+				h := swarm.ReadHost(ctx, inv, n, e)
+				mu.Lock()
+				last[name] = h
+				mu.Unlock()
+				if back(h) {
+					return
+				}
 				select {
 				case <-ctx.Done():
 					return
@@ -430,6 +454,7 @@ func settleUntil(ctx context.Context, inv *inventory.Inventory, fleet *Fleet, na
 		})
 	}
 	wg.Wait()
+	return last
 }
 
 // hostViews are the nodes' own swarm views as their host facts read them,
@@ -496,7 +521,11 @@ func applyHosts(ctx context.Context, inv *inventory.Inventory, fleet *Fleet, o O
 				fleet.ForgetEngine(name)
 			}
 			fleet.EnginesOnDemand(engineAccess(hosts))
-			settleManagers(ctx, inv, fleet, restarted, 60*time.Second)
+			if notBack := settleManagers(ctx, inv, fleet, restarted, 60*time.Second); len(notBack) > 0 {
+				// Restarting the next manager could cost the swarm its quorum.
+				sort.Strings(changed)
+				return changed, fmt.Errorf("not restarting the other managers' engines: after its restart, %s is not back in the swarm as a manager within 60s (unlock it if the swarm is autolocked, then re-run)", strings.Join(notBack, ", "))
+			}
 		}
 	}
 	// Re-reading facts finds a host whose engine now runs; the engine

@@ -1,12 +1,18 @@
 package bootstrap
 
 import (
+	"context"
 	"reflect"
 	"testing"
+	"time"
 
 	swarmapi "github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/api/types/system"
+	"github.com/moby/moby/client"
 
 	"github.com/shoalops/shoal/bootstrap/host"
+	"github.com/shoalops/shoal/bootstrap/inventory"
+	"github.com/shoalops/shoal/bootstrap/swarm"
 )
 
 func TestManagersRestartOneAtATime(t *testing.T) {
@@ -62,5 +68,29 @@ func TestManagersRestartOneAtATime(t *testing.T) {
 				t.Errorf("prepareWaves = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// infoEngine answers docker info with a fixed swarm state.
+type infoEngine struct {
+	swarm.Engine // nil: any other call panics
+	state        swarmapi.LocalNodeState
+	manager      bool
+}
+
+func (e infoEngine) Info(context.Context, client.InfoOptions) (client.SystemInfoResult, error) {
+	return client.SystemInfoResult{Info: system.Info{ServerVersion: "20.10.24", Swarm: swarmapi.Info{LocalNodeState: e.state, ControlAvailable: e.manager}}}, nil
+}
+
+func TestSettleManagersNamesAManagerNotBack(t *testing.T) {
+	inv := &inventory.Inventory{Nodes: []inventory.Node{{Name: "m1", Role: "manager"}, {Name: "m2", Role: "manager"}, {Name: "m3", Role: "manager"}}}
+	fleet := &Fleet{Engines: map[string]swarm.Engine{
+		"m1": infoEngine{state: swarmapi.LocalNodeStateActive, manager: true},
+		"m2": infoEngine{state: swarmapi.LocalNodeStateLocked},
+	}}
+	got := settleManagers(context.Background(), inv, fleet, []string{"m1", "m2", "m3"}, 50*time.Millisecond)
+	want := []string{`m2 (swarm state "locked", manager false)`, "m3 (its Docker API could not be opened)"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("not back = %q, want %q", got, want)
 	}
 }
