@@ -63,6 +63,13 @@ func DialOptions(inv *inventory.Inventory) (remote.DialOptions, io.Closer, error
 // opens each one's Docker API over its SSH connection. A node that cannot be
 // reached is recorded in Unreachable; a host key or auth failure in Fatal.
 func Connect(ctx context.Context, inv *inventory.Inventory, names []string, o remote.DialOptions, parallel int, prog Progress) *Fleet {
+	return connectThen(ctx, inv, names, o, parallel, prog, nil)
+}
+
+// connectThen is Connect that calls then (when set) with each connection as
+// soon as it is made, in the connecting goroutine: a host's first command
+// does not wait for the slowest handshake of the others.
+func connectThen(ctx context.Context, inv *inventory.Inventory, names []string, o remote.DialOptions, parallel int, prog Progress, then func(ctx context.Context, n inventory.Node, c *remote.Conn)) *Fleet {
 	f := &Fleet{Conns: map[string]*remote.Conn{}, Engines: map[string]swarm.Engine{}, Unreachable: map[string]string{}}
 	want := map[string]bool{}
 	for _, n := range names {
@@ -85,6 +92,9 @@ func Connect(ctx context.Context, inv *inventory.Inventory, names []string, o re
 		}
 		g.Go(func() error {
 			c, err := remote.Dial(gctx, Target(inv, n), o)
+			if err == nil && then != nil {
+				then(gctx, n, c)
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {

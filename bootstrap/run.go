@@ -159,9 +159,11 @@ func Run(ctx context.Context, inv *inventory.Inventory, o Options, prog Progress
 	}
 	done()
 
-	// 2. Connect to every host.
-	done = phase(log, "connect")
-	fleet := Connect(ctx, inv, nil, o.Dial, o.Parallel, prog)
+	// 2. Connect to every host and, as soon as a host is connected, read its
+	// facts and plan its preparation (3); nothing changes.
+	done = phase(log, "connect and host facts")
+	ho := &hostObserver{o: o, prog: prog, out: rep.Hosts, managers: managerSet(inv)}
+	fleet := connectThen(ctx, inv, nil, o.Dial, o.Parallel, prog, ho.observe)
 	defer fleet.Close()
 	done()
 	if len(fleet.Fatal) > 0 {
@@ -171,13 +173,9 @@ func Run(ctx context.Context, inv *inventory.Inventory, o Options, prog Progress
 	if o.Prune && len(o.Departing) > 0 {
 		connectDeparting(ctx, departing, fleet, o, prog, log)
 	}
-
-	// 3. Facts and host plans of every reachable host; nothing changes.
-	done = phase(log, "host facts")
-	if err := observeHosts(ctx, inv, fleet, o, prog, rep.Hosts); err != nil {
+	if err := ho.err(); err != nil {
 		return rep, err
 	}
-	done()
 
 	// 4. Engines where Docker runs, the swarm, the plan.
 	plan, err := observeAndPlan(ctx, inv, fleet, departing, o, rep.Hosts, nil)
@@ -279,45 +277,78 @@ func checkResolve(ctx context.Context, inv *inventory.Inventory, r Resolver) err
 	return nil
 }
 
-// observeHosts reads the facts of every connected node and plans its
-// preparation, in parallel. It changes nothing. A host shoal may not or
-// cannot prepare is a refusal.
-func observeHosts(ctx context.Context, inv *inventory.Inventory, fleet *Fleet, o Options, prog Progress, out map[string]host.Report) error {
-	var mu sync.Mutex
-	var errs []error
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(parallelism(o.Parallel))
-	for _, n := range inv.Nodes {
-		c, ok := fleet.Conns[n.Name]
-		if !ok {
-			continue
-		}
-		g.Go(func() error {
-			prog.Node(n.Name, "read host facts ...")
-			hr, err := host.Observe(gctx, c, o.Host)
-			mu.Lock()
-			defer mu.Unlock()
-			out[n.Name] = hr
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", c.Target(), err))
-				prog.Node(n.Name, "host cannot be prepared")
-				return nil
-			}
-			prog.Node(n.Name, describeHost(hr, o.DryRun))
-			return nil
-		})
+// hostObserver reads the facts of connected nodes and plans their
+// preparation, one node per call of observe (from the connecting
+// goroutines). It changes nothing. A host shoal may not or cannot prepare
+// is a refusal (err). The inventory's managers also read their answer to
+// the swarm questions with their facts.
+type hostObserver struct {
+	o        Options
+	prog     Progress
+	managers map[string]bool
+
+	mu   sync.Mutex
+	out  map[string]host.Report
+	errs []error
+}
+
+func (h *hostObserver) observe(ctx context.Context, n inventory.Node, c *remote.Conn) {
+	h.prog.Node(n.Name, "read host facts ...")
+	observe := host.Observe
+	if h.managers[n.Name] {
+		observe = host.ObserveManager
 	}
-	_ = g.Wait()
-	if len(errs) > 0 {
-		err := errors.Join(errs...)
-		var noPriv *host.NoPrivilegeError
-		var unsupported *host.UnsupportedOSError
-		if errors.As(err, &noPriv) || errors.As(err, &unsupported) {
-			return &RefusedError{Reason: err.Error(), Err: err}
-		}
-		return err
+	hr, err := observe(ctx, c, h.o.Host)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.out[n.Name] = hr
+	if err != nil {
+		h.errs = append(h.errs, fmt.Errorf("%s: %w", c.Target(), err))
+		h.prog.Node(n.Name, "host cannot be prepared")
+		return
 	}
-	return nil
+	h.prog.Node(n.Name, describeHost(hr, h.o.DryRun))
+}
+
+// err is what the observed hosts refuse, or fail with.
+func (h *hostObserver) err() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.errs) == 0 {
+		return nil
+	}
+	err := errors.Join(h.errs...)
+	var noPriv *host.NoPrivilegeError
+	var unsupported *host.UnsupportedOSError
+	if errors.As(err, &noPriv) || errors.As(err, &unsupported) {
+		return &RefusedError{Reason: err.Error(), Err: err}
+	}
+	return err
+}
+
+func managerSet(inv *inventory.Inventory) map[string]bool {
+	out := map[string]bool{}
+	for _, m := range inv.Managers() {
+		out[m.Name] = true
+	}
+	return out
+}
+
+// swarmAnswers are the managers' answers to the swarm questions that their
+// host facts read, for swarm.ObserveOptions.Swarms.
+func swarmAnswers(hosts map[string]host.Report) map[string]swarm.SwarmAnswer {
+	out := map[string]swarm.SwarmAnswer{}
+	for name, hr := range hosts {
+		sr := hr.Facts.Swarm
+		switch {
+		case sr == nil:
+		case sr.Err != "":
+			out[name] = swarm.SwarmAnswer{Err: errors.New(sr.Err)}
+		default:
+			out[name] = swarm.SwarmAnswer{Swarm: swarm.InfoFromSwarm(sr.Swarm), Members: swarm.Members(sr.Nodes)}
+		}
+	}
+	return out
 }
 
 // observeAndPlan reads the swarm and computes the plan. Each node's own
@@ -335,7 +366,13 @@ func observeAndPlan(ctx context.Context, inv *inventory.Inventory, fleet *Fleet,
 	}
 	done := phase(log, "observe swarm")
 	fleet.EnginesOnDemand(engineAccess(hosts))
-	obs, err := swarm.ObserveWith(ctx, inv, fleet.Engines, fleet.Unreachable, swarm.ObserveOptions{Hosts: hostViews(inv, hosts, fresh)})
+	oo := swarm.ObserveOptions{Hosts: hostViews(inv, hosts, fresh)}
+	if fresh == nil {
+		// Before any change, the managers' answers read with their facts
+		// are current; after host preparation they are asked again.
+		oo.Swarms = swarmAnswers(hosts)
+	}
+	obs, err := swarm.ObserveWith(ctx, inv, fleet.Engines, fleet.Unreachable, oo)
 	if err != nil {
 		return swarm.Plan{}, err
 	}
@@ -361,8 +398,37 @@ func observeAndPlan(ctx context.Context, inv *inventory.Inventory, fleet *Fleet,
 // or restarted by host preparation, are past the swarm's "pending" state:
 // a swarm node's engine answers before it has reconnected to the swarm.
 func settle(ctx context.Context, inv *inventory.Inventory, fleet *Fleet, names []string, limit time.Duration) {
+	settleUntil(ctx, inv, fleet, names, limit, func(h swarm.HostState) bool { return h.Local != swarm.LocalPending })
+}
+
+// settleManagers waits (up to limit, in parallel) until the named swarm
+// managers, whose engines restarted, are back in the swarm as managers, and
+// returns "name (what it is)" for each one that is not.
+func settleManagers(ctx context.Context, inv *inventory.Inventory, fleet *Fleet, names []string, limit time.Duration) []string {
+	last := settleUntil(ctx, inv, fleet, names, limit, func(h swarm.HostState) bool { return h.Local == swarm.LocalActive && h.Manager })
+	var out []string
+	for _, name := range names {
+		h, ok := last[name]
+		switch {
+		case !ok:
+			out = append(out, name+" (its Docker API could not be opened)")
+		case h.Err != "" && h.Local == "":
+			out = append(out, fmt.Sprintf("%s (%s)", name, h.Err))
+		case h.Local != swarm.LocalActive || !h.Manager:
+			out = append(out, fmt.Sprintf("%s (swarm state %q, manager %t)", name, h.Local, h.Manager))
+		}
+	}
+	return out
+}
+
+// settleUntil reads the named nodes' own views twice a second until back
+// says each one is back, or limit passes, and returns the last view of
+// each node it could read.
+func settleUntil(ctx context.Context, inv *inventory.Inventory, fleet *Fleet, names []string, limit time.Duration, back func(swarm.HostState) bool) map[string]swarm.HostState {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
+	var mu sync.Mutex
+	last := map[string]swarm.HostState{}
 	var wg sync.WaitGroup
 	for _, name := range names {
 		n, ok := inv.Node(name)
@@ -371,7 +437,14 @@ func settle(ctx context.Context, inv *inventory.Inventory, fleet *Fleet, names [
 			continue
 		}
 		wg.Go(func() {
-			for swarm.ReadHost(ctx, inv, n, e).Local == swarm.LocalPending {
+			for {
+				h := swarm.ReadHost(ctx, inv, n, e)
+				mu.Lock()
+				last[name] = h
+				mu.Unlock()
+				if back(h) {
+					return
+				}
 				select {
 				case <-ctx.Done():
 					return
@@ -381,6 +454,7 @@ func settle(ctx context.Context, inv *inventory.Inventory, fleet *Fleet, names [
 		})
 	}
 	wg.Wait()
+	return last
 }
 
 // hostViews are the nodes' own swarm views as their host facts read them,
@@ -418,18 +492,70 @@ func engineAccess(hosts map[string]host.Report) map[string]string {
 	return out
 }
 
-// applyHosts runs the planned host actions (in parallel) and returns the
-// nodes it changed.
+// applyHosts runs the planned host actions and returns the nodes it
+// changed: in waves (prepareWaves), the nodes of a wave in parallel. A swarm
+// manager whose engine restarted is waited for (back in the swarm as a
+// manager) before the next wave; a failed wave stops the run before the next.
 func applyHosts(ctx context.Context, inv *inventory.Inventory, fleet *Fleet, o Options, prog Progress, hosts map[string]host.Report) ([]string, error) {
+	var order []string
+	for _, n := range inv.Nodes {
+		order = append(order, n.Name)
+	}
+	var changed []string
+	waves := prepareWaves(order, hosts)
+	for i, wave := range waves {
+		var restarted []string
+		for _, name := range wave {
+			if restartsSwarmManager(hosts[name]) {
+				restarted = append(restarted, name)
+			}
+		}
+		done, err := applyWave(ctx, inv, fleet, o, prog, hosts, wave)
+		changed = append(changed, done...)
+		if err != nil {
+			sort.Strings(changed)
+			return changed, err
+		}
+		if i < len(waves)-1 && len(restarted) > 0 {
+			for _, name := range restarted {
+				fleet.ForgetEngine(name)
+			}
+			fleet.EnginesOnDemand(engineAccess(hosts))
+			if notBack := settleManagers(ctx, inv, fleet, restarted, 60*time.Second); len(notBack) > 0 {
+				// Restarting the next manager could cost the swarm its quorum.
+				sort.Strings(changed)
+				return changed, fmt.Errorf("not restarting the other managers' engines: after its restart, %s is not back in the swarm as a manager within 60s (unlock it if the swarm is autolocked, then re-run)", strings.Join(notBack, ", "))
+			}
+		}
+	}
+	// Re-reading facts finds a host whose engine now runs; the engine
+	// access of a fresh install is the socket for root, sudo otherwise.
+	for _, name := range changed {
+		hr := hosts[name]
+		if c, ok := fleet.Conns[name]; ok && !hr.Facts.Running() {
+			if f, err := host.Gather(ctx, c); err == nil {
+				hr.Facts = f
+				hosts[name] = hr
+			}
+		}
+	}
+	sort.Strings(changed)
+	return changed, nil
+}
+
+// applyWave runs the planned host actions of the nodes in wave, in
+// parallel, and returns the nodes it changed.
+func applyWave(ctx context.Context, inv *inventory.Inventory, fleet *Fleet, o Options, prog Progress, hosts map[string]host.Report, wave []string) ([]string, error) {
 	var mu sync.Mutex
 	var errs []error
 	var changed []string
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(parallelism(o.Parallel))
-	for _, n := range inv.Nodes {
+	for _, name := range wave {
+		n, inInv := inv.Node(name)
 		hr, ok := hosts[n.Name]
 		c, connected := fleet.Conns[n.Name]
-		if !ok || !connected || len(hr.Plan.Actions) == 0 {
+		if !inInv || !ok || !connected || len(hr.Plan.Actions) == 0 {
 			continue
 		}
 		g.Go(func() error {
@@ -451,18 +577,6 @@ func applyHosts(ctx context.Context, inv *inventory.Inventory, fleet *Fleet, o O
 		})
 	}
 	_ = g.Wait()
-	// Re-reading facts finds a host whose engine now runs; the engine
-	// access of a fresh install is the socket for root, sudo otherwise.
-	for _, name := range changed {
-		hr := hosts[name]
-		if c, ok := fleet.Conns[name]; ok && !hr.Facts.Running() {
-			if f, err := host.Gather(ctx, c); err == nil {
-				hr.Facts = f
-				hosts[name] = hr
-			}
-		}
-	}
-	sort.Strings(changed)
 	return changed, errors.Join(errs...)
 }
 

@@ -59,6 +59,11 @@ type Facts struct {
 	InitScript     bool // /etc/init.d/docker exists
 	SSDPID         int  // the pid in /var/run/docker-ssd.pid (what the init script started)
 
+	// Swarm is what the engine said when asked for the swarm and its node
+	// list (GatherManager, through the socket with curl); nil when it was
+	// not asked.
+	Swarm *SwarmRead
+
 	// DaemonJSON is /etc/docker/daemon.json as found ("" if absent).
 	DaemonJSON string
 	// DaemonJSONTime is when daemon.json was last written (host clock,
@@ -73,6 +78,15 @@ type EngineInfo struct {
 	ServerVersion     string
 	ContainersRunning int
 	Swarm             swarmapi.Info
+}
+
+// SwarmRead is a manager's answer to the swarm questions, read with the
+// host facts: the swarm and its nodes, or why the engine gave none (a
+// worker, a manager without a leader, no answer within 5s).
+type SwarmRead struct {
+	Swarm swarmapi.Swarm
+	Nodes []swarmapi.Node
+	Err   string // "" when both answered
 }
 
 // Running tells whether a Docker Engine answered.
@@ -141,15 +155,24 @@ var dockerPackages = []string{"docker.io", "docker-ce", "moby-engine"}
 // The engine is asked as the user where the user may open the socket (root,
 // docker group), else through sudo -n.
 var gatherScript = `set -u
+readswarm=${readswarm:-}
 PATH=` + FullPath + `; export PATH
 if [ -r /etc/os-release ]; then . /etc/os-release; fi
 echo "os=${ID:-}"
 echo "like=${ID_LIKE:-}"
 echo "version=${VERSION_ID:-}"
 echo "codename=${VERSION_CODENAME:-}"
-ids=$(id)  # uid=1000(admin) gid=...
-uid=${ids#uid=}; uid=${uid%%(*}
-user=${ids#*(}; echo "user=${user%%)*}"
+# The uid from the shell's own status (no process); the name as sshd set
+# it, else from id.
+uid=""
+while read -r k v _; do if [ "$k" = Uid: ]; then uid=$v; break; fi; done 2>/dev/null < /proc/self/status || true
+user=${USER:-${LOGNAME:-}}
+if [ -z "$uid" ] || [ -z "$user" ]; then
+	ids=$(id)  # uid=1000(admin) gid=...
+	uid=${ids#uid=}; uid=${uid%%(*}
+	user=${ids#*(}; user=${user%%)*}
+fi
+echo "user=$user"
 dockerd=$(command -v dockerd 2>/dev/null || true)
 cli=$(command -v docker 2>/dev/null || true)
 curl=$(command -v curl 2>/dev/null || true)
@@ -158,16 +181,24 @@ sock=/var/run/docker.sock
 echo "dockerd=$dockerd"
 echo "cli=$cli"
 if [ -S $sock ]; then echo socket=yes; else echo socket=no; fi
-dpkg-query -W -f 'package=${db:Status-Abbrev} ${Package}\n' ` + strings.Join(dockerPackages, " ") + ` 2>/dev/null || true
 info=""
 # ask CMD...: info is CMD's output if it names a server version (a client
-# that reached no server still prints its own part, and may exit 0).
-ask() { out=$("$@" 2>/dev/null) || return 1; case "$out" in *'"ServerVersion":"'[!\"]*) info=$out; return 0;; esac; return 1; }
-# engine [sudo -n]: ask the engine through its socket, else the docker client.
+# that reached no server still prints its own part, and may exit 0; curl
+# may fail on a later URL after /info answered).
+ask() { out=$("$@" 2>/dev/null); case "$out" in *'"ServerVersion":"'[!\"]*) info=$out; return 0;; esac; return 1; }
+# engine [sudo -n]: ask the engine through its socket, else the docker
+# client. With curl, each answer is followed by a "---http:CODE" line; a
+# manager (readswarm=1) is also asked for the swarm and its nodes in the
+# same curl, each within 5s (a manager cut off from its leader may hang).
 engine() {
-	if [ -n "$curl" ] && [ -S $sock ] && ask "$@" "$curl" -sf --unix-socket $sock http://docker/info; then return 0; fi
+	w='\n---http:%{http_code}\n'
+	more=""
+	if [ "$readswarm" = 1 ]; then more="--next -s -m 5 --unix-socket $sock -w $w http://docker/swarm http://docker/nodes"; fi
+	# shellcheck disable=SC2086 # $more is split into curl's arguments on purpose
+	if [ -n "$curl" ] && [ -S $sock ] && ask "$@" "$curl" -s --unix-socket $sock -w "$w" http://docker/info $more; then curled=1; return 0; fi
 	[ -n "$cli" ] && ask "$@" "$cli" info --format '{{json .}}'
 }
+curled=""
 S=""
 if [ "$uid" = 0 ]; then
 	echo sudo=yes
@@ -180,7 +211,19 @@ else
 	if [ -z "$S" ] && [ -n "$sudo" ] && "$sudo" -n true >/dev/null 2>&1; then S="$sudo -n"; fi
 	if [ -n "$S" ]; then echo sudo=yes; else echo sudo=no; fi
 fi
-printf 'info=%s\n' "$info"
+if [ -z "$curled" ]; then printf 'info=%s\n' "$info"; fi
+# Docker's packages: when an engine answered they only name its source, and
+# the files dpkg keeps for an unpacked package say it (no process); else
+# dpkg's status decides whether Docker must be installed.
+if [ -n "$info" ]; then
+	for p in ` + strings.Join(dockerPackages, " ") + `; do
+		for l in /var/lib/dpkg/info/$p.list /var/lib/dpkg/info/$p:*.list; do
+			if [ -f "$l" ]; then echo "package=ii  $p"; break; fi
+		done
+	done
+else
+	dpkg-query -W -f 'package=${db:Status-Abbrev} ${Package}\n' ` + strings.Join(dockerPackages, " ") + ` 2>/dev/null || true
+fi
 # The running dockerd: the one its pid file names (dockerd writes the file as
 # it starts: its mtime is the start), else the oldest one (ps tells its age).
 pid=""
@@ -204,18 +247,104 @@ if [ -r /var/run/docker-ssd.pid ]; then read -r ssd < /var/run/docker-ssd.pid ||
 elif [ -n "$S" ]; then ssd=$($S cat /var/run/docker-ssd.pid 2>/dev/null || true); fi
 echo "ssdpid=$ssd"
 stat -c 'mtime=%Y %n' $pidfile /etc/docker/daemon.json 2>/dev/null || true
+if [ -n "$curled" ]; then echo "---engine"; printf '%s\n' "$info"; fi
 echo "---daemon.json"
-cat /etc/docker/daemon.json 2>/dev/null || $S cat /etc/docker/daemon.json 2>/dev/null || true
+# daemon.json with the shell's read (no process), else through sudo.
+if [ -r /etc/docker/daemon.json ]; then
+	while IFS= read -r l || [ -n "$l" ]; do printf '%s\n' "$l"; done < /etc/docker/daemon.json
+else
+	$S cat /etc/docker/daemon.json 2>/dev/null || true
+fi
 `
 
 // Gather reads the facts of the host behind r in one round trip. It changes
 // nothing on the host.
 func Gather(ctx context.Context, r remote.Runner) (Facts, error) {
-	res, err := r.Run(ctx, remote.Cmd{Script: gatherScript})
+	return gather(ctx, r, false)
+}
+
+// GatherManager is Gather on a swarm manager (as the inventory has it): in
+// the same round trip, where the engine is asked through its socket, it
+// also asks for the swarm and its node list (Facts.Swarm), so that reading
+// the swarm needs no Docker API connection of its own.
+func GatherManager(ctx context.Context, r remote.Runner) (Facts, error) {
+	return gather(ctx, r, true)
+}
+
+func gather(ctx context.Context, r remote.Runner, readSwarm bool) (Facts, error) {
+	script := gatherScript
+	if readSwarm {
+		script = "readswarm=1\n" + script
+	}
+	res, err := r.Run(ctx, remote.Cmd{Script: script})
 	if err != nil {
 		return Facts{}, fmt.Errorf("read host facts: %w", err)
 	}
 	return parseFacts(string(res.Stdout))
+}
+
+// engineAnswer is one answer of the engine in the facts' engine section.
+type engineAnswer struct {
+	code int
+	body string
+}
+
+// parseEngine splits the facts' engine section (curl's answers, each
+// followed by a "---http:CODE" line) into answers.
+func parseEngine(sec string) []engineAnswer {
+	var out []engineAnswer
+	for {
+		body, rest, ok := strings.Cut(sec, "\n---http:")
+		if !ok {
+			if strings.HasPrefix(sec, "---http:") { // an empty body
+				body, rest, ok = "", strings.TrimPrefix(sec, "---http:"), true
+			} else {
+				return out
+			}
+		}
+		code, next, _ := strings.Cut(rest, "\n")
+		n, _ := strconv.Atoi(strings.TrimSpace(code))
+		out = append(out, engineAnswer{code: n, body: strings.TrimSpace(body)})
+		sec = next
+	}
+}
+
+// apiMessage is the message of a Docker API error body, else the body.
+func apiMessage(a engineAnswer) string {
+	var m struct{ Message string }
+	if json.Unmarshal([]byte(a.body), &m) == nil && m.Message != "" {
+		return m.Message
+	}
+	if a.code == 0 {
+		return "no answer within 5s"
+	}
+	return fmt.Sprintf("HTTP %d: %s", a.code, a.body)
+}
+
+// parseSwarm reads the answers to /swarm and /nodes.
+func parseSwarm(ans []engineAnswer) *SwarmRead {
+	sr := &SwarmRead{}
+	if len(ans) < 2 {
+		sr.Err = "no answer within 5s"
+		return sr
+	}
+	for i, a := range ans[:2] {
+		if a.code != 200 {
+			sr.Err = apiMessage(a)
+			return sr
+		}
+		var err error
+		if i == 0 {
+			err = json.Unmarshal([]byte(a.body), &sr.Swarm)
+		} else {
+			err = json.Unmarshal([]byte(a.body), &sr.Nodes)
+		}
+		if err != nil {
+			sr.Err = fmt.Sprintf("unreadable answer: %v", err)
+			return sr
+		}
+	}
+	return sr
 }
 
 // parseFacts is the pure half of Gather.
@@ -227,6 +356,16 @@ func parseFacts(out string) (Facts, error) {
 		return Facts{}, fmt.Errorf("read host facts: unexpected output %q", firstLine(out))
 	}
 	f.DaemonJSON = daemon
+	head, engineSec, curled := strings.Cut(head, "---engine\n")
+	if curled {
+		ans := parseEngine(engineSec)
+		if len(ans) > 0 && ans[0].code == 200 {
+			head += "\ninfo=" + ans[0].body + "\n"
+		}
+		if len(ans) > 1 {
+			f.Swarm = parseSwarm(ans[1:])
+		}
+	}
 	num := func(v string) int {
 		n, err := strconv.Atoi(strings.TrimSpace(v))
 		if err != nil {

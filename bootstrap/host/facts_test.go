@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"os/user"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -107,14 +108,66 @@ func TestParseFacts(t *testing.T) {
 	}
 }
 
+func TestParseFactsReadsCurlsAnswersAndAManagersSwarm(t *testing.T) {
+	head := strings.Join([]string{"os=debian", "user=admin", "sudo=yes", "access=sudo", "pid=57", "initscript=yes", "ssdpid=57"}, "\n") + "\n"
+	swarmJSON := `{"ID":"sw1","Spec":{"Labels":{"shoal.cluster":"prod"}}}`
+	nodesJSON := `[{"ID":"n1","Spec":{"Role":"manager"},"ManagerStatus":{"Leader":true,"Reachability":"reachable"}}]`
+	tests := []struct {
+		name      string
+		engine    string
+		wantSwarm string // "": no swarm read; else its ID, or "err:" + the error
+	}{
+		{name: "a worker's facts: /info only", engine: infoJSON + "\n\n---http:200"},
+		{name: "a manager's facts: /info, /swarm and /nodes",
+			engine:    infoJSON + "\n\n---http:200\n" + swarmJSON + "\n\n---http:200\n" + nodesJSON + "\n\n---http:200",
+			wantSwarm: "sw1"},
+		{name: "a manager without a leader",
+			engine:    infoJSON + "\n\n---http:200\n" + `{"message":"The swarm does not have a leader."}` + "\n\n---http:503\n\n---http:000",
+			wantSwarm: "err:The swarm does not have a leader."},
+		{name: "a manager that did not answer in time",
+			engine:    infoJSON + "\n\n---http:200\n---http:000\n---http:000",
+			wantSwarm: "err:no answer within 5s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := parseFacts(head + "---engine\n" + tt.engine + "\n---daemon.json\n{}\n")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !f.Running() || f.Engine.ContainersRunning != 4 || f.Access != AccessSudo || f.DaemonJSON != "{}\n" {
+				t.Fatalf("engine %+v access %q daemon.json %q", f.Engine, f.Access, f.DaemonJSON)
+			}
+			switch {
+			case tt.wantSwarm == "":
+				if f.Swarm != nil {
+					t.Errorf("swarm read without being asked: %+v", f.Swarm)
+				}
+			case strings.HasPrefix(tt.wantSwarm, "err:"):
+				if f.Swarm == nil || f.Swarm.Err != strings.TrimPrefix(tt.wantSwarm, "err:") {
+					t.Errorf("swarm %+v, want error %q", f.Swarm, tt.wantSwarm)
+				}
+			default:
+				if f.Swarm == nil || f.Swarm.Err != "" || f.Swarm.Swarm.ID != tt.wantSwarm || len(f.Swarm.Nodes) != 1 || f.Swarm.Nodes[0].ManagerStatus == nil || !f.Swarm.Nodes[0].ManagerStatus.Leader {
+					t.Errorf("swarm %+v", f.Swarm)
+				}
+			}
+		})
+	}
+}
+
 func TestGatherScriptUsesFullPathAndChangesNothing(t *testing.T) {
 	if !strings.Contains(gatherScript, "PATH="+FullPath) {
 		t.Error("the facts script does not set the full PATH")
 	}
-	for _, bad := range []string{"apt-get", "usermod", "systemctl restart", "service docker", "pkill", "kill -", "echo \"info=", "> /etc", ">/etc", "mv ", "rm "} {
+	for _, bad := range []string{"apt-get", "usermod", "systemctl restart", "service docker", "pkill", "kill -", "echo \"info=", "> /etc", ">/etc"} {
 		if strings.Contains(gatherScript, bad) {
 			t.Errorf("the facts script contains %q: reading facts must change nothing", bad)
 		}
+	}
+	// mv and rm as commands (not inside words such as "swarm "), and no
+	// request to the engine other than GET.
+	if bad := regexp.MustCompile(`(^|[\s;|&(])(mv|rm)\s|-X|--request|POST`).FindString(gatherScript); bad != "" {
+		t.Errorf("the facts script contains %q: reading facts must change nothing", bad)
 	}
 }
 

@@ -25,6 +25,11 @@ func (a Action) String() string {
 	return a.Name + " (" + a.Cost + ")"
 }
 
+// Action names that other packages order by.
+const (
+	ActionRestartDocker = "restart docker"
+)
+
 // Options are what the operator allows host preparation to do.
 type Options struct {
 	// RestartDocker allows restarting a running engine that runs
@@ -100,7 +105,7 @@ func Plan(f Facts, o Options) (HostPlan, error) {
 				"daemon.json waits for a docker restart (log rotation): dockerd is run by %s, so shoal does not restart it; restart it yourself when convenient (%s)",
 				f.StartedBy(), cost))
 		case running == 0 || o.RestartDocker:
-			p.Actions = append(p.Actions, Action{Name: "restart docker", Why: "apply daemon.json", Cost: cost, Cmd: restartDockerCmd(mgr, sudo)})
+			p.Actions = append(p.Actions, Action{Name: ActionRestartDocker, Why: "apply daemon.json", Cost: cost, Cmd: restartDockerCmd(mgr, sudo)})
 		default:
 			p.Pending = append(p.Pending, fmt.Sprintf(
 				"daemon.json waits for a docker restart (log rotation): %s; re-run with --restart-docker to let shoal restart it through %s",

@@ -17,7 +17,17 @@ type Report struct {
 // Observe gathers the facts of one host and plans its preparation. It
 // changes nothing.
 func Observe(ctx context.Context, r remote.Runner, o Options) (Report, error) {
-	f, err := Gather(ctx, r)
+	return observe(ctx, r, o, Gather)
+}
+
+// ObserveManager is Observe on a swarm manager: its facts also hold its
+// answer to the swarm questions (GatherManager).
+func ObserveManager(ctx context.Context, r remote.Runner, o Options) (Report, error) {
+	return observe(ctx, r, o, GatherManager)
+}
+
+func observe(ctx context.Context, r remote.Runner, o Options, gather func(context.Context, remote.Runner) (Facts, error)) (Report, error) {
+	f, err := gather(ctx, r)
 	if err != nil {
 		return Report{}, err
 	}

@@ -70,6 +70,19 @@ type ObserveOptions struct {
 	// docker info), by node name: those nodes' engines are not asked
 	// again.
 	Hosts map[string]HostState
+	// Swarms are managers' answers already read (the host facts of a
+	// manager also read /swarm and /nodes), by node name. Managers are
+	// still judged in turn; an answer read before that counts (Judge) is
+	// used without asking the engine again, any other is asked again.
+	Swarms map[string]SwarmAnswer
+}
+
+// SwarmAnswer is a manager's answer to the swarm questions (the swarm and
+// its node list), or why it gave none.
+type SwarmAnswer struct {
+	Swarm   *SwarmInfo
+	Members []Member
+	Err     error
 }
 
 // Observe is ObserveWith with the default options.
@@ -131,23 +144,30 @@ func ObserveWith(ctx context.Context, inv *inventory.Inventory, engines map[stri
 			continue
 		}
 		running = true
-		actx, cancel := context.WithTimeout(ctx, o.AskTimeout)
-		var slow *time.Timer
-		if o.Progress != nil {
-			slow = time.AfterFunc(o.NoticeAfter, func() {
-				o.Progress.Node(n.Name, fmt.Sprintf("no answer yet from this manager; waiting up to %s", o.AskTimeout))
-			})
-		}
-		sw, members, err := readSwarm(actx, engines[n.Name])
-		if slow != nil {
-			slow.Stop()
-		}
-		cancel()
-		if err != nil && ctx.Err() != nil {
-			return obs, ctx.Err()
-		}
-		if err != nil && errors.Is(err, context.DeadlineExceeded) {
-			err = fmt.Errorf("no answer within %s", o.AskTimeout)
+		var sw *SwarmInfo
+		var members []Member
+		var err error
+		if pre, ok := o.Swarms[n.Name]; ok && Judge(n.Name, pre.Members, pre.Err).Quorum {
+			sw, members = pre.Swarm, pre.Members
+		} else {
+			actx, cancel := context.WithTimeout(ctx, o.AskTimeout)
+			var slow *time.Timer
+			if o.Progress != nil {
+				slow = time.AfterFunc(o.NoticeAfter, func() {
+					o.Progress.Node(n.Name, fmt.Sprintf("no answer yet from this manager; waiting up to %s", o.AskTimeout))
+				})
+			}
+			sw, members, err = readSwarm(actx, engines[n.Name])
+			if slow != nil {
+				slow.Stop()
+			}
+			cancel()
+			if err != nil && ctx.Err() != nil {
+				return obs, ctx.Err()
+			}
+			if err != nil && errors.Is(err, context.DeadlineExceeded) {
+				err = fmt.Errorf("no answer within %s", o.AskTimeout)
+			}
 		}
 		a := Judge(n.Name, members, err)
 		obs.Asked = append(obs.Asked, a)
@@ -189,17 +209,22 @@ func readSwarm(ctx context.Context, e Engine) (*SwarmInfo, []Member, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("swarm inspect: %w", err)
 	}
-	info := &SwarmInfo{
-		ID:           sw.Swarm.ID,
-		Name:         sw.Swarm.Spec.Labels[LabelCluster],
-		Autolock:     sw.Swarm.Spec.EncryptionConfig.AutoLockManagers,
-		DataPathPort: sw.Swarm.DataPathPort,
-	}
 	list, err := e.NodeList(ctx, client.NodeListOptions{})
 	if err != nil {
 		return nil, nil, fmt.Errorf("node list: %w", err)
 	}
-	return info, Members(list.Items), nil
+	return InfoFromSwarm(sw.Swarm), Members(list.Items), nil
+}
+
+// InfoFromSwarm is the part of the Docker API's swarm (swarm inspect) a
+// plan needs.
+func InfoFromSwarm(sw swarm.Swarm) *SwarmInfo {
+	return &SwarmInfo{
+		ID:           sw.ID,
+		Name:         sw.Spec.Labels[LabelCluster],
+		Autolock:     sw.Spec.EncryptionConfig.AutoLockManagers,
+		DataPathPort: sw.DataPathPort,
+	}
 }
 
 // Members converts the Docker API's node list into Members.

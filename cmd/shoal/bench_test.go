@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"io"
+	"log/slog"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"github.com/shoalops/shoal/bootstrap"
+	"github.com/shoalops/shoal/bootstrap/remote"
 	"github.com/shoalops/shoal/lab"
 )
 
@@ -51,7 +54,7 @@ func BenchmarkBootstrapScale(b *testing.B) {
 		}
 		defer closer.Close()
 		start := time.Now()
-		if _, err := bootstrap.Run(ctx, inv, bootstrap.Options{Dial: dial}, nopProgress{}); err != nil {
+		if _, err := bootstrap.Run(ctx, inv, benchOptions(dial), nopProgress{}); err != nil {
 			b.Fatal(err)
 		}
 		return time.Since(start)
@@ -66,6 +69,18 @@ func BenchmarkBootstrapScale(b *testing.B) {
 	b.ReportMetric(t3.Seconds()/n, "s/bootstrap-3")
 	b.ReportMetric(t9.Seconds()/n, "s/bootstrap-9")
 	b.ReportMetric(float64(t9)/float64(t3), "ratio-9/3")
+}
+
+// benchOptions are bootstrap.Options for a benchmark: with -v, phase
+// timings and every remote command's duration go to stderr (debug level),
+// so that a run can be profiled phase by phase.
+func benchOptions(dial remote.DialOptions) bootstrap.Options {
+	if !testing.Verbose() {
+		return bootstrap.Options{Dial: dial}
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	dial.Logger = log
+	return bootstrap.Options{Dial: dial, Log: log}
 }
 
 type nopProgress struct{}
@@ -145,7 +160,7 @@ func BenchmarkBootstrapVsManual(b *testing.B) {
 		tm += manual()
 		reset()
 		start := time.Now()
-		if _, err := bootstrap.Run(ctx, inv, bootstrap.Options{Dial: dial}, nopProgress{}); err != nil {
+		if _, err := bootstrap.Run(ctx, inv, benchOptions(dial), nopProgress{}); err != nil {
 			b.Fatal(err)
 		}
 		ts += time.Since(start)
@@ -190,14 +205,14 @@ func BenchmarkBootstrapRerun(b *testing.B) {
 	ctx := context.Background()
 
 	start := time.Now()
-	if _, err := bootstrap.Run(ctx, inv, bootstrap.Options{Dial: dial}, nopProgress{}); err != nil {
+	if _, err := bootstrap.Run(ctx, inv, benchOptions(dial), nopProgress{}); err != nil {
 		b.Fatal(err)
 	}
 	first := time.Since(start)
 	var rerun time.Duration
 	for b.Loop() {
 		start := time.Now()
-		rep, err := bootstrap.Run(ctx, inv, bootstrap.Options{Dial: dial}, nopProgress{})
+		rep, err := bootstrap.Run(ctx, inv, benchOptions(dial), nopProgress{})
 		rerun += time.Since(start)
 		if err != nil {
 			b.Fatal(err)
