@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shoalops/shoal/bootstrap/swarm"
+	"github.com/shoalops/shoal/lab"
+)
+
+// pulumiUpLine is the pulumi actor's log line as it starts an up.
+var pulumiUpLine = regexp.MustCompile(`msg="heal: pulumi up" node=(\S+) generation=(\d+)`)
+
+// Heal is stopped while the Pulumi actor is in the middle of replacing a
+// dead worker of a `shoal up` stack (its up running), and started again:
+// the second process resumes the recorded attempt instead of starting
+// another, so exactly one new server is made (one generation raise), the
+// node is Ready under its name, and the Pulumi state is still the truth: a
+// second `shoal up` has no changes.
+func TestHealRestartedMidRemediationOnAShoalUpStackReplacesOnce(t *testing.T) {
+	requirePulumi(t)
+	c, name := newLab(t)
+	t.Setenv("PULUMI_CONFIG_PASSPHRASE", "test-passphrase")
+	dir := t.TempDir()
+	base, err := os.ReadFile(filepath.Join("..", "..", "Pulumi.local.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.Replace(string(base), "config:\n", "config:\n  shoal:cluster: "+name+"\n  shoal:heal:\n    grace: 1s\n", 1)
+	cfg = strings.Replace(cfg, "role: worker, count: 2", "role: worker, count: 1", 1)
+	if err := os.WriteFile(filepath.Join(dir, "Pulumi."+name+".yaml"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	up := func() stackResult {
+		t.Helper()
+		out := c.must("up", "--yes", "--stack", name, "--dir", dir, "-o", "json")
+		var r stackResult
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatalf("up -o json: %v\n%s", err, out)
+		}
+		return r
+	}
+	start := time.Now()
+	up()
+	t.Logf("up: %s", time.Since(start).Round(time.Second))
+	before := c.status()
+	old := entriesNamed(before, "w-1")
+	if before.Quorum != "ok" || len(before.Nodes) != 4 || len(old) != 1 {
+		t.Fatalf("after up: %+v", before)
+	}
+	docker, err := localDocker()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer docker.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	oldServer, _ := c.labRef(name).Node("w-1")
+
+	healArgs := []string{"--stack", name, "--dir", dir, "--resync", "5s"}
+	stop, firstLog := c.startHeal(healArgs...)
+	defer func() {
+		if stop != nil {
+			stop()
+		}
+	}()
+	if err := lab.KillNode(ctx, docker, c.labRef(name), "w-1"); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+
+	// Mid-remediation: the attempt is recorded and the actor's up runs.
+	deadline := time.Now().Add(4 * time.Minute)
+	for !pulumiUpLine.MatchString(firstLog()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the pulumi actor did not start an up within 4m of the kill:\n%s", firstLog())
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	time.Sleep(5 * time.Second) // the up is at work on the new server
+	code, first := stop()
+	stop = nil
+	t.Logf("first heal stopped %s after the kill (exit %d)", time.Since(killed).Round(time.Second), code)
+	if strings.Contains(first, `msg="heal: action done" kind=replace`) {
+		t.Fatalf("the first heal finished the replacement before it was stopped: not mid-remediation\n%s", first)
+	}
+
+	stop, secondLog := c.startHeal(healArgs...)
+	st := c.waitStatus(10*time.Minute, "w-1 replaced (a new Ready entry) and its dead entry gone", func(st swarm.Status) bool {
+		e := entriesNamed(st, "w-1")
+		return len(e) == 1 && e[0].State == "ready" && e[0].ID != old[0].ID && len(st.Nodes) == 4 && st.Quorum == "ok"
+	}, func() string { return "first heal:\n" + first + "\nsecond heal:\n" + secondLog() })
+	t.Logf("w-1 Ready again %s after the kill", time.Since(killed).Round(time.Second))
+	time.Sleep(10 * time.Second) // heal keeps watching: nothing more happens
+	_, second := stop()
+	stop = nil
+	if testing.Verbose() {
+		t.Logf("first heal:\n%s\nsecond heal:\n%s", first, second)
+	}
+
+	if !strings.Contains(second, "resuming it, not starting another") {
+		t.Errorf("the second heal did not resume the recorded attempt:\n%s", second)
+	}
+	if n := strings.Count(first+second, `msg="heal: action done" kind=replace`); n != 1 {
+		t.Errorf("%d replacements finished, want 1", n)
+	}
+	// One attempt: every up either process started deployed generation 1.
+	for _, m := range pulumiUpLine.FindAllStringSubmatch(first+second, -1) {
+		if m[1] != "w-1" || m[2] != "1" {
+			t.Errorf("an up for %s generation %s: want only w-1 generation 1 (one new server)", m[1], m[2])
+		}
+	}
+	if names := labNodeNames(ctx, t, docker, name); strings.Join(names, ",") != "ma-1,mb-1,mc-1,w-1" {
+		t.Errorf("servers %v, want ma-1,mb-1,mc-1,w-1", names)
+	}
+	srv, ok := c.labRef(name).Node("w-1")
+	n := entriesNamed(st, "w-1")[0]
+	if !ok || srv.Container == "" || srv.Address != n.Address {
+		t.Errorf("w-1's server %+v, the swarm says address %s", srv, n.Address)
+	}
+	if srv.Address == oldServer.Address && srv.HostKey == oldServer.HostKey {
+		t.Errorf("w-1's server is the old one: %+v", srv)
+	}
+	if r := up(); !r.noChanges() {
+		t.Errorf("up after heal changed resources: %+v", r.Changes)
+	}
+	if out := c.must("heal", "--once", "--stack", name, "--dir", dir); strings.Contains(out, "did ") {
+		t.Errorf("a heal after the second up acted:\n%s", out)
+	}
+	c.must("destroy", "--stack", name, "--dir", dir, "--yes")
+}
