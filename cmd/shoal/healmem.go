@@ -31,13 +31,32 @@ func idleTrimmer(release func() (int64, error), log *slog.Logger, quiet time.Dur
 			return
 		}
 		pending = false
+		rss := residentBytes()
 		n, err := release()
 		if err != nil {
 			log.Debug("heal: release start-up memory", "advised_bytes", n, "err", err)
 			return
 		}
-		log.Debug("heal: released start-up memory", "advised_bytes", n)
+		log.Info("heal: released start-up memory", "rss_before_kb", rss>>10, "rss_after_kb", residentBytes()>>10, "advised_bytes", n)
 	}
+}
+
+// vmRSS reads VmRSS (in bytes) from the text of /proc/PID/status, 0 if
+// it is not there.
+func vmRSS(status string) int64 {
+	for _, line := range strings.Split(status, "\n") {
+		v, ok := strings.CutPrefix(line, "VmRSS:")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(v)
+		if len(f) == 2 && f[1] == "kB" {
+			if kb, err := strconv.ParseInt(f[0], 10, 64); err == nil {
+				return kb << 10
+			}
+		}
+	}
+	return 0
 }
 
 // readOnlyMappingOf parses one line of /proc/self/maps and says whether it

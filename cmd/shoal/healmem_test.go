@@ -64,3 +64,12 @@ func TestHealReadOnlyMappingsOfTheExecutable(t *testing.T) {
 		t.Fatalf("release: %d bytes advised, %v", n, err)
 	}
 }
+
+func TestHealVmRSSFromProcStatus(t *testing.T) {
+	if got := vmRSS("Name:\tshoal\nVmHWM:\t  70000 kB\nVmRSS:\t   62904 kB\nRssAnon:\t 12508 kB\n"); got != 62904<<10 {
+		t.Errorf("vmRSS = %d", got)
+	}
+	if got := vmRSS("Name:\tshoal\n"); got != 0 {
+		t.Errorf("vmRSS without the line = %d", got)
+	}
+}

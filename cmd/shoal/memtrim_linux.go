@@ -60,3 +60,12 @@ func releaseStartupMemory() (int64, error) {
 	}
 	return advised, firstErr
 }
+
+// residentBytes is the process's resident set (VmRSS), 0 if unknown.
+func residentBytes() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	return vmRSS(string(b))
+}
