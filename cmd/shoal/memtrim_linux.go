@@ -23,7 +23,9 @@ const madvPageout = 21
 // the PC tables) touched once by the package initialisers and by opening
 // the stack. Those are file pages the kernel maps 64 KiB at a time, and
 // they were most of the heal service's idle RSS. What the loop runs comes
-// back on its first touch. It returns the bytes advised; errors (an older
+// back on its first touch, one page at a time: the mappings are marked
+// for random access (MADV_RANDOM), so neither read-ahead nor fault-around
+// brings the neighbours back with it. It returns the bytes advised; errors (an older
 // kernel) only mean nothing was released.
 func releaseStartupMemory() (int64, error) {
 	debug.FreeOSMemory()
@@ -46,6 +48,12 @@ func releaseStartupMemory() (int64, error) {
 		start, end, ok := readOnlyMappingOf(sc.Text(), exe)
 		if !ok {
 			continue
+		}
+		// Random access first: a page touched again is read alone, not
+		// with its neighbours (no read-ahead, so fault-around finds nothing
+		// else in the page cache to map).
+		if _, _, e := syscall.Syscall(syscall.SYS_MADVISE, start, end-start, syscall.MADV_RANDOM); e != 0 && firstErr == nil {
+			firstErr = fmt.Errorf("madvise(MADV_RANDOM) %x-%x: %w", start, end, e)
 		}
 		if _, _, e := syscall.Syscall(syscall.SYS_MADVISE, start, end-start, madvPageout); e != 0 {
 			if firstErr == nil {
