@@ -127,7 +127,9 @@ func TestHealRestartedMidRemediationOnAShoalUpStackReplacesOnce(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	// At once: on an idle machine the lab's up takes about 4s.
+	// Into the up (on an idle machine the lab's up takes about 4s): the
+	// Pulumi CLI gets SIGINT while it works on the new server.
+	time.Sleep(1500 * time.Millisecond)
 	code, first := stop()
 	stop = nil
 	if code != 0 {
