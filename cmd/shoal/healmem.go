@@ -11,10 +11,11 @@ import (
 
 // idleTrimmer returns a Controller.OnDecision hook that gives back the
 // memory start-up and remediations leave resident (release:
-// releaseStartupMemory) once heal goes idle: at the first decision on a node list, and again at
-// the first decision without actions at least quiet after the last one
-// with actions. Idle RSS is what a manager pays for heal all day
-// (docs/benchmarks.md, docs/decisions/0029).
+// releaseStartupMemory) once heal goes idle: at the first decision on a
+// node list, and again at the first decision without actions at least
+// quiet after the last one with actions (an action still running then,
+// such as a long up, only faults its pages back in). Idle RSS is what a
+// manager pays for heal all day (docs/benchmarks.md, docs/decisions/0029).
 func idleTrimmer(release func() (int64, error), log *slog.Logger, quiet time.Duration, now func() time.Time) func(heal.Snapshot, heal.Decision) {
 	pending := true
 	var lastActive time.Time
