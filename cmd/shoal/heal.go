@@ -294,6 +294,7 @@ func runHeal(cmd *cobra.Command, a *app, fl *healFlags) error {
 	}
 
 	ctl.Metrics = heal.NewMetrics()
+	ctl.OnDecision = idleTrimmer(releaseStartupMemory, a.log, 30*time.Second, time.Now)
 	if fl.metricsAddr != "" {
 		ln, err := net.Listen("tcp", fl.metricsAddr)
 		if err != nil {
