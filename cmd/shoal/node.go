@@ -13,6 +13,7 @@ import (
 	"github.com/shoalops/shoal/heal/labactor"
 	"github.com/shoalops/shoal/replace"
 	"github.com/shoalops/shoal/replace/labexec"
+	"github.com/shoalops/shoal/replace/swarmexec"
 )
 
 func newNodeCmd(a *app) *cobra.Command {
@@ -58,12 +59,18 @@ is done (exit 3). An unknown NAME exits 2 and names the nearest node.
 Where the new server comes from:
   - a lab (` + "`shoal lab up`" + `): shoal creates it at --hoster (default NAME's) and
     deletes NAME's container at the end
-  - a plain inventory: start the new server yourself and pass --address; at the
-    end, put the new node in the inventory in NAME's place and delete NAME's
-    server at its hoster (the plan says so). For now shoal checks and prints
-    the steps (--dry-run) and does not carry them out on a plain inventory
-  - a stack of ` + "`shoal up`" + `: not yet; the Pulumi program cannot create one
-    more server for a replacement yet, and the command exits 2 saying so
+  - a plain inventory: start the new server yourself and pass --address; shoal
+    joins it as ` + "`shoal bootstrap`" + ` would (installing Docker if it has none)
+    and takes NAME out of the swarm (NAME leaves from its own engine). Your
+    inventory file is not written: at the end shoal prints the entry to put in
+    NAME's place, and NAME's server is yours to delete at its hoster
+  - a stack of ` + "`shoal up`" + `: not yet, and the command exits 2 saying why. The
+    program replaces a server only under its own name (a raised
+    shoal:generations entry, as heal does for a dead node), and it deletes the
+    old server before creating the new one: NAME would leave before its
+    successor joined, undrained. A planned swap needs the program to create
+    NAME's successor as one more node and delete NAME's server only after the
+    drain, which it cannot do yet
 
 --dry-run prints the numbered steps and changes nothing (exit 4). Without
 --dry-run the steps and their targets are shown and confirmed on the terminal;
@@ -96,8 +103,7 @@ func runNodeReplace(cmd *cobra.Command, a *app, name string, fl nodeReplaceFlags
 		return err
 	}
 	if stack := stackOf(a.home, inv.Path); stack != "" {
-		return withCode(exitUsage, fmt.Errorf("node replace: %s is the inventory of stack %s from `shoal up`, and replacing a node of a `shoal up` stack is not built yet: "+
-			"the Pulumi program has no way yet to create NAME's successor and delete NAME's server (nothing was changed)", inv.Path, stack))
+		return withCode(exitUsage, stackReplaceRefusal(name, inv.Path, stack))
 	}
 	src := replace.SourceInventory
 	if docker, err := localDocker(); err == nil {
@@ -133,28 +139,58 @@ func runNodeReplace(cmd *cobra.Command, a *app, name string, fl nodeReplaceFlags
 	if fl.dryRun {
 		return withCode(exitWork, errors.New(""))
 	}
-	if src != replace.SourceLab {
-		return withCode(exitUsage, fmt.Errorf("node replace %s: carrying out a replacement on a plain inventory is not built yet (labs only); nothing was changed: --dry-run prints the steps to do by hand", name))
-	}
 	if !fl.yes {
-		if !a.confirm(fmt.Sprintf("replace %s by %s (drain, demote, remove and delete %s)?", plan.Old.Name, plan.New.Name, plan.Old.Name)) {
+		q := fmt.Sprintf("replace %s by %s (drain, demote, remove and delete %s)?", plan.Old.Name, plan.New.Name, plan.Old.Name)
+		if src == replace.SourceInventory {
+			q = fmt.Sprintf("replace %s by %s at %s (drain, demote and remove %s; deleting its server is yours)?", plan.Old.Name, plan.New.Name, plan.New.Address, plan.Old.Name)
+		}
+		if !a.confirm(q) {
 			return withCode(exitRefused, fmt.Errorf("node replace %s not confirmed: nothing changed", name))
 		}
 	}
-	docker, err := localDocker()
-	if err != nil {
-		return err
-	}
-	defer docker.Close()
-	x, err := labexec.New(docker, inv.Path, labexec.Options{Dial: dial, Progress: labProgress(a), Log: a.log})
-	if err != nil {
-		return err
+	var x replace.Executor
+	if src == replace.SourceLab {
+		docker, err := localDocker()
+		if err != nil {
+			return err
+		}
+		defer docker.Close()
+		lx, err := labexec.New(docker, inv.Path, labexec.Options{Dial: dial, Progress: labProgress(a), Log: a.log})
+		if err != nil {
+			return err
+		}
+		x = lx
+	} else {
+		x = swarmexec.NewInventory(inv, swarmexec.Options{Dial: dial, Progress: labProgress(a), Log: a.log})
 	}
 	if err := replace.Execute(ctx, plan, x, a.stderr); err != nil {
 		return withCode(exitFailed, err)
 	}
 	fmt.Fprintf(a.stderr, "replaced %s by %s\n", plan.Old.Name, plan.New.Name)
+	if src == replace.SourceInventory {
+		oldEntry, _ := inv.Node(plan.Old.Name)
+		edit, err := swarmexec.InventoryEdit(plan.Old.Name, swarmexec.Entry(plan.New, plan.Old, oldEntry))
+		if err != nil {
+			return err
+		}
+		// Results go to stdout: the edit is what the operator acts on.
+		fmt.Fprintf(a.stdout, "left to you:\n%s", edit)
+		fmt.Fprintf(a.stdout, "and delete the server of %s (%s) at %s; until the inventory is edited, `shoal bootstrap` would try to join %s again\n",
+			plan.Old.Name, plan.Old.Address, plan.Old.Hoster, plan.Old.Name)
+	}
 	return nil
+}
+
+// stackReplaceRefusal says why node replace does not carry out a
+// replacement on a `shoal up` stack, and what the operator can do instead.
+func stackReplaceRefusal(name, invPath, stack string) error {
+	return fmt.Errorf("node replace %s: %s is the inventory of stack %s from `shoal up`, and replacing a node of a `shoal up` stack is not built yet (nothing was changed):\n"+
+		"  the Pulumi program replaces a server only under its own name (a raised generation, as heal does for a dead node), deleting the old server before it creates the new one,\n"+
+		"  so %s would leave before its successor joined and without being drained; a planned swap needs the program to create %s's successor as one more node\n"+
+		"  and delete %s's server only after the drain, which it has no way to do yet.\n"+
+		"  What you can do now: raise %s's entry of shoal:generations in Pulumi.%s.yaml (e.g. shoal:generations: {%s: 1}) and run `shoal up`: it replaces the server under its name as heal does,\n"+
+		"  with %s's tasks rescheduled when it goes and, for a manager, one manager fewer until the new server has joined",
+		name, invPath, stack, name, name, name, name, stack, name, name)
 }
 
 func printReplacePlan(w io.Writer, p replace.Plan) {
