@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -28,6 +29,7 @@ func newNodeCmd(a *app) *cobra.Command {
 type nodeReplaceFlags struct {
 	hoster, address string
 	dryRun, yes     bool
+	writeInventory  bool
 }
 
 func newNodeReplaceCmd(a *app) *cobra.Command {
@@ -63,7 +65,9 @@ Where the new server comes from:
     joins it as ` + "`shoal bootstrap`" + ` would (installing Docker if it has none)
     and takes NAME out of the swarm (NAME leaves from its own engine). Your
     inventory file is not written: at the end shoal prints the entry to put in
-    NAME's place, and NAME's server is yours to delete at its hoster
+    NAME's place (--write-inventory puts it there, every other line of the
+    file kept, or refuses before anything changes), and NAME's server is
+    yours to delete at its hoster
   - a stack of ` + "`shoal up`" + `: not yet, and the command exits 2 saying why. The
     program replaces a server only under its own name (a raised
     shoal:generations entry, as heal does for a dead node), and it deletes the
@@ -78,7 +82,7 @@ Where the new server comes from:
 (exit 3) and touches nothing.`,
 		Example: `  shoal node replace w1 --dry-run
   shoal node replace m1 --hoster hoster-d --yes
-  shoal node replace m2 --address 203.0.113.20 --inventory prod.yaml`,
+  shoal node replace m2 --address 203.0.113.20 --inventory prod.yaml --write-inventory`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runNodeReplace(cmd, a, args[0], fl)
@@ -89,6 +93,7 @@ Where the new server comes from:
 	f.StringVar(&fl.address, "address", "", "address of the new server (plain inventories, where it is required)")
 	f.BoolVar(&fl.dryRun, "dry-run", false, "print the numbered steps and change nothing")
 	f.BoolVarP(&fl.yes, "yes", "y", false, "replace without asking")
+	f.BoolVar(&fl.writeInventory, "write-inventory", false, "plain inventories: put the new node in NAME's place in the inventory file at the end, every other line kept (refused up front when that cannot be done)")
 	return cmd
 }
 
@@ -136,6 +141,20 @@ func runNodeReplace(cmd *cobra.Command, a *app, name string, fl nodeReplaceFlags
 	} else {
 		printReplacePlan(a.stdout, plan)
 	}
+	var edited []byte // the inventory file with the successor in NAME's place (--write-inventory)
+	if fl.writeInventory {
+		if src != replace.SourceInventory {
+			return withCode(exitUsage, fmt.Errorf("node replace %s: --write-inventory is for plain inventories; a lab's inventory is shoal's and is rewritten anyway (nothing was changed)", name))
+		}
+		data, err := os.ReadFile(inv.Path)
+		if err != nil {
+			return fmt.Errorf("node replace %s: read the inventory: %w", name, err)
+		}
+		oldEntry, _ := inv.Node(plan.Old.Name)
+		if edited, err = inventory.ReplaceNode(inv.Path, data, plan.Old.Name, swarmexec.Entry(plan.New, plan.Old, oldEntry)); err != nil {
+			return withCode(exitRefused, fmt.Errorf("node replace %s: --write-inventory: %w", name, err))
+		}
+	}
 	if fl.dryRun {
 		return withCode(exitWork, errors.New(""))
 	}
@@ -167,7 +186,13 @@ func runNodeReplace(cmd *cobra.Command, a *app, name string, fl nodeReplaceFlags
 		return withCode(exitFailed, err)
 	}
 	fmt.Fprintf(a.stderr, "replaced %s by %s\n", plan.Old.Name, plan.New.Name)
-	if src == replace.SourceInventory {
+	if edited != nil {
+		if err := writeInventoryFile(inv.Path, edited); err != nil {
+			return withCode(exitFailed, fmt.Errorf("node replace %s: the swarm part is done, but the inventory was not written: %w", name, err))
+		}
+		fmt.Fprintf(a.stdout, "wrote %s: %s in the place of %s\n", inv.Path, plan.New.Name, plan.Old.Name)
+		fmt.Fprintf(a.stdout, "left to you: delete the server of %s (%s) at %s\n", plan.Old.Name, plan.Old.Address, plan.Old.Hoster)
+	} else if src == replace.SourceInventory {
 		oldEntry, _ := inv.Node(plan.Old.Name)
 		edit, err := swarmexec.InventoryEdit(plan.Old.Name, swarmexec.Entry(plan.New, plan.Old, oldEntry))
 		if err != nil {
@@ -191,6 +216,24 @@ func stackReplaceRefusal(name, invPath, stack string) error {
 		"  What you can do now: raise %s's entry of shoal:generations in Pulumi.%s.yaml (e.g. shoal:generations: {%s: 1}) and run `shoal up`: it replaces the server under its name as heal does,\n"+
 		"  with %s's tasks rescheduled when it goes and, for a manager, one manager fewer until the new server has joined",
 		name, invPath, stack, name, name, name, name, stack, name, name)
+}
+
+// writeInventoryFile replaces the inventory file at path by data in one
+// rename, keeping its mode.
+func writeInventoryFile(path string, data []byte) error {
+	mode := os.FileMode(0o600)
+	if st, err := os.Stat(path); err == nil {
+		mode = st.Mode().Perm()
+	}
+	tmp := path + ".shoal-tmp"
+	if err := os.WriteFile(tmp, data, mode); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	return nil
 }
 
 func printReplacePlan(w io.Writer, p replace.Plan) {
