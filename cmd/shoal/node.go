@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -134,13 +136,6 @@ func runNodeReplace(cmd *cobra.Command, a *app, name string, fl nodeReplaceFlags
 	if err != nil {
 		return err
 	}
-	if a.json() {
-		if err := writeReplaceJSON(a.stdout, inv, plan); err != nil {
-			return err
-		}
-	} else {
-		printReplacePlan(a.stdout, plan)
-	}
 	var edited []byte // the inventory file with the successor in NAME's place (--write-inventory)
 	if fl.writeInventory {
 		if src != replace.SourceInventory {
@@ -154,6 +149,15 @@ func runNodeReplace(cmd *cobra.Command, a *app, name string, fl nodeReplaceFlags
 		if edited, err = inventory.ReplaceNode(inv.Path, data, plan.Old.Name, swarmexec.Entry(plan.New, plan.Old, oldEntry)); err != nil {
 			return withCode(exitRefused, fmt.Errorf("node replace %s: --write-inventory: %w", name, err))
 		}
+		// The file edit is no longer left to the operator.
+		plan.Notes = slices.DeleteFunc(plan.Notes, func(n string) bool { return strings.HasPrefix(n, "in the inventory") })
+	}
+	if a.json() {
+		if err := writeReplaceJSON(a.stdout, inv, plan); err != nil {
+			return err
+		}
+	} else {
+		printReplacePlan(a.stdout, plan)
 	}
 	if fl.dryRun {
 		return withCode(exitWork, errors.New(""))

@@ -327,10 +327,30 @@ func TestNodeReplaceOnAPlainInventory(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// --write-inventory refuses before anything changes when it would
+	// lose a comment inside w1's entry.
+	w1Addr := "address: " + func() string { n, _ := inv.Node("w1"); return n.Address }()
+	commented := strings.Replace(string(b), w1Addr+"\n", w1Addr+" # rented in 2024\n", 1)
+	if err := os.WriteFile(plain, []byte(commented), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	code, out, errs := c.run("node", "replace", "w1", "--address", srv.Address, "-i", plain, "--yes", "--write-inventory")
+	if code != exitRefused || !strings.Contains(errs, "holds a comment") || !strings.Contains(errs, "nothing was written") {
+		t.Fatalf("--write-inventory over a commented entry: exit %d, want %d naming the comment\n%s%s", code, exitRefused, out, errs)
+	}
+	if got := members(t, plain); got["w1"].ID == "" || got["w1-r1"].ID != "" {
+		t.Fatalf("the refused replacement changed the swarm: %v", got)
+	}
+	if err := os.WriteFile(plain, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	start := time.Now()
+	code, out, errs = c.run("node", "replace", "w1", "--address", srv.Address, "-i", plain, "--yes", "--write-inventory")
 	if code != 0 {
 		t.Fatalf("node replace on a plain inventory: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
 	}
+	t.Logf("node replace w1 --address %s took %s\n%s%s", srv.Address, time.Since(start).Round(100*time.Millisecond), errs, out)
 	for _, want := range []string{"step 1/5: join w1-r1", "step 5/5: remove w1 from the swarm", "replaced w1 by w1-r1"} {
 		if !strings.Contains(errs, want) {
 			t.Errorf("progress lacks %q:\n%s", want, errs)
