@@ -61,8 +61,9 @@ majority of the managers. A step that would break a rule is named and nothing
 is done (exit 3). An unknown NAME exits 2 and names the nearest node.
 
 Where the new server comes from:
-  - a lab (` + "`shoal lab up`" + `): shoal creates it at --hoster (default NAME's) and
-    deletes NAME's container at the end
+  - a lab (` + "`shoal lab up`" + `): shoal creates it at --hoster (default NAME's),
+    gives it the service images NAME's engine holds (a lab VPS cannot pull)
+    and deletes NAME's container at the end
   - a plain inventory: start the new server yourself and pass --address; shoal
     joins it as ` + "`shoal bootstrap`" + ` would (installing Docker if it has none)
     and takes NAME out of the swarm (NAME leaves from its own engine). Your

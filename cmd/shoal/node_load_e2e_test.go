@@ -98,6 +98,10 @@ func TestNodeReplaceManagerThenWorkerUnderLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	waitRuns(ctx, t, m2, web.ID, 2*time.Minute, "web running on m1 and w1", func(r serviceRuns) bool {
+		slices.Sort(r.On)
+		return r.Running == 2 && strings.Join(r.On, ",") == "m1,w1"
+	})
 	if _, err := m2.ServiceCreate(ctx, client.ServiceCreateOptions{Spec: swarmtypes.ServiceSpec{
 		Annotations: swarmtypes.Annotations{Name: "probe"},
 		TaskTemplate: swarmtypes.TaskSpec{
@@ -109,10 +113,6 @@ func TestNodeReplaceManagerThenWorkerUnderLoad(t *testing.T) {
 	}}); err != nil {
 		t.Fatal(err)
 	}
-	waitRuns(ctx, t, m2, web.ID, 2*time.Minute, "web running on m1 and w1", func(r serviceRuns) bool {
-		slices.Sort(r.On)
-		return r.Running == 2 && strings.Join(r.On, ",") == "m1,w1"
-	})
 	probeCon := lab.ContainerName(name, "m2")
 	var ok0, fail0 int
 	deadline := time.Now().Add(time.Minute)
@@ -124,6 +124,9 @@ func TestNodeReplaceManagerThenWorkerUnderLoad(t *testing.T) {
 		ok0, fail0 = probeCounts(t, probeLog(ctx, t, probeCon))
 	}
 	t.Logf("probe running: ok %d fail %d, %s after the start", ok0, fail0, time.Since(start).Round(time.Second))
+	if fail0 > 0 {
+		t.Logf("failures before the replacements (not counted):\n%s", failures(probeLog(ctx, t, probeCon)))
+	}
 
 	stopSampling := sampleQuorum(t, inv, "m2")
 	for _, node := range []string{"m1", "w1"} {
