@@ -39,6 +39,7 @@ type Executor struct {
 	invPath  string
 	actor    *labactor.Actor
 	progress io.Writer
+	log      *slog.Logger
 }
 
 var _ replace.Executor = (*Executor)(nil)
@@ -63,7 +64,10 @@ func New(docker lab.Docker, invPath string, o Options) (*Executor, error) {
 	if o.Progress == nil {
 		o.Progress = io.Discard
 	}
-	x := &Executor{docker: docker, lab: lab.Ref(inv.Cluster.Name, filepath.Dir(invPath)), invPath: invPath, progress: o.Progress}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	x := &Executor{docker: docker, lab: lab.Ref(inv.Cluster.Name, filepath.Dir(invPath)), invPath: invPath, progress: o.Progress, log: o.Log}
 	// The inventory is read again at every step: the join rewrites it.
 	x.Swarm = swarmexec.NewSwarm(func() (*inventory.Inventory, error) { return inventory.Load(invPath) }, o.Dial, o.Poll)
 	x.actor, err = labactor.New(docker, invPath, x.Heal(), labactor.Options{Dial: o.Dial, Progress: o.Progress, Log: o.Log})
@@ -90,7 +94,10 @@ func (x *Executor) CreateServer(ctx context.Context, n replace.Node) error {
 // as `shoal bootstrap` would (heal/labactor).
 func (x *Executor) Join(ctx context.Context, n, old replace.Node) error {
 	if err := x.copyImages(ctx, n.Name, old.Name); err != nil {
-		return err
+		// NAME may be down (its container stopped): the join goes on, and
+		// tasks that need an image the successor lacks are rejected there
+		// and placed elsewhere.
+		x.log.Warn("node replace: the successor did not get the service images", "node", n.Name, "from", old.Name, "err", err)
 	}
 	return x.actor.ReplaceServer(ctx, heal.NodeInfo{Name: old.Name, Role: old.Role, Hoster: old.Hoster, Region: old.Region, Addr: old.Address},
 		heal.NodeSpec{Name: n.Name, Role: n.Role, Hoster: n.Hoster, Region: n.Region, Labels: n.Labels})
