@@ -282,19 +282,22 @@ func TestNodeReplaceManagerToAnotherHoster(t *testing.T) {
 	}
 }
 
-// TestNodeReplaceOnAPlainInventory replaces the worker of a 1+1 lab
-// whose inventory is copied elsewhere, so shoal sees a plain inventory of
+// TestNodeReplaceOnAPlainInventory replaces the worker and then a manager
+// of a 3+1 lab whose inventory is copied elsewhere, so shoal sees a plain inventory of
 // servers it did not make: the new server is one more lab container
 // started by hand (lab.AddNode, as an operator orders a VPS), passed with
 // --address. shoal joins it with w1's role and labels, w1 leaves the swarm
 // from its own engine, and --write-inventory puts w1-r1 in w1's place with
 // every other line of the file (a comment included) kept; a second
-// bootstrap on that file reports no changes.
+// bootstrap on that file reports no changes. m1 is then replaced without
+// the flag: quorum (sampled every 500 ms) holds, the file is not written,
+// the entry to paste is printed, and once it is pasted bootstrap again
+// reports no changes.
 func TestNodeReplaceOnAPlainInventory(t *testing.T) {
 	c, name := newLab(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	c.must("lab", "up", "--name", name, "--managers", "1", "--workers", "1")
+	c.must("lab", "up", "--name", name, "--managers", "3", "--workers", "1")
 	labDir := filepath.Join(c.home, "lab", name)
 	inv, err := inventory.Load(filepath.Join(labDir, "inventory.yaml"))
 	if err != nil {
@@ -382,5 +385,50 @@ func TestNodeReplaceOnAPlainInventory(t *testing.T) {
 	}
 	if out := c.must("bootstrap", "-i", plain); !strings.Contains(out, "no changes") {
 		t.Errorf("bootstrap after the replacement does not report no changes:\n%s", out)
+	}
+
+	// A manager, without --write-inventory: the file is left alone and
+	// the entry to paste is printed; quorum holds throughout.
+	m1, _ := inv.Node("m1")
+	srv2, err := lab.AddNode(ctx, docker, lab.Ref(name, labDir), lab.NodeSpec{Name: "new-vps-2", Role: lab.RoleManager, Hoster: m1.Hoster}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopSampling := sampleQuorum(t, inv, "m2")
+	start = time.Now()
+	code, out, errs = c.run("node", "replace", "m1", "--address", srv2.Address, "-i", plain, "--yes")
+	samples := stopSampling()
+	if code != 0 {
+		t.Fatalf("node replace m1 on a plain inventory: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	t.Logf("node replace m1 --address %s took %s; %d quorum samples", srv2.Address, time.Since(start).Round(100*time.Millisecond), len(samples))
+	checkSamples(t, samples)
+	if !strings.Contains(errs, "step 5/6: demote m1") || !strings.Contains(out, "replace the entry of m1 with:\n  - name: m1-r1\n    address: "+srv2.Address) {
+		t.Errorf("progress lacks the demote, or stdout the entry to paste:\n%s%s", errs, out)
+	}
+	if now, _ := os.ReadFile(plain); string(now) != string(before) {
+		t.Errorf("the inventory was written without --write-inventory:\n%s", now)
+	}
+	st := c.status()
+	if st.Managers != 3 || st.ManagersReachable != 3 || st.Quorum != quorum.OK {
+		t.Errorf("after replacing m1: %d managers, %d reachable, quorum %s; want 3, 3, ok", st.Managers, st.ManagersReachable, st.Quorum)
+	}
+	if got := members(t, plain); got["m1-r1"].Role != "manager" || got["m1"].ID != "" {
+		t.Errorf("m1-r1 = %+v, m1 = %+v; want m1-r1 a manager and m1 gone", got["m1-r1"], got["m1"])
+	}
+	// The operator makes the printed edit; then bootstrap has nothing to do.
+	edited, err := inventory.ReplaceNode(plain, before, "m1", inventory.Node{Name: "m1-r1", Address: srv2.Address, Role: "manager", Hoster: m1.Hoster, Region: m1.Region})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(plain, edited, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out := c.must("bootstrap", "-i", plain); !strings.Contains(out, "no changes") {
+		t.Errorf("bootstrap after the manager's replacement and the edit does not report no changes:\n%s", out)
 	}
 }
