@@ -28,6 +28,7 @@ type Inventory struct {
 	*Swarm
 	boot     bootstrap.Options
 	progress io.Writer
+	log      *slog.Logger
 
 	mu sync.Mutex
 	// cur is the inventory the steps work with, in memory: the operator's,
@@ -58,7 +59,10 @@ func NewInventory(inv *inventory.Inventory, o Options) *Inventory {
 	}
 	cp := *inv
 	cp.Nodes = slices.Clone(inv.Nodes)
-	x := &Inventory{cur: &cp, boot: bootstrap.Options{Dial: o.Dial, Log: o.Log}, progress: o.Progress}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	x := &Inventory{cur: &cp, boot: bootstrap.Options{Dial: o.Dial, Log: o.Log}, progress: o.Progress, log: o.Log}
 	x.Swarm = NewSwarm(x.inventory, o.Dial, o.Poll)
 	return x
 }
@@ -128,7 +132,7 @@ func (x *Inventory) Join(ctx context.Context, n, old replace.Node) error {
 func (x *Inventory) Remove(ctx context.Context, name string) error {
 	if x.old.Name == name && x.old.Address != "" {
 		if err := x.leave(ctx, x.old); err != nil {
-			fmt.Fprintf(x.progress, "[%s] could not leave the swarm from its own engine (%v); removing its entry by force\n", name, err)
+			x.log.Warn("node replace: the node could not leave the swarm from its own engine; its entry is removed by force, and its engine still believes it is a member until you delete the server", "node", name, "err", err)
 		}
 	}
 	return x.Swarm.Remove(ctx, name)
