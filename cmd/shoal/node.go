@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -13,6 +16,7 @@ import (
 	"github.com/shoalops/shoal/heal/labactor"
 	"github.com/shoalops/shoal/replace"
 	"github.com/shoalops/shoal/replace/labexec"
+	"github.com/shoalops/shoal/replace/swarmexec"
 )
 
 func newNodeCmd(a *app) *cobra.Command {
@@ -27,6 +31,7 @@ func newNodeCmd(a *app) *cobra.Command {
 type nodeReplaceFlags struct {
 	hoster, address string
 	dryRun, yes     bool
+	writeInventory  bool
 }
 
 func newNodeReplaceCmd(a *app) *cobra.Command {
@@ -56,14 +61,23 @@ majority of the managers. A step that would break a rule is named and nothing
 is done (exit 3). An unknown NAME exits 2 and names the nearest node.
 
 Where the new server comes from:
-  - a lab (` + "`shoal lab up`" + `): shoal creates it at --hoster (default NAME's) and
-    deletes NAME's container at the end
-  - a plain inventory: start the new server yourself and pass --address; at the
-    end, put the new node in the inventory in NAME's place and delete NAME's
-    server at its hoster (the plan says so). For now shoal checks and prints
-    the steps (--dry-run) and does not carry them out on a plain inventory
-  - a stack of ` + "`shoal up`" + `: not yet; the Pulumi program cannot create one
-    more server for a replacement yet, and the command exits 2 saying so
+  - a lab (` + "`shoal lab up`" + `): shoal creates it at --hoster (default NAME's),
+    gives it the service images NAME's engine holds (a lab VPS cannot pull)
+    and deletes NAME's container at the end
+  - a plain inventory: start the new server yourself and pass --address; shoal
+    joins it as ` + "`shoal bootstrap`" + ` would (installing Docker if it has none)
+    and takes NAME out of the swarm (NAME leaves from its own engine). Your
+    inventory file is not written: at the end shoal prints the entry to put in
+    NAME's place (--write-inventory puts it there, every other line of the
+    file kept, or refuses before anything changes), and NAME's server is
+    yours to delete at its hoster
+  - a stack of ` + "`shoal up`" + `: not yet, and the command exits 2 saying why. The
+    program replaces a server only under its own name (a raised
+    shoal:generations entry, as heal does for a dead node), and it deletes the
+    old server before creating the new one: NAME would leave before its
+    successor joined, undrained. A planned swap needs the program to create
+    NAME's successor as one more node and delete NAME's server only after the
+    drain, which it cannot do yet
 
 --dry-run prints the numbered steps and changes nothing (exit 4). Without
 --dry-run the steps and their targets are shown and confirmed on the terminal;
@@ -71,7 +85,7 @@ Where the new server comes from:
 (exit 3) and touches nothing.`,
 		Example: `  shoal node replace w1 --dry-run
   shoal node replace m1 --hoster hoster-d --yes
-  shoal node replace m2 --address 203.0.113.20 --inventory prod.yaml`,
+  shoal node replace m2 --address 203.0.113.20 --inventory prod.yaml --write-inventory`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runNodeReplace(cmd, a, args[0], fl)
@@ -82,6 +96,7 @@ Where the new server comes from:
 	f.StringVar(&fl.address, "address", "", "address of the new server (plain inventories, where it is required)")
 	f.BoolVar(&fl.dryRun, "dry-run", false, "print the numbered steps and change nothing")
 	f.BoolVarP(&fl.yes, "yes", "y", false, "replace without asking")
+	f.BoolVar(&fl.writeInventory, "write-inventory", false, "plain inventories: put the new node in NAME's place in the inventory file at the end, every other line kept (refused up front when that cannot be done)")
 	return cmd
 }
 
@@ -96,8 +111,7 @@ func runNodeReplace(cmd *cobra.Command, a *app, name string, fl nodeReplaceFlags
 		return err
 	}
 	if stack := stackOf(a.home, inv.Path); stack != "" {
-		return withCode(exitUsage, fmt.Errorf("node replace: %s is the inventory of stack %s from `shoal up`, and replacing a node of a `shoal up` stack is not built yet: "+
-			"the Pulumi program has no way yet to create NAME's successor and delete NAME's server (nothing was changed)", inv.Path, stack))
+		return withCode(exitUsage, stackReplaceRefusal(name, inv.Path, stack))
 	}
 	src := replace.SourceInventory
 	if docker, err := localDocker(); err == nil {
@@ -123,6 +137,22 @@ func runNodeReplace(cmd *cobra.Command, a *app, name string, fl nodeReplaceFlags
 	if err != nil {
 		return err
 	}
+	var edited []byte // the inventory file with the successor in NAME's place (--write-inventory)
+	if fl.writeInventory {
+		if src != replace.SourceInventory {
+			return withCode(exitUsage, fmt.Errorf("node replace %s: --write-inventory is for plain inventories; a lab's inventory is shoal's and is rewritten anyway (nothing was changed)", name))
+		}
+		data, err := os.ReadFile(inv.Path)
+		if err != nil {
+			return fmt.Errorf("node replace %s: read the inventory: %w", name, err)
+		}
+		oldEntry, _ := inv.Node(plan.Old.Name)
+		if edited, err = inventory.ReplaceNode(inv.Path, data, plan.Old.Name, swarmexec.Entry(plan.New, plan.Old, oldEntry)); err != nil {
+			return withCode(exitRefused, fmt.Errorf("node replace %s: --write-inventory: %w", name, err))
+		}
+		// The file edit is no longer left to the operator.
+		plan.Notes = slices.DeleteFunc(plan.Notes, func(n string) bool { return strings.HasPrefix(n, "in the inventory") })
+	}
 	if a.json() {
 		if err := writeReplaceJSON(a.stdout, inv, plan); err != nil {
 			return err
@@ -133,27 +163,81 @@ func runNodeReplace(cmd *cobra.Command, a *app, name string, fl nodeReplaceFlags
 	if fl.dryRun {
 		return withCode(exitWork, errors.New(""))
 	}
-	if src != replace.SourceLab {
-		return withCode(exitUsage, fmt.Errorf("node replace %s: carrying out a replacement on a plain inventory is not built yet (labs only); nothing was changed: --dry-run prints the steps to do by hand", name))
-	}
 	if !fl.yes {
-		if !a.confirm(fmt.Sprintf("replace %s by %s (drain, demote, remove and delete %s)?", plan.Old.Name, plan.New.Name, plan.Old.Name)) {
+		q := fmt.Sprintf("replace %s by %s (drain, demote, remove and delete %s)?", plan.Old.Name, plan.New.Name, plan.Old.Name)
+		if src == replace.SourceInventory {
+			q = fmt.Sprintf("replace %s by %s at %s (drain, demote and remove %s; deleting its server is yours)?", plan.Old.Name, plan.New.Name, plan.New.Address, plan.Old.Name)
+		}
+		if !a.confirm(q) {
 			return withCode(exitRefused, fmt.Errorf("node replace %s not confirmed: nothing changed", name))
 		}
 	}
-	docker, err := localDocker()
-	if err != nil {
-		return err
-	}
-	defer docker.Close()
-	x, err := labexec.New(docker, inv.Path, labexec.Options{Dial: dial, Progress: labProgress(a), Log: a.log})
-	if err != nil {
-		return err
+	var x replace.Executor
+	if src == replace.SourceLab {
+		docker, err := localDocker()
+		if err != nil {
+			return err
+		}
+		defer docker.Close()
+		lx, err := labexec.New(docker, inv.Path, labexec.Options{Dial: dial, Progress: labProgress(a), Log: a.log})
+		if err != nil {
+			return err
+		}
+		x = lx
+	} else {
+		x = swarmexec.NewInventory(inv, swarmexec.Options{Dial: dial, Progress: labProgress(a), Log: a.log})
 	}
 	if err := replace.Execute(ctx, plan, x, a.stderr); err != nil {
 		return withCode(exitFailed, err)
 	}
 	fmt.Fprintf(a.stderr, "replaced %s by %s\n", plan.Old.Name, plan.New.Name)
+	if edited != nil {
+		if err := writeInventoryFile(inv.Path, edited); err != nil {
+			return withCode(exitFailed, fmt.Errorf("node replace %s: the swarm part is done, but the inventory was not written: %w", name, err))
+		}
+		fmt.Fprintf(a.stdout, "wrote %s: %s in the place of %s\n", inv.Path, plan.New.Name, plan.Old.Name)
+		fmt.Fprintf(a.stdout, "left to you: delete the server of %s (%s) at %s\n", plan.Old.Name, plan.Old.Address, plan.Old.Hoster)
+	} else if src == replace.SourceInventory {
+		oldEntry, _ := inv.Node(plan.Old.Name)
+		edit, err := swarmexec.InventoryEdit(plan.Old.Name, swarmexec.Entry(plan.New, plan.Old, oldEntry))
+		if err != nil {
+			return err
+		}
+		// Results go to stdout: the edit is what the operator acts on.
+		fmt.Fprintf(a.stdout, "left to you:\n%s", edit)
+		fmt.Fprintf(a.stdout, "and delete the server of %s (%s) at %s; until the inventory is edited, `shoal bootstrap` would try to join %s again\n",
+			plan.Old.Name, plan.Old.Address, plan.Old.Hoster, plan.Old.Name)
+	}
+	return nil
+}
+
+// stackReplaceRefusal says why node replace does not carry out a
+// replacement on a `shoal up` stack, and what the operator can do instead.
+func stackReplaceRefusal(name, invPath, stack string) error {
+	return fmt.Errorf("node replace %s: %s is the inventory of stack %s from `shoal up`, and replacing a node of a `shoal up` stack is not built yet (nothing was changed):\n"+
+		"  the Pulumi program replaces a server only under its own name (a raised generation, as heal does for a dead node), deleting the old server before it creates the new one,\n"+
+		"  so %s would leave before its successor joined and without being drained; a planned swap needs the program to create %s's successor as one more node\n"+
+		"  and delete %s's server only after the drain, which it has no way to do yet.\n"+
+		"  What you can do now: raise %s's entry of shoal:generations in Pulumi.%s.yaml (e.g. shoal:generations: {%s: 1}) and run `shoal up`: it replaces the server under its name as heal does,\n"+
+		"  with %s's tasks rescheduled when it goes and, for a manager, one manager fewer until the new server has joined",
+		name, invPath, stack, name, name, name, name, stack, name, name)
+}
+
+// writeInventoryFile replaces the inventory file at path by data in one
+// rename, keeping its mode.
+func writeInventoryFile(path string, data []byte) error {
+	mode := os.FileMode(0o600)
+	if st, err := os.Stat(path); err == nil {
+		mode = st.Mode().Perm()
+	}
+	tmp := path + ".shoal-tmp"
+	if err := os.WriteFile(tmp, data, mode); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
 	return nil
 }
 

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -277,5 +279,156 @@ func TestNodeReplaceManagerToAnotherHoster(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("m1-r1 is not in the swarm: %+v", st.Nodes)
+	}
+}
+
+// TestNodeReplaceOnAPlainInventory replaces the worker and then a manager
+// of a 3+1 lab whose inventory is copied elsewhere, so shoal sees a plain inventory of
+// servers it did not make: the new server is one more lab container
+// started by hand (lab.AddNode, as an operator orders a VPS), passed with
+// --address. shoal joins it with w1's role and labels, w1 leaves the swarm
+// from its own engine, and --write-inventory puts w1-r1 in w1's place with
+// every other line of the file (a comment included) kept; a second
+// bootstrap on that file reports no changes. m1 is then replaced without
+// the flag: quorum (sampled every 500 ms) holds, the file is not written,
+// the entry to paste is printed, and once it is pasted bootstrap again
+// reports no changes.
+func TestNodeReplaceOnAPlainInventory(t *testing.T) {
+	c, name := newLab(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	c.must("lab", "up", "--name", name, "--managers", "3", "--workers", "1")
+	labDir := filepath.Join(c.home, "lab", name)
+	inv, err := inventory.Load(filepath.Join(labDir, "inventory.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := filepath.Join(t.TempDir(), "plain.yaml")
+	for i := range inv.Nodes {
+		if inv.Nodes[i].Name == "w1" {
+			inv.Nodes[i].Labels = map[string]string{"disk": "ssd"}
+		}
+	}
+	inv.Path = plain
+	b, err := inventory.Marshal(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = append([]byte("# servers we rent by hand\n"), b...)
+	if err := os.WriteFile(plain, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.must("bootstrap", "--yes", "-i", plain)
+
+	docker, err := localDocker()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer docker.Close()
+	srv, err := lab.AddNode(ctx, docker, lab.Ref(name, labDir), lab.NodeSpec{Name: "new-vps", Role: lab.RoleWorker, Hoster: "hoster-b"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// --write-inventory refuses before anything changes when it would
+	// lose a comment inside w1's entry.
+	w1Addr := "address: " + func() string { n, _ := inv.Node("w1"); return n.Address }()
+	commented := strings.Replace(string(b), w1Addr+"\n", w1Addr+" # rented in 2024\n", 1)
+	if err := os.WriteFile(plain, []byte(commented), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := c.run("node", "replace", "w1", "--address", srv.Address, "-i", plain, "--yes", "--write-inventory")
+	if code != exitRefused || !strings.Contains(errs, "holds a comment") || !strings.Contains(errs, "nothing was written") {
+		t.Fatalf("--write-inventory over a commented entry: exit %d, want %d naming the comment\n%s%s", code, exitRefused, out, errs)
+	}
+	if got := members(t, plain); got["w1"].ID == "" || got["w1-r1"].ID != "" {
+		t.Fatalf("the refused replacement changed the swarm: %v", got)
+	}
+	if err := os.WriteFile(plain, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	start := time.Now()
+	code, out, errs = c.run("node", "replace", "w1", "--address", srv.Address, "-i", plain, "--yes", "--write-inventory")
+	if code != 0 {
+		t.Fatalf("node replace on a plain inventory: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	t.Logf("node replace w1 --address %s took %s\n%s%s", srv.Address, time.Since(start).Round(100*time.Millisecond), errs, out)
+	for _, want := range []string{"step 1/5: join w1-r1", "step 5/5: remove w1 from the swarm", "replaced w1 by w1-r1"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("progress lacks %q:\n%s", want, errs)
+		}
+	}
+	if !strings.Contains(out, "wrote "+plain) || !strings.Contains(out, "delete the server of w1") {
+		t.Errorf("stdout does not say what was written and what is left:\n%s", out)
+	}
+	after, err := os.ReadFile(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(after), "# servers we rent by hand\n") || !strings.Contains(string(after), "name: w1-r1") ||
+		!strings.Contains(string(after), "address: "+srv.Address) || strings.Contains(string(after), "name: w1\n") {
+		t.Errorf("inventory after --write-inventory:\n%s", after)
+	}
+	got := members(t, plain)
+	if _, ok := got["w1"]; ok {
+		t.Errorf("w1 is still in the swarm: %+v", got["w1"])
+	}
+	w1, _ := inv.Node("w1")
+	if nw := got["w1-r1"]; nw.State != "ready" || nw.Role != "worker" || nw.Labels["disk"] != "ssd" || nw.Labels[swarm.LabelHoster] != w1.Hoster {
+		t.Errorf("w1-r1 = %+v, want a ready worker with disk=ssd at w1's hoster", nw)
+	}
+	// w1's server is the operator's to delete; it has left the swarm.
+	state, err := exec.CommandContext(ctx, "docker", "exec", lab.ContainerName(name, "w1"), "docker", "info", "--format", "{{.Swarm.LocalNodeState}}").Output()
+	if err != nil || strings.TrimSpace(string(state)) != "inactive" {
+		t.Errorf("w1's engine swarm state = %q (%v), want inactive", state, err)
+	}
+	if out := c.must("bootstrap", "-i", plain); !strings.Contains(out, "no changes") {
+		t.Errorf("bootstrap after the replacement does not report no changes:\n%s", out)
+	}
+
+	// A manager, without --write-inventory: the file is left alone and
+	// the entry to paste is printed; quorum holds throughout.
+	m1, _ := inv.Node("m1")
+	srv2, err := lab.AddNode(ctx, docker, lab.Ref(name, labDir), lab.NodeSpec{Name: "new-vps-2", Role: lab.RoleManager, Hoster: m1.Hoster}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopSampling := sampleQuorum(t, inv, "m2")
+	start = time.Now()
+	code, out, errs = c.run("node", "replace", "m1", "--address", srv2.Address, "-i", plain, "--yes")
+	samples := stopSampling()
+	if code != 0 {
+		t.Fatalf("node replace m1 on a plain inventory: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	t.Logf("node replace m1 --address %s took %s; %d quorum samples", srv2.Address, time.Since(start).Round(100*time.Millisecond), len(samples))
+	checkSamples(t, samples)
+	if !strings.Contains(errs, "step 5/6: demote m1") || !strings.Contains(out, "replace the entry of m1 with:\n  - name: m1-r1\n    address: "+srv2.Address) {
+		t.Errorf("progress lacks the demote, or stdout the entry to paste:\n%s%s", errs, out)
+	}
+	if now, _ := os.ReadFile(plain); string(now) != string(before) {
+		t.Errorf("the inventory was written without --write-inventory:\n%s", now)
+	}
+	st := c.status()
+	if st.Managers != 3 || st.ManagersReachable != 3 || st.Quorum != quorum.OK {
+		t.Errorf("after replacing m1: %d managers, %d reachable, quorum %s; want 3, 3, ok", st.Managers, st.ManagersReachable, st.Quorum)
+	}
+	if got := members(t, plain); got["m1-r1"].Role != "manager" || got["m1"].ID != "" {
+		t.Errorf("m1-r1 = %+v, m1 = %+v; want m1-r1 a manager and m1 gone", got["m1-r1"], got["m1"])
+	}
+	// The operator makes the printed edit; then bootstrap has nothing to do.
+	edited, err := inventory.ReplaceNode(plain, before, "m1", inventory.Node{Name: "m1-r1", Address: srv2.Address, Role: "manager", Hoster: m1.Hoster, Region: m1.Region})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(plain, edited, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out := c.must("bootstrap", "-i", plain); !strings.Contains(out, "no changes") {
+		t.Errorf("bootstrap after the manager's replacement and the edit does not report no changes:\n%s", out)
 	}
 }

@@ -199,34 +199,10 @@ func (a *Actor) trustHostKey(n lab.Node) error {
 	return writeAtomic(path, []byte(strings.Join(keep, "\n")+"\n"))
 }
 
-// join runs bootstrap on the reachable managers plus the new node (not on
-// the whole inventory: other nodes may be down, and that is not this
-// node's business).
+// join runs bootstrap on the reachable managers plus the new node
+// (bootstrap.JoinNode).
 func (a *Actor) join(ctx context.Context, inv *inventory.Inventory, n inventory.Node) error {
-	sub := *inv
-	sub.Nodes = nil
-	for _, m := range inv.Managers() {
-		// Another entry at the new node's address is a dead node whose
-		// address Docker handed out again: dialing it reaches the new node.
-		if m.Name == n.Name || m.Address == n.Address {
-			continue
-		}
-		c, err := remote.Dial(ctx, bootstrap.Target(inv, m), withAttempts(a.dial, 1))
-		if err != nil {
-			continue
-		}
-		c.Close()
-		sub.Nodes = append(sub.Nodes, m)
-	}
-	if len(sub.Nodes) == 0 {
-		return errors.New("join: no manager of the inventory answered")
-	}
-	sub.Nodes = append(sub.Nodes, n)
-	_, err := bootstrap.Run(ctx, &sub, bootstrap.Options{Dial: a.dial, Log: a.log}, progress{a.progress})
-	if err != nil {
-		return fmt.Errorf("join %s: %w", n.Name, err)
-	}
-	return nil
+	return bootstrap.JoinNode(ctx, inv, n, bootstrap.Options{Dial: a.dial, Log: a.log}, progress{a.progress})
 }
 
 // ActivateSpare turns the spare into dead's stand-in. A drained spare has

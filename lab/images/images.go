@@ -20,11 +20,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
 //go:embed demo/main.go
 var demoSource []byte
+
+//go:embed probe/main.go
+var probeSource []byte
 
 // RegistryVersion is the distribution release the lab registry is built
 // from.
@@ -119,30 +123,51 @@ func goBinary(ctx context.Context, bin string, build func(dir string) error) ([]
 	return os.ReadFile(bin)
 }
 
-func demoKey() string {
-	sum := sha256.Sum256(demoSource)
+func demoKey() string { return sourceKey(demoSource) }
+
+func sourceKey(src []byte) string {
+	sum := sha256.Sum256(src)
 	return hex.EncodeToString(sum[:])[:10]
 }
 
-func demoBinary(ctx context.Context) ([]byte, error) {
-	dir, err := cacheDir("demo", demoKey())
+func demoBinary(ctx context.Context) ([]byte, error) { return sourceBinary(ctx, "demo", demoSource) }
+
+// sourceBinary builds the one-file Go program src as a static binary
+// named name, once per machine (cached by the source's hash).
+func sourceBinary(ctx context.Context, name string, src []byte) ([]byte, error) {
+	dir, err := cacheDir(name, sourceKey(src))
 	if err != nil {
 		return nil, err
 	}
-	return goBinary(ctx, filepath.Join(dir, "demo"), func(tmp string) error {
-		src := filepath.Join(tmp, "src")
-		if err := os.MkdirAll(src, 0o755); err != nil {
+	return goBinary(ctx, filepath.Join(dir, name), func(tmp string) error {
+		srcDir := filepath.Join(tmp, "src")
+		if err := os.MkdirAll(srcDir, 0o755); err != nil {
 			return err
 		}
-		if err := os.WriteFile(filepath.Join(src, "main.go"), demoSource, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(srcDir, "main.go"), src, 0o644); err != nil {
 			return err
 		}
-		if err := os.WriteFile(filepath.Join(src, "go.mod"), []byte("module demo\n\ngo 1.22\n"), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(srcDir, "go.mod"), []byte("module "+name+"\n\ngo 1.22\n"), 0o644); err != nil {
 			return err
 		}
-		_, err := run(ctx, nil, []string{"CGO_ENABLED=0", "GOFLAGS=", "GOTOOLCHAIN=local"}, "go", "build", "-C", src, "-ldflags=-s -w", "-o", filepath.Join(tmp, "demo"), ".")
+		_, err := run(ctx, nil, []string{"CGO_ENABLED=0", "GOFLAGS=", "GOTOOLCHAIN=local"}, "go", "build", "-C", srcDir, "-ldflags=-s -w", "-o", filepath.Join(tmp, name), ".")
 		return err
 	})
+}
+
+// EnsureProbe returns the lab's load client image (shoal-lab/probe:KEY,
+// see probe/main.go): it GETs $TARGET in a loop and logs its ok and fail
+// counts once a second, building it when missing.
+func EnsureProbe(ctx context.Context) (string, error) {
+	name := "shoal-lab/probe:" + sourceKey(probeSource)
+	if imageExists(ctx, name) {
+		return name, nil
+	}
+	bin, err := sourceBinary(ctx, "probe", probeSource)
+	if err != nil {
+		return "", err
+	}
+	return name, build(ctx, name, map[string][]byte{"/probe": bin}, "ENTRYPOINT [\"/probe\"]\n")
 }
 
 // EnsureDemo returns the demo app image (shoal-lab/demo:KEY), building it
@@ -268,4 +293,54 @@ func EnsureApp(ctx context.Context, variant string) (string, error) {
 	}
 	return name, build(ctx, name, map[string][]byte{"/app": bin},
 		fmt.Sprintf("ENV LISTEN=%s DEMO_NAME=%s\nENTRYPOINT [\"/app\"]\n", listen, variant))
+}
+
+// CopyImages copies those of imgs that the engine of lab VPS container
+// from holds into the engine of container to (`docker exec FROM docker
+// save ... | docker exec -i TO docker load`): in the lab it stands in for
+// the registry pull a new server would make. A reference's digest
+// ("@sha256:...") is ignored, as the lab's images have none. It returns
+// the images copied.
+func CopyImages(ctx context.Context, from, to string, imgs []string) ([]string, error) {
+	out, err := run(ctx, nil, nil, "docker", "exec", from, "docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}")
+	if err != nil {
+		return nil, fmt.Errorf("list the images of %s: %w", from, err)
+	}
+	held := map[string]bool{}
+	for _, l := range strings.Fields(string(out)) {
+		held[l] = true
+	}
+	var copyList []string
+	for _, img := range imgs {
+		ref, _, _ := strings.Cut(img, "@")
+		if held[ref] && !slices.Contains(copyList, ref) {
+			copyList = append(copyList, ref)
+		}
+	}
+	if len(copyList) == 0 {
+		return nil, nil
+	}
+	save := exec.CommandContext(ctx, "docker", append([]string{"exec", from, "docker", "save"}, copyList...)...)
+	load := exec.CommandContext(ctx, "docker", "exec", "-i", to, "docker", "load")
+	pipe, err := save.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	var saveErr, loadOut bytes.Buffer
+	save.Stderr = &saveErr
+	load.Stdin = pipe
+	load.Stdout, load.Stderr = &loadOut, &loadOut
+	if err := save.Start(); err != nil {
+		return nil, fmt.Errorf("docker save on %s: %w", from, err)
+	}
+	lerr := load.Run()
+	_ = pipe.Close() // a load that failed early must not leave save blocked on a full pipe
+	serr := save.Wait()
+	if serr != nil {
+		return nil, fmt.Errorf("docker save %s on %s: %w: %s", strings.Join(copyList, " "), from, serr, lastLines(saveErr.String(), 3))
+	}
+	if lerr != nil {
+		return nil, fmt.Errorf("docker load on %s: %w: %s", to, lerr, lastLines(loadOut.String(), 3))
+	}
+	return copyList, nil
 }
