@@ -1,0 +1,116 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	swarmtypes "github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
+
+	"github.com/shoalops/shoal/bootstrap/host"
+	"github.com/shoalops/shoal/bootstrap/remote"
+)
+
+// RestoreOptions configure RestoreSwarm.
+type RestoreOptions struct {
+	// Init is the swarm init of the re-formed swarm (advertise address,
+	// listen address); ForceNewCluster is set by RestoreSwarm.
+	Init client.SwarmInitOptions
+	// UnlockKey unlocks the restored state when autolock was on.
+	UnlockKey string
+	Say       func(format string, a ...any)
+	// LeaderWithin bounds the wait until the re-formed swarm answers
+	// (default 2 minutes).
+	LeaderWithin time.Duration
+}
+
+// RestoreSwarm puts the raft state of a backup (SwarmFile) onto the node
+// behind conn and re-forms a one-manager swarm from it: it stops the
+// node's engine through what runs it, replaces <data root>/swarm with the
+// backup's, starts the engine, unlocks it when autolock was on, runs
+// `swarm init --force-new-cluster` with o.Init (the node's own advertise
+// address) and waits until the swarm answers a node list. The swarm keeps
+// its ID and every service, network, config and secret with their IDs; the
+// other nodes of the backed-up swarm are listed, down.
+func RestoreSwarm(ctx context.Context, conn *remote.Conn, swarmTgz []byte, o RestoreOptions) error {
+	if o.Say == nil {
+		o.Say = func(string, ...any) {}
+	}
+	if o.LeaderWithin <= 0 {
+		o.LeaderWithin = 2 * time.Minute
+	}
+	name := conn.Target().Name
+	f, err := host.Gather(ctx, conn)
+	if err != nil {
+		return err
+	}
+	ctl, err := host.StopStart(f)
+	if err != nil {
+		return fmt.Errorf("%s: cannot stop its engine to put the raft state in place: %w", name, err)
+	}
+	cli, err := conn.Docker(ctx)
+	if err != nil {
+		return err
+	}
+	info, err := cli.Info(ctx, client.InfoOptions{})
+	cli.Close()
+	if err != nil {
+		return fmt.Errorf("%s: docker info: %w", name, err)
+	}
+	if st := info.Info.Swarm.LocalNodeState; st != swarmtypes.LocalNodeStateInactive {
+		return fmt.Errorf("%s is in a swarm already (%s): restore only onto a node outside any swarm", name, st)
+	}
+	root := info.Info.DockerRootDir
+	if root == "" {
+		root = "/var/lib/docker"
+	}
+	o.Say("[%s] stopping its engine (run by %s) to put the raft state into %s/swarm", name, ctl.By, root)
+	if _, err := conn.Run(ctx, ctl.Stop); err != nil {
+		_, serr := conn.Run(context.WithoutCancel(ctx), ctl.Start)
+		return errors.Join(fmt.Errorf("%s: stop the engine: %w", name, err), serr)
+	}
+	_, xerr := conn.Run(ctx, remote.Cmd{Sudo: true, Stdin: swarmTgz,
+		Script: fmt.Sprintf("rm -rf %[1]s/swarm && umask 077 && tar -C %[1]s -xzf -", quote(root))})
+	_, serr := conn.Run(context.WithoutCancel(ctx), ctl.Start)
+	if serr != nil {
+		return fmt.Errorf("%s: start the engine again: %w", name, serr)
+	}
+	if xerr != nil {
+		return fmt.Errorf("%s: unpack the raft state: %w", name, xerr)
+	}
+	cli, err = conn.Docker(ctx)
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	if o.UnlockKey != "" {
+		if info, err := cli.Info(ctx, client.InfoOptions{}); err == nil && info.Info.Swarm.LocalNodeState == swarmtypes.LocalNodeStateLocked {
+			o.Say("[%s] unlocking the restored state with the backup's unlock key", name)
+			if _, err := cli.SwarmUnlock(ctx, client.SwarmUnlockOptions{Key: strings.TrimSpace(o.UnlockKey)}); err != nil {
+				return fmt.Errorf("%s: unlock with the backup's key: %w", name, err)
+			}
+		}
+	}
+	init := o.Init
+	init.ForceNewCluster = true
+	o.Say("[%s] re-forming the swarm from the restored state (swarm init --force-new-cluster --advertise-addr %s)", name, init.AdvertiseAddr)
+	if _, err := cli.SwarmInit(ctx, init); err != nil {
+		return fmt.Errorf("%s: swarm init --force-new-cluster: %w", name, err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, o.LeaderWithin)
+	defer cancel()
+	for {
+		_, err := cli.NodeList(wctx, client.NodeListOptions{})
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-wctx.Done():
+			return fmt.Errorf("%s: the re-formed swarm does not answer within %s: %w", name, o.LeaderWithin, err)
+		case <-time.After(time.Second):
+		}
+	}
+}
