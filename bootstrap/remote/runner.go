@@ -2,8 +2,8 @@ package remote
 
 import (
 	"context"
-	"io"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 )
