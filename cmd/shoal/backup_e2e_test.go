@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -288,7 +289,7 @@ func TestDRRestoreFromS3AfterLosingEveryNode(t *testing.T) {
 	}
 	defer docker.Close()
 	l := c.labRef(bl.name)
-	for _, n := range l.Nodes {
+	for _, n := range slices.Clone(l.Nodes) { // RemoveNode drops each from l.Nodes
 		if err := lab.RemoveNode(ctx, docker, l, n.Name, io.Discard); err != nil {
 			t.Fatal(err)
 		}
