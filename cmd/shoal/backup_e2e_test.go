@@ -44,7 +44,7 @@ type backupLab struct {
 
 const backupSecretValue = "s3cr3t value of the restore test\n"
 
-func newBackupLab(ctx context.Context, t *testing.T) backupLab {
+func newBackupLab(ctx context.Context, t testing.TB) backupLab {
 	t.Helper()
 	c, name := newLab(t)
 	docker, err := localDocker()
@@ -144,7 +144,7 @@ func newBackupLab(ctx context.Context, t *testing.T) backupLab {
 }
 
 // take runs `shoal backup --to` the lab's bucket and returns its JSON.
-func (bl backupLab) take(t *testing.T) backupJSON {
+func (bl backupLab) take(t testing.TB) backupJSON {
 	t.Helper()
 	code, out, errs := bl.c.run("backup", "--to", bl.to, "-o", "json")
 	if code != 0 {
@@ -360,5 +360,70 @@ func TestDRRestoreFromS3AfterLosingEveryNode(t *testing.T) {
 	// Restored: bootstrap has nothing left to do.
 	if code, out, errs := c.run("bootstrap", "--dry-run"); code != 0 {
 		t.Errorf("bootstrap --dry-run after restore: exit %d, want 0\n%s\n%s", code, out, errs)
+	}
+}
+
+// BenchmarkBackup measures how long `shoal backup` keeps the copied
+// manager's engine stopped (s/engine-stopped, from the stop command to the
+// engine answering again) and the whole backup (s/backup), on a 3+1 lab
+// with two services, to the lab's S3 server. Building the lab is not
+// timed. Run with:
+//
+//	go test -run '^$' -bench 'Backup$' -benchtime 1x ./cmd/shoal
+func BenchmarkBackup(b *testing.B) {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	bl := newBackupLab(ctx, b)
+	var stopped, total time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		j := bl.take(b)
+		total += time.Since(start)
+		stopped += time.Duration(j.EngineStoppedMS) * time.Millisecond
+	}
+	b.ReportMetric(stopped.Seconds()/float64(b.N), "s/engine-stopped")
+	b.ReportMetric(total.Seconds()/float64(b.N), "s/backup")
+}
+
+// BenchmarkDRRestore measures `shoal dr restore --lab --yes` from the
+// command to every service converged (the command returns only after it
+// saw quorum ok and every service running) on a 3+1 lab whose nodes were
+// all removed after a backup to the lab's S3 server. Goal: <= 5 min. Run
+// with:
+//
+//	go test -run '^$' -bench DRRestore -benchtime 1x ./cmd/shoal
+func BenchmarkDRRestore(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+		bl := newBackupLab(ctx, b)
+		j := bl.take(b)
+		docker, err := localDocker()
+		if err != nil {
+			b.Fatal(err)
+		}
+		l := bl.c.labRef(bl.name)
+		for _, n := range slices.Clone(l.Nodes) {
+			if err := lab.RemoveNode(ctx, docker, l, n.Name, io.Discard); err != nil {
+				b.Fatal(err)
+			}
+		}
+		docker.Close()
+		go func() { // the demo image into the new worker, as in the test
+			for ctx.Err() == nil && images.LoadInto(ctx, bl.demo, lab.ContainerName(bl.name, "w1")) != nil {
+				time.Sleep(2 * time.Second)
+			}
+		}()
+		b.StartTimer()
+		start := time.Now()
+		code, out, errs := bl.c.run("dr", "restore", "--lab", "--from", j.Backup+"?endpoint="+bl.s3.URL(), "--identity", bl.identity, "--yes")
+		took := time.Since(start)
+		b.StopTimer()
+		cancel()
+		if code != 0 {
+			b.Fatalf("dr restore: exit %d\n%s\n%s", code, out, errs)
+		}
+		b.ReportMetric(took.Seconds(), "s/restore")
 	}
 }
