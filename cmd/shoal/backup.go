@@ -22,11 +22,14 @@ import (
 	"github.com/shoalops/shoal/backup"
 	"github.com/shoalops/shoal/bootstrap"
 	"github.com/shoalops/shoal/bootstrap/remote"
+	"github.com/shoalops/shoal/infra"
+	"github.com/shoalops/shoal/infra/automation"
 	"github.com/shoalops/shoal/lab"
 )
 
 type backupFlags struct {
 	to, recipient string
+	stack         stackFlags
 }
 
 func newBackupCmd(a *app) *cobra.Command {
@@ -54,7 +57,13 @@ the inventory's backup.recipient (or --recipient): an age public key
 (age1..., made with age-keygen). Keep the identity (private key) off the
 cluster: without it the backup cannot be read.
 
---to (default: the inventory's backup.to) is a directory (a path or
+For a cluster made by ` + "`shoal up`" + ` (--stack, or the inventory the last
+` + "`shoal up`" + ` wrote), the defaults come from the stack config's shoal:backup
+{recipient, to}, and the archive also holds the stack's state
+(shoal/stack.json, as ` + "`pulumi stack export`" + ` writes it: its secrets stay
+encrypted with the stack's secrets provider).
+
+--to (default: shoal:backup.to or the inventory's backup.to) is a directory (a path or
 file://DIR) or an S3-compatible bucket: s3://BUCKET/PREFIX, with the
 endpoint in ?endpoint=http(s)://HOST:PORT or $AWS_ENDPOINT_URL, and the
 credentials in $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY (never in the
@@ -68,7 +77,8 @@ Check a backup with ` + "`shoal backup verify`" + `.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runBackup(cmd, a, fl) },
 	}
 	cmd.Flags().StringVar(&fl.to, "to", "", "where the backup goes: a directory or s3://BUCKET/PREFIX (default: the inventory's backup.to)")
-	cmd.Flags().StringVar(&fl.recipient, "recipient", "", "age public key to encrypt to (default: the inventory's backup.recipient)")
+	cmd.Flags().StringVar(&fl.recipient, "recipient", "", "age public key to encrypt to (default: the stack's shoal:backup.recipient or the inventory's backup.recipient)")
+	addStackFlags(cmd, &fl.stack)
 	cmd.AddCommand(newBackupVerifyCmd(a))
 	return cmd
 }
@@ -88,15 +98,43 @@ type backupJSON struct {
 func runBackup(cmd *cobra.Command, a *app, fl backupFlags) error {
 	ctx := cmd.Context()
 	start := time.Now()
+	if cmd.Flags().Changed("stack") && a.inventory == "" {
+		a.inventory = automation.InventoryPath(a.home, fl.stack.stack)
+	}
 	inv, err := a.loadInventory()
 	if err != nil {
 		return err
 	}
-	rcp, err := backup.ParseRecipient(cmp.Or(fl.recipient, inv.Backup.Recipient))
+	// A `shoal up` stack: shoal:backup and the stack's state.
+	var cfg infra.Backup
+	extra := map[string][]byte{}
+	if stack := stackOf(a.home, inv.Path); stack != "" {
+		o, err := a.stackOptions(fl.stack, stack, labProgress(a))
+		if err != nil {
+			return err
+		}
+		c, err := automation.ReadConfig(o)
+		if err != nil {
+			return withCode(exitUsage, fmt.Errorf("backup stack %s (pass the --dir and --backend `shoal up` used): %w", stack, err))
+		}
+		if cfg, err = infra.BackupOf(c); err != nil {
+			return withCode(exitUsage, err)
+		}
+		ws, err := automation.Open(ctx, o)
+		if err != nil {
+			return withCode(exitUsage, fmt.Errorf("backup stack %s (pass the --dir and --backend `shoal up` used): %w", stack, err))
+		}
+		if extra[backup.StackFile], err = ws.Export(ctx); err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stderr, "stack %s: state exported (%d bytes)\n", stack, len(extra[backup.StackFile]))
+	}
+	recipient := cmp.Or(fl.recipient, cfg.Recipient, inv.Backup.Recipient)
+	rcp, err := backup.ParseRecipient(recipient)
 	if err != nil {
 		return withCode(exitUsage, err)
 	}
-	loc, err := backup.ParseLocation(cmp.Or(fl.to, inv.Backup.To), os.Getenv)
+	loc, err := backup.ParseLocation(cmp.Or(fl.to, cfg.To, inv.Backup.To), os.Getenv)
 	if err != nil {
 		return withCode(exitUsage, err)
 	}
@@ -111,7 +149,7 @@ func runBackup(cmd *cobra.Command, a *app, fl backupFlags) error {
 	defer closer.Close()
 	dial.Logger = a.log
 	dial.Attempts = 2
-	t, err := backup.Take(ctx, inv, backup.TakeOptions{Dial: dial, Progress: a.stderr})
+	t, err := backup.Take(ctx, inv, backup.TakeOptions{Dial: dial, Progress: a.stderr, Extra: extra})
 	if err != nil {
 		return err
 	}
@@ -131,7 +169,7 @@ func runBackup(cmd *cobra.Command, a *app, fl backupFlags) error {
 			EngineStoppedMS: t.EngineStopped.Milliseconds(), Backup: where, Bytes: len(sealed), Objects: t.Manifest.Objects})
 	}
 	o := t.Manifest.Objects
-	fmt.Fprintf(a.stdout, "backup %s (%d bytes, encrypted to %s)\n", where, len(sealed), cmp.Or(fl.recipient, inv.Backup.Recipient))
+	fmt.Fprintf(a.stdout, "backup %s (%d bytes, encrypted to %s)\n", where, len(sealed), recipient)
 	fmt.Fprintf(a.stdout, "swarm %s of %s, raft state of %s; engine stopped %s\n", t.Manifest.SwarmID, inv.Cluster.Name, t.Pick.Node, t.EngineStopped.Round(time.Millisecond))
 	fmt.Fprintf(a.stdout, "holds %d services, %d networks, %d configs, %d secrets\n", len(o.Services), len(o.Networks), len(o.Configs), len(o.Secrets))
 	return nil
