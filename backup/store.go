@@ -122,7 +122,7 @@ func SplitObject(s string, env Env) (Location, string, error) {
 	return l, name, nil
 }
 
-// Store keeps backups.
+// Store keeps backups; Put never overwrites one.
 type Store interface {
 	Put(ctx context.Context, name string, b []byte) (string, error)
 	Get(ctx context.Context, name string) ([]byte, error)
@@ -151,6 +151,9 @@ func (d dirStore) Put(_ context.Context, name string, b []byte) (string, error) 
 		return "", fmt.Errorf("backup directory %s: %w", d.dir, err)
 	}
 	p := filepath.Join(d.dir, name)
+	if _, err := os.Stat(p); err == nil {
+		return "", fmt.Errorf("%s exists: a backup is never overwritten", p)
+	}
 	tmp := p + ".part"
 	if err := os.WriteFile(tmp, b, 0o600); err != nil {
 		return "", fmt.Errorf("write %s: %w", tmp, err)
@@ -183,6 +186,9 @@ func (s s3Store) key(name string) string {
 
 func (s s3Store) Put(ctx context.Context, name string, b []byte) (string, error) {
 	key := s.key(name)
+	if _, err := s.c.StatObject(ctx, s.l.Bucket, key, minio.StatObjectOptions{}); err == nil {
+		return "", fmt.Errorf("s3://%s/%s exists: a backup is never overwritten", s.l.Bucket, key)
+	}
 	if _, err := s.c.PutObject(ctx, s.l.Bucket, key, bytes.NewReader(b), int64(len(b)), minio.PutObjectOptions{ContentType: "application/octet-stream"}); err != nil {
 		return "", fmt.Errorf("upload s3://%s/%s to %s: %w", s.l.Bucket, key, s.l.Endpoint, err)
 	}

@@ -60,6 +60,9 @@ func TestSplitObjectAndDirStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := st.Put(context.Background(), "a.age", []byte("y")); err == nil || !strings.Contains(err.Error(), "never overwritten") {
+		t.Errorf("a second put of a.age: %v", err)
+	}
 	l, name, err = SplitObject(p, nil)
 	if err != nil || l.Dir != dir || name != "a.age" {
 		t.Errorf("split %s = %+v %q %v", p, l, name, err)
