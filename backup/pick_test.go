@@ -2,8 +2,11 @@ package backup
 
 import (
 	"errors"
+	"net"
 	"strings"
 	"testing"
+
+	swarmtypes "github.com/moby/moby/api/types/swarm"
 )
 
 func TestPickManagerSparesOneNonLeaderOnlyWhenQuorumHolds(t *testing.T) {
@@ -46,5 +49,20 @@ func TestPickManagerSparesOneNonLeaderOnlyWhenQuorumHolds(t *testing.T) {
 				t.Errorf("pick = %+v, want %s with the reason", p, tt.want)
 			}
 		})
+	}
+}
+
+func TestSelfAtWaitsForTheLeadersNewAddress(t *testing.T) {
+	leader := func(addr string) swarmtypes.Node {
+		return swarmtypes.Node{ManagerStatus: &swarmtypes.ManagerStatus{Leader: true, Addr: addr}}
+	}
+	if ok, why := selfAt([]swarmtypes.Node{leader("10.0.0.9:2377")}, net.ParseIP("10.0.0.5")); ok || !strings.Contains(why, "still 10.0.0.9:2377") {
+		t.Errorf("old address: ok %v, %q", ok, why)
+	}
+	if ok, _ := selfAt([]swarmtypes.Node{{}, leader("10.0.0.5:2377")}, net.ParseIP("10.0.0.5")); !ok {
+		t.Errorf("new address not seen")
+	}
+	if ok, why := selfAt([]swarmtypes.Node{{}}, nil); ok || !strings.Contains(why, "no leader") {
+		t.Errorf("no leader: ok %v, %q", ok, why)
 	}
 }

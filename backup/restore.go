@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -100,17 +101,46 @@ func RestoreSwarm(ctx context.Context, conn *remote.Conn, swarmTgz []byte, o Res
 	if _, err := cli.SwarmInit(ctx, init); err != nil {
 		return fmt.Errorf("%s: swarm init --force-new-cluster: %w", name, err)
 	}
+	// The swarm answers once it leads; the raft member's address is
+	// updated to the new advertise address a moment later (swarmkit does
+	// it after start): until then the node list offers the old address
+	// to nodes that join.
 	wctx, cancel := context.WithTimeout(ctx, o.LeaderWithin)
 	defer cancel()
+	want := net.ParseIP(init.AdvertiseAddr) // nil for an interface name: not checked
+	last := "no answer yet"
 	for {
-		_, err := cli.NodeList(wctx, client.NodeListOptions{})
-		if err == nil {
+		res, err := cli.NodeList(wctx, client.NodeListOptions{})
+		if err != nil {
+			last = err.Error()
+		} else if ok, why := selfAt(res.Items, want); ok {
 			return nil
+		} else {
+			last = why
 		}
 		select {
 		case <-wctx.Done():
-			return fmt.Errorf("%s: the re-formed swarm does not answer within %s: %w", name, o.LeaderWithin, err)
+			return fmt.Errorf("%s: the re-formed swarm is not ready within %s: %s", name, o.LeaderWithin, last)
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// selfAt tells whether the leader of nodes advertises the address want
+// (nil: any).
+func selfAt(nodes []swarmtypes.Node, want net.IP) (bool, string) {
+	for _, n := range nodes {
+		if n.ManagerStatus == nil || !n.ManagerStatus.Leader {
+			continue
+		}
+		if want == nil {
+			return true, ""
+		}
+		host, _, err := net.SplitHostPort(n.ManagerStatus.Addr)
+		if err == nil && net.ParseIP(host).Equal(want) {
+			return true, ""
+		}
+		return false, fmt.Sprintf("the leader's raft address is still %s, not %s", n.ManagerStatus.Addr, want)
+	}
+	return false, "no leader in the node list yet"
 }
