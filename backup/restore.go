@@ -101,26 +101,34 @@ func RestoreSwarm(ctx context.Context, conn *remote.Conn, swarmTgz []byte, o Res
 	if _, err := cli.SwarmInit(ctx, init); err != nil {
 		return fmt.Errorf("%s: swarm init --force-new-cluster: %w", name, err)
 	}
-	// The swarm answers once it leads; the raft member's address is
-	// updated to the new advertise address a moment later (swarmkit does
-	// it after start): until then the node list offers the old address
-	// to nodes that join.
-	wctx, cancel := context.WithTimeout(ctx, o.LeaderWithin)
+	// The swarm answers once it leads. On Engine 20.10 its raft member
+	// keeps the address it had in the backed-up cluster (the node list
+	// shows it): nodes must join through the new advertise address
+	// (bootstrap joins through the inventory's), and raft learns the
+	// address it sees messages come from.
+	if _, err := waitSelfAt(ctx, cli, nil, o.LeaderWithin); err != nil {
+		return fmt.Errorf("%s: the re-formed swarm has no leader within %s: %w", name, o.LeaderWithin, err)
+	}
+	return nil
+}
+
+// waitSelfAt waits until the node list's leader advertises want.
+func waitSelfAt(ctx context.Context, cli *client.Client, want net.IP, within time.Duration) (string, error) {
+	wctx, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
-	want := net.ParseIP(init.AdvertiseAddr) // nil for an interface name: not checked
 	last := "no answer yet"
 	for {
 		res, err := cli.NodeList(wctx, client.NodeListOptions{})
 		if err != nil {
 			last = err.Error()
 		} else if ok, why := selfAt(res.Items, want); ok {
-			return nil
+			return "", nil
 		} else {
 			last = why
 		}
 		select {
 		case <-wctx.Done():
-			return fmt.Errorf("%s: the re-formed swarm is not ready within %s: %s", name, o.LeaderWithin, last)
+			return last, wctx.Err()
 		case <-time.After(time.Second):
 		}
 	}
