@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
-	"sync"
+	"strings"
 	"time"
 
 	swarmtypes "github.com/moby/moby/api/types/swarm"
@@ -83,7 +84,7 @@ func restoreSteps(inv *inventory.Inventory, node string) []string {
 		names = append(names, fmt.Sprintf("%s (%s at %s)", n.Name, n.Role, n.Hoster))
 	}
 	steps := []string{
-		fmt.Sprintf("create %d new lab VPSes: %s; pin their host keys; write the inventory with their addresses", len(inv.Nodes), joinComma(names)),
+		fmt.Sprintf("create %d new lab VPSes: %s, one at a time in the order of their old addresses (so each gets it again); pin their host keys; write the inventory with their addresses", len(inv.Nodes), joinComma(names)),
 		fmt.Sprintf("put the backup's raft state onto %s and re-form the swarm there (swarm init --force-new-cluster, its new advertise address)", node),
 		fmt.Sprintf("remove the entries of the lost nodes (every node but %s)", node),
 	}
@@ -97,6 +98,21 @@ func restoreSteps(inv *inventory.Inventory, node string) []string {
 		steps = append(steps, "join "+joinComma(others)+" with their roles and labels (as `shoal bootstrap` does)")
 	}
 	return append(steps, "wait until the managers have quorum and every service runs")
+}
+
+// compareAddr orders IPv4 addresses numerically (others after, by text).
+func compareAddr(a, b string) int {
+	pa, ea := netip.ParseAddr(a)
+	pb, eb := netip.ParseAddr(b)
+	switch {
+	case ea == nil && eb == nil:
+		return pa.Compare(pb)
+	case ea == nil:
+		return -1
+	case eb == nil:
+		return 1
+	}
+	return strings.Compare(a, b)
 }
 
 func joinComma(s []string) string {
@@ -183,21 +199,29 @@ func runDRRestore(cmd *cobra.Command, a *app, fl drRestoreFlags) error {
 	if err := os.Remove(kh); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
+	// One at a time, in the order of their old addresses: Docker hands a
+	// new container the lowest free address of the lab network, so each
+	// gets the address it had. That matters: on Engine 20.10 the re-formed
+	// swarm keeps the raft address the copied manager had, and raft traffic
+	// to it must reach the restored node.
 	nodes := make([]lab.Node, len(old.Nodes))
 	errs := make([]error, len(old.Nodes))
-	var wg sync.WaitGroup
-	for i, n := range old.Nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			role := lab.RoleWorker
-			if n.Role == inventory.RoleManager {
-				role = lab.RoleManager
-			}
-			nodes[i], errs[i] = lab.AddNode(ctx, docker, lab.Ref(m.Cluster, dir), lab.NodeSpec{Name: n.Name, Role: role, Hoster: n.Hoster, Region: n.Region}, labProgress(a))
-		}()
+	order := make([]int, len(old.Nodes))
+	for i := range order {
+		order[i] = i
 	}
-	wg.Wait()
+	slices.SortStableFunc(order, func(i, j int) int { return compareAddr(old.Nodes[i].Address, old.Nodes[j].Address) })
+	for _, i := range order {
+		n := old.Nodes[i]
+		role := lab.RoleWorker
+		if n.Role == inventory.RoleManager {
+			role = lab.RoleManager
+		}
+		nodes[i], errs[i] = lab.AddNode(ctx, docker, lab.Ref(m.Cluster, dir), lab.NodeSpec{Name: n.Name, Role: role, Hoster: n.Hoster, Region: n.Region}, labProgress(a))
+		if errs[i] != nil {
+			break
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return withCode(exitFailed, fmt.Errorf("create the lab VPSes (remove them with `shoal lab down`): %w", err))
 	}
@@ -214,7 +238,10 @@ func runDRRestore(cmd *cobra.Command, a *app, fl drRestoreFlags) error {
 		if err := appendKnownHost(kh, nodes[i].Address, key); err != nil {
 			return withCode(exitFailed, err)
 		}
-		fmt.Fprintf(a.stderr, "[%s %s] new lab VPS at %s\n", nodes[i].Name, nodes[i].Hoster, nodes[i].Address)
+		fmt.Fprintf(a.stderr, "[%s %s] new lab VPS at %s (was %s)\n", nodes[i].Name, nodes[i].Hoster, nodes[i].Address, old.Nodes[i].Address)
+		if old.Nodes[i].Name == m.Node && nodes[i].Address != old.Nodes[i].Address {
+			fmt.Fprintf(a.stderr, "warning: %s did not get its old address %s: the re-formed swarm's raft address stays %s on Engine 20.10, and managers may fail to join\n", m.Node, old.Nodes[i].Address, old.Nodes[i].Address)
+		}
 	}
 	inv.Path = invPath
 	b, err := inventory.Marshal(&inv)
