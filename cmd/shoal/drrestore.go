@@ -40,9 +40,10 @@ func newDRRestoreCmd(a *app) *cobra.Command {
 reads the inventory it holds (names, roles, hosters, labels). Then:
 
   1. new servers for every node of that inventory (on a lab, --lab: new lab
-     VPSes with the same names at the same hosters; their host keys are
-     pinned from the Docker Engine, and the inventory is written again
-     with the new addresses)
+     VPSes with the same names at the same hosters, made one at a time so
+     that each gets its old address again: the re-formed swarm keeps the
+     copied manager's raft address; their host keys are pinned from the
+     Docker Engine, and the inventory is written again)
   2. the raft state of the backup is put onto the manager it was copied
      from, and the swarm is re-formed there (swarm init
      --force-new-cluster with its new advertise address): services,
@@ -56,8 +57,9 @@ It refuses (exit 3) while any node of the lab still runs: a cluster with a
 surviving manager is ` + "`shoal dr recover`" + `'s work. Restoring onto new servers
 of a plain inventory or of a ` + "`shoal up`" + ` stack is not built yet (exit 2):
 restore onto a lab with --lab, or follow Docker's manual restore on one new
-manager (copy the backup's swarm.tar.gz into the data root, start Docker,
-swarm init --force-new-cluster), then run ` + "`shoal bootstrap`" + `.
+manager that has the copied manager's address (unpack the backup's
+swarm.tar.gz into the data root, start Docker, swarm init
+--force-new-cluster), then run ` + "`shoal bootstrap`" + `.
 
 --dry-run checks the backup and prints the steps (exit 4). Without --yes the
 plan is confirmed on the terminal; without a terminal it refuses (exit 3).`,
@@ -133,7 +135,7 @@ func runDRRestore(cmd *cobra.Command, a *app, fl drRestoreFlags) error {
 		return withCode(exitUsage, errors.New("--from is required: the backup to restore (see `shoal backup`)"))
 	}
 	if !fl.lab {
-		return withCode(exitUsage, errors.New("dr restore onto new servers of a plain inventory or a `shoal up` stack is not built yet: nothing was changed. Restore onto lab VPSes with --lab, or by hand: on one new manager put the backup's swarm.tar.gz into Docker's data root, start Docker, run `docker swarm init --force-new-cluster`, then `shoal bootstrap`"))
+		return withCode(exitUsage, errors.New("dr restore onto new servers of a plain inventory or a `shoal up` stack is not built yet: nothing was changed. Restore onto lab VPSes with --lab, or by hand: on one new manager with the copied manager's address, unpack the backup's swarm.tar.gz into Docker's data root, start Docker, run `docker swarm init --force-new-cluster`, then `shoal bootstrap`"))
 	}
 	if !fl.dryRun && !fl.yes && !a.interactive() {
 		return withCode(exitRefused, errors.New("dr restore: no terminal to ask on, and --yes not given: nothing was changed (pass --yes to go ahead unasked, or --dry-run to see the plan)"))
