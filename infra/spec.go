@@ -41,7 +41,7 @@ const (
 // requires every key declared without one); infra/project_test.go holds
 // the two equal.
 var Keys = []string{KeyCluster, KeySSHPublicKey, KeySSHPrivateKey, KeyPools, KeyAccounts, KeySwarm, KeyFirewall, KeyGenerations,
-	KeyNetwork, KeyStacks, KeyApps, KeyEnvironments, KeyVault, KeyVaultToken, KeyHeal}
+	KeyNetwork, KeyStacks, KeyApps, KeyEnvironments, KeyVault, KeyVaultToken, KeyHeal, KeyBackup}
 
 // Defaults of the config.
 const (

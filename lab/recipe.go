@@ -73,6 +73,11 @@ const (
 	initPath      = "/usr/local/sbin/shoal-vps-init"
 )
 
+// HoldDockerd is the file that keeps a lab VPS's init from starting dockerd
+// while it exists, as a stopped docker.service stays stopped on a VPS with
+// systemd. bootstrap/host's engine control uses it on lab nodes.
+const HoldDockerd = "/run/shoal-hold-dockerd"
+
 // basePackages are installed in every node image on top of debootstrap's minbase.
 var basePackages = []string{
 	"openssh-server", "iproute2", "ca-certificates", "iptables", "procps", "tini", "curl", "gnupg",
@@ -97,10 +102,13 @@ start_sshd() {
 }
 
 # dockerd starts once its package is configured (the docker group exists),
-# not while dpkg is still unpacking it.
+# not while dpkg is still unpacking it. While /run/shoal-hold-dockerd exists
+# it is not started: that is ` + "`systemctl stop docker`" + ` here (shoal backup
+# stops the engine so).
 start_dockerd() {
 	command -v dockerd >/dev/null 2>&1 || return
 	getent group docker >/dev/null 2>&1 || return
+	[ -e ` + HoldDockerd + ` ] && return
 	alive /var/run/docker.pid && return
 	echo "shoal-vps-init: starting dockerd"
 	dockerd >>/var/log/dockerd.log 2>&1 &

@@ -58,6 +58,9 @@ type Facts struct {
 	UnitPID        int  // docker.service's MainPID (systemd only)
 	InitScript     bool // /etc/init.d/docker exists
 	SSDPID         int  // the pid in /var/run/docker-ssd.pid (what the init script started)
+	// LabInit is true on a shoal lab VPS, whose init (shoal-vps-init)
+	// keeps dockerd running unless HoldDockerd exists.
+	LabInit bool
 
 	// Swarm is what the engine said when asked for the swarm and its node
 	// list (GatherManager, through the socket with curl); nil when it was
@@ -242,6 +245,7 @@ if [ -d /run/systemd/system ]; then
 	echo "unitpid=$(systemctl show -p MainPID --value docker.service 2>/dev/null || true)"
 else echo systemd=no; fi
 if [ -f /etc/init.d/docker ]; then echo initscript=yes; else echo initscript=no; fi
+if [ -x /usr/local/sbin/shoal-vps-init ]; then echo labinit=yes; fi
 ssd=""
 if [ -r /var/run/docker-ssd.pid ]; then read -r ssd < /var/run/docker-ssd.pid || true
 elif [ -n "$S" ]; then ssd=$($S cat /var/run/docker-ssd.pid 2>/dev/null || true); fi
@@ -445,6 +449,8 @@ func parseFacts(out string) (Facts, error) {
 			f.InitScript = v == "yes"
 		case "ssdpid":
 			f.SSDPID = num(v)
+		case "labinit":
+			f.LabInit = v == "yes"
 		}
 	}
 	if err := sc.Err(); err != nil {

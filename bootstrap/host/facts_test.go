@@ -64,6 +64,16 @@ func TestParseFacts(t *testing.T) {
 			},
 		},
 		{
+			name: "a lab VPS's init is seen, and its engine is not a service manager's",
+			out: factsOut("", "os=debian", "user=root", "sudo=yes", "dockerd=/usr/sbin/dockerd",
+				"access=direct", "info="+infoJSON, "pid=42", "systemd=no", "initscript=yes", "labinit=yes", "ssdpid="),
+			check: func(t *testing.T, f Facts) {
+				if !f.LabInit || f.Manager() != "" {
+					t.Errorf("lab init %v, manager %q", f.LabInit, f.Manager())
+				}
+			},
+		},
+		{
 			name: "dockerd as PID 1 is never driven",
 			out:  factsOut("", "user=root", "info="+infoJSON, "pid=1", "initscript=yes", "ssdpid=1"),
 			check: func(t *testing.T, f Facts) {

@@ -35,6 +35,8 @@ type Inventory struct {
 	Cluster Cluster `yaml:"cluster"`
 	SSH     SSH     `yaml:"ssh"`
 	Nodes   []Node  `yaml:"nodes"`
+	// Backup configures `shoal backup` (optional).
+	Backup Backup `yaml:"backup,omitempty"`
 
 	// lines maps YAML paths ("cluster.name", "nodes[2].role") to the line
 	// they were read from, so that Validate can point at them. Nil when the
@@ -68,6 +70,16 @@ type SSH struct {
 	IdentityFile string `yaml:"identity_file,omitempty"`
 	// KnownHosts is the known_hosts file shoal manages (trust on first use).
 	KnownHosts string `yaml:"known_hosts,omitempty"`
+}
+
+// Backup configures `shoal backup`.
+type Backup struct {
+	// Recipient is the age public key (age1...) backups are encrypted
+	// to. Its identity (the private key) is kept off the cluster.
+	Recipient string `yaml:"recipient,omitempty"`
+	// To is where backups go when --to is not given: a directory or
+	// s3://BUCKET/PREFIX (see `shoal backup --help`).
+	To string `yaml:"to,omitempty"`
 }
 
 // Node is one host of the cluster.

@@ -203,3 +203,17 @@ func dump(errs []*FieldError) string {
 	}
 	return b.String()
 }
+
+func TestParseReadsTheBackupSectionStrictly(t *testing.T) {
+	base := "cluster:\n  name: prod\nnodes:\n  - {name: m1, address: 10.0.0.1, role: manager, hoster: a}\n"
+	inv, err := Parse("inv.yaml", []byte(base+"backup:\n  recipient: age1abc\n  to: s3://bk/prod\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inv.Backup.Recipient != "age1abc" || inv.Backup.To != "s3://bk/prod" {
+		t.Errorf("backup = %+v", inv.Backup)
+	}
+	if _, err := Parse("inv.yaml", []byte(base+"backup:\n  recipients: age1abc\n")); err == nil || !strings.Contains(err.Error(), "recipients") {
+		t.Errorf("an unknown backup key: err = %v, want it named", err)
+	}
+}

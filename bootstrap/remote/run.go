@@ -52,6 +52,9 @@ func (c *Conn) Run(ctx context.Context, cmd Cmd) (Result, error) {
 	stdout := &capped{max: maxOutput}
 	stderr := &capped{max: maxOutput, tail: true}
 	sess.Stdout, sess.Stderr = stdout, stderr
+	if cmd.Stdout != nil {
+		sess.Stdout = cmd.Stdout
+	}
 	if cmd.Stdin != nil {
 		sess.Stdin = bytes.NewReader(cmd.Stdin)
 	}

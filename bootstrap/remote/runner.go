@@ -3,6 +3,7 @@ package remote
 import (
 	"context"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 )
@@ -22,6 +23,10 @@ type Cmd struct {
 	Secrets []string
 	// Sudo runs the script through `sudo -n` when the SSH user is not root.
 	Sudo bool
+	// Stdout, when set, receives the command's whole stdout as it comes
+	// (for output larger than Result keeps, such as an archive);
+	// Result.Stdout is then empty.
+	Stdout io.Writer
 }
 
 // String renders the command for logs and errors with every secret redacted.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -394,6 +395,14 @@ func (x *executor) joinInfo(ctx context.Context) (*swarm.JoinTokens, []string, e
 	for _, n := range list.Items {
 		if n.ManagerStatus != nil && n.ManagerStatus.Reachability == swarm.ReachabilityReachable {
 			addrs = append(addrs, n.ManagerStatus.Addr)
+		}
+	}
+	// The leader's address from the inventory goes first (a join uses the
+	// first): a swarm re-formed from a backup on a new server keeps the
+	// old server's raft address in the node list (Engine 20.10).
+	if ln, ok := x.inv.Node(x.plan.Leader); ok {
+		if own := net.JoinHostPort(AdvertiseAddr(x.inv, ln), "2377"); net.ParseIP(AdvertiseAddr(x.inv, ln)) != nil {
+			addrs = append([]string{own}, slices.DeleteFunc(addrs, func(a string) bool { return a == own })...)
 		}
 	}
 	if len(addrs) == 0 {

@@ -18,9 +18,15 @@ import (
 func newDRCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "dr",
-		Short: "Disaster recovery: re-form a swarm that lost manager quorum",
+		Short: "Disaster recovery: re-form a swarm that lost quorum, or restore one from a backup",
+		Long: `dr brings a swarm back after a disaster.
+
+  recover   quorum lost, at least one manager alive: re-form the swarm on the
+            survivor with the most recent raft state
+  restore   every manager lost: rebuild the cluster from a backup taken
+            with ` + "`shoal backup`" + ` (check one with ` + "`shoal backup verify`" + `)`,
 	}
-	cmd.AddCommand(newDRRecoverCmd(a))
+	cmd.AddCommand(newDRRecoverCmd(a), newDRRestoreCmd(a))
 	return cmd
 }
 

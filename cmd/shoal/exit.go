@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 
+	"github.com/shoalops/shoal/backup"
 	"github.com/shoalops/shoal/bootstrap"
 	"github.com/shoalops/shoal/bootstrap/inventory"
 	"github.com/shoalops/shoal/bootstrap/remote"
@@ -58,7 +59,8 @@ func codeOf(err error) int {
 	var nq *swarm.NoQuorumError
 	var rr *replace.RefusedError
 	var dre *dr.RefusedError
-	if errors.As(err, &rr) || errors.As(err, &dre) {
+	var bre *backup.RefusedError
+	if errors.As(err, &rr) || errors.As(err, &dre) || errors.As(err, &bre) {
 		return exitRefused
 	}
 	if errors.As(err, &qe) || errors.As(err, &re) || errors.As(err, &fs) || errors.As(err, &hk) || errors.As(err, &cn) || errors.As(err, &nq) {

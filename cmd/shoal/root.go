@@ -53,7 +53,7 @@ the operator (nothing touched), 4 --dry-run or preview found work to do.`,
 	}
 	add("pulumi", newInitCmd(a), newUpCmd(a), newPreviewCmd(a), newDestroyCmd(a), newRefreshCmd(a))
 	add("hosts", newBootstrapCmd(a), newStatusCmd(a))
-	add("run", newStackCmd(a), newVaultCmd(a), newHealCmd(a), newNodeCmd(a), newDRCmd(a))
+	add("run", newStackCmd(a), newVaultCmd(a), newHealCmd(a), newNodeCmd(a), newBackupCmd(a), newDRCmd(a))
 	add("deploy", newDeployCmd(a), newRollbackCmd(a), newReleasesCmd(a), newCICmd(a))
 	add("lab", newLabCmd(a))
 	root.SetHelpCommandGroupID("other")

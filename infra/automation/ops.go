@@ -2,6 +2,7 @@ package automation
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -139,4 +140,18 @@ func (w *Workspace) Refresh(ctx context.Context) (Changes, error) {
 // Outputs reads the stack outputs.
 func (w *Workspace) Outputs(ctx context.Context) (auto.OutputMap, error) {
 	return w.Stack.Outputs(ctx)
+}
+
+// Export is the stack's state as `pulumi stack export` writes it (secrets
+// stay encrypted with the stack's secrets provider).
+func (w *Workspace) Export(ctx context.Context) ([]byte, error) {
+	d, err := w.Stack.Export(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("export %s: %w", w.o.Stack, err)
+	}
+	b, err := json.MarshalIndent(d, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("export %s: %w", w.o.Stack, err)
+	}
+	return b, nil
 }

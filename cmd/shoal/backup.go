@@ -1,0 +1,403 @@
+package main
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/moby/moby/client"
+	"github.com/spf13/cobra"
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/shoalops/shoal/backup"
+	"github.com/shoalops/shoal/bootstrap"
+	"github.com/shoalops/shoal/bootstrap/remote"
+	"github.com/shoalops/shoal/infra"
+	"github.com/shoalops/shoal/infra/automation"
+	"github.com/shoalops/shoal/lab"
+)
+
+type backupFlags struct {
+	to, recipient string
+	stack         stackFlags
+}
+
+func newBackupCmd(a *app) *cobra.Command {
+	var fl backupFlags
+	cmd := &cobra.Command{
+		Use:   "backup",
+		Short: "Take an encrypted backup of the swarm's raft state and shoal's state",
+		Long: `backup copies the swarm's state so that ` + "`shoal dr restore`" + ` can bring the
+cluster back after every manager is lost.
+
+It reads the swarm through a manager (services, networks, configs and
+secrets, by name), picks a manager that does not lead and whose stop leaves
+the others with quorum (it refuses, exit 3, with the reason, when the
+cluster cannot spare one manager for the moment), stops that manager's
+engine through what runs it (systemd, /etc/init.d/docker, or a lab VPS's
+init), copies <docker data root>/swarm, starts the engine again and waits
+until the manager is Ready and reachable. It says how long the engine was
+stopped.
+
+The backup is one tar: the raft state (swarm.tar.gz), the unlock key when
+autolock is on, the inventory and its pinned host keys, and manifest.json
+(cluster, swarm ID, node, time, shoal version, the swarm's objects, each
+member's size and SHA-256). It is encrypted with age to the recipient of
+the inventory's backup.recipient (or --recipient): an age public key
+(age1..., made with age-keygen). Keep the identity (private key) off the
+cluster: without it the backup cannot be read.
+
+For a cluster made by ` + "`shoal up`" + ` (--stack, or the inventory the last
+` + "`shoal up`" + ` wrote), the defaults come from the stack config's shoal:backup
+{recipient, to}, and the archive also holds the stack's state
+(shoal/stack.json, as ` + "`pulumi stack export`" + ` writes it: its secrets stay
+encrypted with the stack's secrets provider).
+
+--to (default: shoal:backup.to or the inventory's backup.to) is a directory (a path or
+file://DIR) or an S3-compatible bucket: s3://BUCKET/PREFIX, with the
+endpoint in ?endpoint=http(s)://HOST:PORT or $AWS_ENDPOINT_URL, and the
+credentials in $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY (never in the
+URL).
+
+Check a backup with ` + "`shoal backup verify`" + `.`,
+		Example: `  shoal backup --to /var/backups/shoal
+  shoal backup --to 's3://backups/prod?endpoint=https://s3.example.net' --recipient age1...
+  shoal backup verify /var/backups/shoal/prod-20261203T070000Z.backup.age --identity ~/.shoal/backup.key`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runBackup(cmd, a, fl) },
+	}
+	cmd.Flags().StringVar(&fl.to, "to", "", "where the backup goes: a directory or s3://BUCKET/PREFIX (default: the inventory's backup.to)")
+	cmd.Flags().StringVar(&fl.recipient, "recipient", "", "age public key to encrypt to (default: the stack's shoal:backup.recipient or the inventory's backup.recipient)")
+	addStackFlags(cmd, &fl.stack)
+	cmd.AddCommand(newBackupVerifyCmd(a))
+	return cmd
+}
+
+// backupJSON is backup's --output json document.
+type backupJSON struct {
+	Cluster         string         `json:"cluster"`
+	SwarmID         string         `json:"swarm_id"`
+	Node            string         `json:"node"`
+	Why             string         `json:"why"`
+	EngineStoppedMS int64          `json:"engine_stopped_ms"`
+	Backup          string         `json:"backup"`
+	Bytes           int            `json:"bytes"`
+	Objects         backup.Objects `json:"objects"`
+}
+
+func runBackup(cmd *cobra.Command, a *app, fl backupFlags) error {
+	ctx := cmd.Context()
+	start := time.Now()
+	if cmd.Flags().Changed("stack") && a.inventory == "" {
+		a.inventory = automation.InventoryPath(a.home, fl.stack.stack)
+	}
+	inv, err := a.loadInventory()
+	if err != nil {
+		return err
+	}
+	// A `shoal up` stack: shoal:backup and the stack's state.
+	var cfg infra.Backup
+	extra := map[string][]byte{}
+	if stack := stackOf(a.home, inv.Path); stack != "" {
+		o, err := a.stackOptions(fl.stack, stack, labProgress(a))
+		if err != nil {
+			return err
+		}
+		c, err := automation.ReadConfig(o)
+		if err != nil {
+			return withCode(exitUsage, fmt.Errorf("backup stack %s (pass the --dir and --backend `shoal up` used): %w", stack, err))
+		}
+		if cfg, err = infra.BackupOf(c); err != nil {
+			return withCode(exitUsage, err)
+		}
+		ws, err := automation.Open(ctx, o)
+		if err != nil {
+			return withCode(exitUsage, fmt.Errorf("backup stack %s (pass the --dir and --backend `shoal up` used): %w", stack, err))
+		}
+		if extra[backup.StackFile], err = ws.Export(ctx); err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stderr, "stack %s: state exported (%d bytes)\n", stack, len(extra[backup.StackFile]))
+	}
+	recipient := cmp.Or(fl.recipient, cfg.Recipient, inv.Backup.Recipient)
+	rcp, err := backup.ParseRecipient(recipient)
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	loc, err := backup.ParseLocation(cmp.Or(fl.to, cfg.To, inv.Backup.To), os.Getenv)
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	store, err := loc.Open(os.Getenv)
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	dial, closer, err := bootstrap.DialOptions(inv)
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	defer closer.Close()
+	dial.Logger = a.log
+	dial.Attempts = 2
+	t, err := backup.Take(ctx, inv, backup.TakeOptions{Dial: dial, Progress: a.stderr, Extra: extra})
+	if err != nil {
+		return err
+	}
+	sealed, err := backup.Seal(t.Archive, rcp)
+	if err != nil {
+		return err
+	}
+	name := fmt.Sprintf("%s-%s.backup.age", inv.Cluster.Name, t.Manifest.Taken.Format("20060102T150405Z"))
+	where, err := store.Put(ctx, name, sealed)
+	if err != nil {
+		return withCode(exitFailed, err)
+	}
+	fmt.Fprintf(a.stderr, "backup of %s taken in %s; %s's engine was stopped for %s\n", inv.Cluster.Name,
+		time.Since(start).Round(100*time.Millisecond), t.Pick.Node, t.EngineStopped.Round(time.Millisecond))
+	if a.json() {
+		return writeJSON(a.stdout, backupJSON{Cluster: inv.Cluster.Name, SwarmID: t.Manifest.SwarmID, Node: t.Pick.Node, Why: t.Pick.Why,
+			EngineStoppedMS: t.EngineStopped.Milliseconds(), Backup: where, Bytes: len(sealed), Objects: t.Manifest.Objects})
+	}
+	o := t.Manifest.Objects
+	fmt.Fprintf(a.stdout, "backup %s (%d bytes, encrypted to %s)\n", where, len(sealed), recipient)
+	fmt.Fprintf(a.stdout, "swarm %s of %s, raft state of %s; engine stopped %s\n", t.Manifest.SwarmID, inv.Cluster.Name, t.Pick.Node, t.EngineStopped.Round(time.Millisecond))
+	fmt.Fprintf(a.stdout, "holds %d services, %d networks, %d configs, %d secrets\n", len(o.Services), len(o.Networks), len(o.Configs), len(o.Secrets))
+	return nil
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+type backupVerifyFlags struct {
+	identity string
+}
+
+func newBackupVerifyCmd(a *app) *cobra.Command {
+	var fl backupVerifyFlags
+	cmd := &cobra.Command{
+		Use:   "verify BACKUP",
+		Short: "Decrypt a backup, check it whole and restore it into a throwaway one-node lab swarm",
+		Long: `verify reads BACKUP (a file, file://PATH or s3://BUCKET/KEY, as ` + "`shoal backup`" + `
+printed it), decrypts it with the age identity, and checks it whole: age
+checks every chunk and the end of the file, the tar must hold manifest.json
+(written last) and every member it lists with its size and SHA-256, and the
+raft state must be a whole gzip'd tar with swarm/raft in it. Each failure
+names what is wrong (exit 1).
+
+Then it restores the raft state into a throwaway one-node swarm on this
+machine (a lab VPS container: the state put in place, the engine started,
+swarm init --force-new-cluster), compares the services, networks, configs
+and secrets it holds (names and counts) with the manifest, and removes the
+throwaway node, whatever happened. It needs the local Docker Engine.`,
+		Example: `  shoal backup verify /var/backups/shoal/prod-20261203T070000Z.backup.age --identity ~/.shoal/backup.key
+  shoal backup verify 's3://backups/prod/prod-20261203T070000Z.backup.age?endpoint=https://s3.example.net' --identity key.txt`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return runBackupVerify(cmd, a, args[0], fl) },
+	}
+	cmd.Flags().StringVar(&fl.identity, "identity", "", "age identity file (the private key) that opens the backup")
+	return cmd
+}
+
+// verifyJSON is verify's --output json document.
+type verifyJSON struct {
+	Backup   string          `json:"backup"`
+	OK       bool            `json:"ok"`
+	Manifest backup.Manifest `json:"manifest"`
+	Restored backup.Objects  `json:"restored"`
+	Diff     []string        `json:"diff"`
+}
+
+// openBackup fetches, decrypts and checks the backup at addr.
+func openBackup(ctx context.Context, addr, identity string) (*backup.Contents, error) {
+	if identity == "" {
+		return nil, withCode(exitUsage, errors.New("--identity is required: the age identity file that opens the backup"))
+	}
+	ids, err := backup.ReadIdentities(identity)
+	if err != nil {
+		return nil, withCode(exitUsage, err)
+	}
+	loc, name, err := backup.SplitObject(addr, os.Getenv)
+	if err != nil {
+		return nil, withCode(exitUsage, err)
+	}
+	store, err := loc.Open(os.Getenv)
+	if err != nil {
+		return nil, withCode(exitUsage, err)
+	}
+	sealed, err := store.Get(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	plain, err := backup.Open(sealed, ids...)
+	if err != nil {
+		return nil, fmt.Errorf("backup %s: %w", addr, err)
+	}
+	c, err := backup.ReadArchive(bytes.NewReader(plain))
+	if err != nil {
+		return nil, fmt.Errorf("backup %s: %w", addr, err)
+	}
+	if _, err := backup.CheckSwarmTar(c.Files[backup.SwarmFile]); err != nil {
+		return nil, fmt.Errorf("backup %s: %w", addr, err)
+	}
+	return c, nil
+}
+
+func runBackupVerify(cmd *cobra.Command, a *app, addr string, fl backupVerifyFlags) error {
+	ctx := cmd.Context()
+	start := time.Now()
+	c, err := openBackup(ctx, addr, fl.identity)
+	if err != nil {
+		return err
+	}
+	m := c.Manifest
+	fmt.Fprintf(a.stderr, "backup %s: whole; swarm %s of %s, raft state of %s taken %s\n", addr, m.SwarmID, m.Cluster, m.Node, m.Taken.Format(time.RFC3339))
+	docker, err := localDocker()
+	if err != nil {
+		return err
+	}
+	defer docker.Close()
+	got, err := restoreThrowaway(ctx, a, docker, c)
+	if err != nil {
+		return withCode(exitFailed, fmt.Errorf("backup %s: restore into a throwaway swarm: %w", addr, err))
+	}
+	diff := m.Objects.Diff(got)
+	fmt.Fprintf(a.stderr, "verified in %s\n", time.Since(start).Round(100*time.Millisecond))
+	if diff == nil {
+		diff = []string{}
+	}
+	if a.json() {
+		if err := writeJSON(a.stdout, verifyJSON{Backup: addr, OK: len(diff) == 0, Manifest: m, Restored: got, Diff: diff}); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(a.stdout, "restored: %d services, %d networks, %d configs, %d secrets\n", len(got.Services), len(got.Networks), len(got.Configs), len(got.Secrets))
+	}
+	if len(diff) > 0 {
+		if a.json() {
+			return withCode(exitFailed, errors.New(""))
+		}
+		return withCode(exitFailed, fmt.Errorf("backup %s restores a swarm that differs from its manifest:\n%s", addr, joinLines(diff)))
+	}
+	if !a.json() {
+		fmt.Fprintf(a.stdout, "backup %s: ok (the restored swarm holds what the manifest lists)\n", addr)
+	}
+	return nil
+}
+
+func joinLines(l []string) string {
+	var b bytes.Buffer
+	for i, s := range l {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(s)
+	}
+	return b.String()
+}
+
+// restoreThrowaway restores c's raft state into a new one-node lab and
+// reads what the re-formed swarm holds; the lab is removed on return.
+func restoreThrowaway(ctx context.Context, a *app, docker *client.Client, c *backup.Contents) (backup.Objects, error) {
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	name := "verify-" + hex.EncodeToString(b)
+	dir, err := os.MkdirTemp("", "shoal-verify-")
+	if err != nil {
+		return backup.Objects{}, err
+	}
+	defer os.RemoveAll(dir)
+	l := lab.Ref(name, dir)
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+		defer cancel()
+		if err := lab.Down(dctx, docker, name, labProgress(a)); err != nil {
+			fmt.Fprintf(a.stderr, "warning: remove the throwaway lab %s: %v\n", name, err)
+		} else {
+			fmt.Fprintf(a.stderr, "removed the throwaway lab %s\n", name)
+		}
+	}()
+	fmt.Fprintf(a.stderr, "starting a throwaway lab node (lab %s)\n", name)
+	n, conn, err := labNodeConn(ctx, a, docker, l, lab.NodeSpec{Name: "m1", Role: lab.RoleManager, Hoster: "verify"})
+	if err != nil {
+		return backup.Objects{}, err
+	}
+	defer conn.Close()
+	say := func(f string, args ...any) { fmt.Fprintf(a.stderr, f+"\n", args...) }
+	err = backup.RestoreSwarm(ctx, conn, c.Files[backup.SwarmFile], backup.RestoreOptions{
+		Init:      client.SwarmInitOptions{ListenAddr: "0.0.0.0:2377", AdvertiseAddr: n.Address},
+		UnlockKey: string(c.Files[backup.UnlockKeyFile]), Say: say})
+	if err != nil {
+		return backup.Objects{}, err
+	}
+	api, err := conn.Docker(ctx)
+	if err != nil {
+		return backup.Objects{}, err
+	}
+	defer api.Close()
+	return backup.ReadObjects(ctx, api)
+}
+
+// labNodeConn adds a node to lab l, pins its host key (read through the
+// Docker Engine, as a hoster's API reports it) in the lab's known_hosts
+// and dials it.
+func labNodeConn(ctx context.Context, a *app, docker *client.Client, l *lab.Lab, spec lab.NodeSpec) (lab.Node, *remote.Conn, error) {
+	n, err := lab.AddNode(ctx, docker, l, spec, labProgress(a))
+	if err != nil {
+		return n, nil, err
+	}
+	key, err := n.HostPublicKey()
+	if err != nil {
+		return n, nil, err
+	}
+	kh := filepath.Join(l.Dir, "known_hosts")
+	if err := appendKnownHost(kh, n.Address, key); err != nil {
+		return n, nil, err
+	}
+	signer, err := l.Signer()
+	if err != nil {
+		return n, nil, err
+	}
+	conn, err := remote.Dial(ctx, remote.Target{Name: n.Name, Hoster: n.Hoster, Region: n.Region, Host: n.Address, Port: 22, User: "root"},
+		remote.DialOptions{Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)}, HostKeys: remote.NewHostKeys(kh), Logger: a.log})
+	if err != nil {
+		return n, nil, err
+	}
+	return n, conn, nil
+}
+
+// appendKnownHost pins key for addr in known_hosts file path, dropping an
+// older line for the address (Docker may hand a new container the address
+// of a removed one).
+func appendKnownHost(path, addr string, key ssh.PublicKey) error {
+	host := knownhosts.Normalize(addr)
+	var keep []byte
+	if b, err := os.ReadFile(path); err == nil {
+		for _, line := range bytes.Split(b, []byte("\n")) {
+			f := bytes.Fields(line)
+			if len(f) == 0 || string(f[0]) == host {
+				continue
+			}
+			keep = append(append(keep, line...), '\n')
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	keep = append(keep, knownhosts.Line([]string{host}, key)+"\n"...)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(path, keep, 0o600)
+}
