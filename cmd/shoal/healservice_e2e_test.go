@@ -121,8 +121,12 @@ func TestHealServiceOnTheClusterReplacesAKilledWorker(t *testing.T) {
 	}
 	t.Logf("heal task: %s", running())
 	// No shoal process is left on the host: the test binary's own process
-	// is the only one running it, and no provider plugin runs.
-	if ps, _ := exec.Command("pgrep", "-af", "pulumi-resource-shoal|heal --stack").CombinedOutput(); strings.Contains(string(ps), "/") {
+	// (shoal.test) is the only one running it, and no provider plugin runs.
+	// Matched on the process name (-x: the whole name; the kernel keeps 15
+	// characters of it), not on arguments, which name the packages of the
+	// `go test` running this test. (stdout only: pgrep warns on stderr that
+	// the pattern is longer than 15 characters, though each name is not.)
+	if ps, _ := exec.Command("pgrep", "-ax", "shoal|pulumi-resource").Output(); len(strings.TrimSpace(string(ps))) > 0 {
 		// pgrep matches inside the lab containers' pid namespaces too: keep
 		// only processes of this host's namespace.
 		for _, line := range strings.Split(strings.TrimSpace(string(ps)), "\n") {
