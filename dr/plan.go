@@ -1,6 +1,8 @@
 // Package dr is disaster recovery: `shoal dr recover` re-forms a swarm that
 // lost manager quorum on the surviving manager with the most recent raft
-// state, and brings the managers back to the spec's count (ADR 0027).
+// state, and brings the managers back to the spec's count (ADR 0027; on
+// `shoal up` stacks through the Pulumi program, with the webhooks checked
+// after, ADR 0032).
 //
 // Compute (pure, table-tested) picks the survivor and the steps from what
 // Observe read, or refuses with the reason and what a human must decide;
