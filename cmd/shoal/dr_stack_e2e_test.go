@@ -242,15 +242,8 @@ func TestDRRecoverOnAShoalUpStackKeepsWebhookTokens(t *testing.T) {
 		}()
 	}
 
-	ptasks := func() string {
-		out, _ := nodeDocker(ctx, survivor, "", "service", "ps", "portainer_portainer", "--format", "{{.ID}} {{.Node}} {{.DesiredState}} {{.CurrentState}} {{.Error}}")
-		ctrs, _ := nodeDocker(ctx, survivor, "", "ps", "-a", "--format", "{{.ID}} {{.Names}} {{.Status}}")
-		return out + "\n" + ctrs
-	}
-	t.Logf("DIAG before:\n%s", ptasks())
 	recStart := time.Now()
-	code, out, errs := c.run("-v", "dr", "recover", "--yes", "--stack", name, "--dir", dir)
-	t.Logf("DIAG after:\n%s", ptasks())
+	code, out, errs := c.run("dr", "recover", "--yes", "--stack", name, "--dir", dir)
 	took := time.Since(recStart)
 	if code != 0 {
 		t.Fatalf("dr recover: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
