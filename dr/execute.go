@@ -14,6 +14,21 @@ type Service struct {
 	Running, Desired uint64
 }
 
+// WebhookReport is what CheckWebhooks found: how many app services with a
+// webhook it checked, and what it re-synced (each line names the service
+// and why; empty when every webhook and Vault token was as it should be).
+type WebhookReport struct {
+	Checked  int
+	Resynced []string
+}
+
+// Result is what a recovery ended with: the services CheckServices saw
+// and, on stacks, the webhook check.
+type Result struct {
+	Services []Service
+	Webhooks *WebhookReport
+}
+
 // Executor carries out the steps of a Plan, one method per step kind.
 // Every method takes ctx first and stops waiting when it is cancelled.
 //
@@ -35,9 +50,16 @@ type Executor interface {
 	// a manager in dead's place, waits until it is Ready and deletes
 	// dead's server.
 	ReplaceManager(ctx context.Context, dead Manager, newName string) error
+	// ReplaceThroughProgram gives the dead managers of a `shoal up` stack
+	// new servers under their names in one run of the stack's Pulumi
+	// program, and waits until each is Ready.
+	ReplaceThroughProgram(ctx context.Context, dead []Manager) error
 	// CheckServices waits until every service runs as many tasks as it
 	// wants and the managers have quorum, and returns the services.
 	CheckServices(ctx context.Context) ([]Service, error)
+	// CheckWebhooks checks each app service's webhook and Vault token and
+	// re-syncs those whose service ID changed or whose webhook is gone.
+	CheckWebhooks(ctx context.Context) (WebhookReport, error)
 }
 
 // StepError is a step that failed (the CLI exits 1): it names the step,
@@ -65,10 +87,11 @@ func (e *StepError) Unwrap() error { return e.Err }
 
 // Execute runs the steps of p in order through x, printing each step to
 // progress as it starts and ends, and returns the services CheckServices
-// saw. It stops at the first failure with a *StepError.
-func Execute(ctx context.Context, p Plan, x Executor, progress io.Writer) ([]Service, error) {
+// saw and what CheckWebhooks found. It stops at the first failure with a
+// *StepError.
+func Execute(ctx context.Context, p Plan, x Executor, progress io.Writer) (Result, error) {
 	var done []string
-	var svcs []Service
+	var res Result
 	for i, s := range p.Steps {
 		start := time.Now()
 		fmt.Fprintf(progress, "step %d/%d: %s\n", i+1, len(p.Steps), s.Text)
@@ -84,18 +107,29 @@ func Execute(ctx context.Context, p Plan, x Executor, progress io.Writer) ([]Ser
 			err = x.RemoveEntry(ctx, s.Node)
 		case ReplaceManager:
 			err = x.ReplaceManager(ctx, manager(p, s.Node), s.New)
+		case ReplaceThroughProgram:
+			var ms []Manager
+			for _, n := range s.Nodes {
+				ms = append(ms, manager(p, n))
+			}
+			err = x.ReplaceThroughProgram(ctx, ms)
 		case CheckServices:
-			svcs, err = x.CheckServices(ctx)
+			res.Services, err = x.CheckServices(ctx)
+		case CheckWebhooks:
+			var r WebhookReport
+			if r, err = x.CheckWebhooks(ctx); err == nil {
+				res.Webhooks = &r
+			}
 		default:
 			err = fmt.Errorf("unknown step kind %q", s.Kind)
 		}
 		if err != nil {
-			return svcs, &StepError{Step: i + 1, Steps: len(p.Steps), Action: s.Text, Done: done, Err: err}
+			return res, &StepError{Step: i + 1, Steps: len(p.Steps), Action: s.Text, Done: done, Err: err}
 		}
 		fmt.Fprintf(progress, "step %d/%d: done in %s\n", i+1, len(p.Steps), time.Since(start).Round(100*time.Millisecond))
 		done = append(done, s.Text)
 	}
-	return svcs, nil
+	return res, nil
 }
 
 // manager is the plan's record of manager name (its hoster and region,

@@ -34,6 +34,16 @@ func (r *recorder) RemoveEntry(_ context.Context, n string) error { return r.do(
 func (r *recorder) ReplaceManager(_ context.Context, dead Manager, n string) error {
 	return r.do(fmt.Sprintf("replace %s@%s by %s", dead.Name, dead.Hoster, n))
 }
+func (r *recorder) ReplaceThroughProgram(_ context.Context, dead []Manager) error {
+	var ns []string
+	for _, m := range dead {
+		ns = append(ns, m.Name+"@"+m.Hoster)
+	}
+	return r.do("program-replace " + strings.Join(ns, ","))
+}
+func (r *recorder) CheckWebhooks(context.Context) (WebhookReport, error) {
+	return WebhookReport{Checked: 2}, r.do("webhooks")
+}
 func (r *recorder) CheckServices(context.Context) ([]Service, error) {
 	return []Service{{ID: "abc", Name: "web", Running: 1, Desired: 1}}, r.do("check")
 }
@@ -46,10 +56,11 @@ func TestExecuteRunsThePlanInOrder(t *testing.T) {
 	}
 	var r recorder
 	var progress bytes.Buffer
-	svcs, err := Execute(context.Background(), p, &r, &progress)
+	res, err := Execute(context.Background(), p, &r, &progress)
 	if err != nil {
 		t.Fatal(err)
 	}
+	svcs := res.Services
 	want := "force-new-cluster m3 10.0.0.3; wait-leader m3; rejoin m2 via m3; remove m1; replace m1@a by m1-r1; check"
 	if got := strings.Join(r.calls, "; "); got != want {
 		t.Errorf("calls:\n got %s\nwant %s", got, want)
@@ -61,6 +72,28 @@ func TestExecuteRunsThePlanInOrder(t *testing.T) {
 		if !strings.Contains(progress.String(), line) {
 			t.Errorf("progress lacks %q:\n%s", line, progress.String())
 		}
+	}
+}
+
+// On a `shoal up` stack the dead managers are replaced under their names
+// in one run of the program, and the webhooks are checked last.
+func TestExecuteReplacesAStacksManagersThroughTheProgram(t *testing.T) {
+	obs := Observed{Source: SourceStack, Managers: []Manager{alive("m1", "a", 2, 40), dead("m2", "b"), dead("m3", "c")}}
+	p, err := Compute(obs, Request{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r recorder
+	res, err := Execute(context.Background(), p, &r, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "force-new-cluster m1 10.0.0.1; wait-leader m1; remove m2; remove m3; program-replace m2@b,m3@c; check; webhooks"
+	if got := strings.Join(r.calls, "; "); got != want {
+		t.Errorf("calls:\n got %s\nwant %s", got, want)
+	}
+	if res.Webhooks == nil || res.Webhooks.Checked != 2 || len(p.Notes) != 0 {
+		t.Errorf("webhooks = %+v, notes %v", res.Webhooks, p.Notes)
 	}
 }
 

@@ -1,6 +1,8 @@
 // Package dr is disaster recovery: `shoal dr recover` re-forms a swarm that
 // lost manager quorum on the surviving manager with the most recent raft
-// state, and brings the managers back to the spec's count (ADR 0027).
+// state, and brings the managers back to the spec's count (ADR 0027; on
+// `shoal up` stacks through the Pulumi program, with the webhooks checked
+// after, ADR 0032).
 //
 // Compute (pure, table-tested) picks the survivor and the steps from what
 // Observe read, or refuses with the reason and what a human must decide;
@@ -25,9 +27,14 @@ const (
 	// SourceLab is a lab (`shoal lab up`): shoal creates the missing
 	// managers' servers as heal does.
 	SourceLab Source = "lab"
-	// SourceInventory is a plain inventory (or a `shoal up` stack): shoal
-	// restores quorum, and the missing managers' servers are the
-	// operator's to bring (the plan says how).
+	// SourceStack is a `shoal up` stack: the missing managers get new
+	// servers under their own names through the stack's Pulumi program, as
+	// heal's Pulumi actor replaces a node, and the webhooks of its apps are
+	// checked against the services and Vault afterwards.
+	SourceStack Source = "stack"
+	// SourceInventory is a plain inventory: shoal restores quorum, and the
+	// missing managers' servers are the operator's to bring (the plan says
+	// how).
 	SourceInventory Source = "inventory"
 )
 
@@ -86,7 +93,13 @@ const (
 	Rejoin          Kind = "rejoin"
 	RemoveEntry     Kind = "remove entry"
 	ReplaceManager  Kind = "replace manager"
-	CheckServices   Kind = "check services"
+	// ReplaceThroughProgram gives every dead manager of a stack (Nodes) a
+	// new server under its name in one run of the Pulumi program.
+	ReplaceThroughProgram Kind = "replace through the program"
+	CheckServices         Kind = "check services"
+	// CheckWebhooks checks every app service's webhook and its token in
+	// Vault, and re-syncs them when a service ID changed (stacks).
+	CheckWebhooks Kind = "check webhooks"
 )
 
 // Step is one step of a recovery.
@@ -94,8 +107,10 @@ type Step struct {
 	Kind Kind
 	Node string // the manager the step acts on
 	// New is the replacement's name (ReplaceManager).
-	New  string
-	Text string
+	New string
+	// Nodes are the managers ReplaceThroughProgram replaces.
+	Nodes []string
+	Text  string
 }
 
 func (s Step) String() string { return s.Text }
@@ -199,8 +214,20 @@ func Compute(obs Observed, req Request) (Plan, error) {
 			add(RemoveEntry, m.Name, fmt.Sprintf("demote and remove the swarm entry of %s (%s), which cannot vote any more", m.Name, down(m)))
 		}
 	}
+	if obs.Source == SourceStack && len(dead) > 0 {
+		var ns, at []string
+		for _, m := range dead {
+			ns = append(ns, m.Name)
+			at = append(at, m.Name+" at "+m.Hoster)
+		}
+		p.Steps = append(p.Steps, Step{Kind: ReplaceThroughProgram, Nodes: ns,
+			Text: fmt.Sprintf("replace %s through the stack's Pulumi program (one up, each node's generation raised: a new server under the same name at the same hoster, joined as a manager, Ready)", strings.Join(at, ", "))})
+	}
 	for _, m := range dead {
-		if obs.Source == SourceLab {
+		switch obs.Source {
+		case SourceStack:
+			continue
+		case SourceLab:
 			n := successor(m.Name, obs.Managers)
 			p.Steps = append(p.Steps, Step{Kind: ReplaceManager, Node: m.Name, New: n,
 				Text: fmt.Sprintf("replace %s by %s at %s (create the server, join it as a manager, wait Ready, delete %s's server)", m.Name, n, m.Hoster, m.Name)})
@@ -210,10 +237,13 @@ func Compute(obs Observed, req Request) (Plan, error) {
 			m.Name, m.Hoster, m.Hoster, m.Name, len(obs.Managers)-len(dead), len(obs.Managers)))
 	}
 	add(CheckServices, "", "check that every service still runs, with its ID, and that the managers have quorum")
+	if obs.Source == SourceStack {
+		add(CheckWebhooks, "", "check that every app service's Portainer webhook still targets its service ID and that Vault holds that webhook's token; re-create the webhook and write the new token to Vault where not")
+	}
 	if len(obs.DownWorkers) > 0 {
 		p.Notes = append(p.Notes, fmt.Sprintf("workers %s did not answer: heal replaces them once quorum is back (`shoal heal --once`), or bring them back by hand", strings.Join(obs.DownWorkers, ", ")))
 	}
-	if obs.Source == SourceLab && len(obs.Managers) > 1 {
+	if obs.Source != SourceInventory && len(obs.Managers) > 1 {
 		if risk := hosterRisk(obs.Managers); risk != "" {
 			p.Notes = append(p.Notes, risk)
 		}

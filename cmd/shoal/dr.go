@@ -13,6 +13,7 @@ import (
 	"github.com/shoalops/shoal/dr"
 	"github.com/shoalops/shoal/dr/drexec"
 	"github.com/shoalops/shoal/heal/labactor"
+	"github.com/shoalops/shoal/infra/automation"
 )
 
 func newDRCmd(a *app) *cobra.Command {
@@ -33,6 +34,7 @@ func newDRCmd(a *app) *cobra.Command {
 type drRecoverFlags struct {
 	from               string
 	force, dryRun, yes bool
+	stack              stackFlags
 }
 
 func newDRRecoverCmd(a *app) *cobra.Command {
@@ -58,10 +60,21 @@ prints the plan, and then:
   4. demotes and removes the entries of the dead managers
   5. brings the managers back to the inventory's count: on a lab a new
      server replaces each dead manager at its hoster, as heal does (NAME-r1);
-     on other clusters the plan says which servers to bring and then run
+     on a stack made by ` + "`shoal up`" + ` (--stack, or its inventory) every
+     dead manager gets a new server under its own name at its hoster in
+     one run of the stack's Pulumi program, as heal replaces a node there
+     (its generation raised for that run; the stack file is not written),
+     so a later ` + "`shoal up`" + ` has nothing to change; on a plain
+     inventory the plan says which servers to bring and then run
      ` + "`shoal bootstrap`" + `
   6. checks that the managers have quorum and every service runs again,
      and lists the services with their IDs
+  7. on a stack, checks every app service's webhook: Portainer's webhook
+     still targets the service's ID and Vault holds that webhook's token.
+     Where a service ID changed or a webhook is gone, it re-syncs them as
+     ` + "`shoal up`" + ` does (a new webhook, its token written to Vault) and
+     says so; otherwise it prints "webhooks and Vault tokens: N checked,
+     unchanged"
 
 It refuses (exit 3, nothing changed) while a manager reports quorum: a swarm
 with quorum is heal's and bootstrap's work. --force recovers anyway. It also
@@ -75,6 +88,7 @@ Without --dry-run the plan is confirmed on the terminal; --yes skips the
 question; without a terminal and without --yes it refuses (exit 3).`,
 		Example: `  shoal dr recover --dry-run
   shoal dr recover --yes
+  shoal dr recover --yes --stack prod --dir .   # a ` + "`shoal up`" + ` stack
   shoal dr recover --from m3 --yes`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -86,6 +100,7 @@ question; without a terminal and without --yes it refuses (exit 3).`,
 	f.BoolVar(&fl.force, "force", false, "recover although a manager reports quorum")
 	f.BoolVar(&fl.dryRun, "dry-run", false, "print the observation and the steps and change nothing")
 	f.BoolVarP(&fl.yes, "yes", "y", false, "recover without asking")
+	addStackFlags(cmd, &fl.stack)
 	return cmd
 }
 
@@ -95,14 +110,30 @@ func runDRRecover(cmd *cobra.Command, a *app, fl drRecoverFlags) error {
 	if !fl.dryRun && !fl.yes && !a.interactive() {
 		return withCode(exitRefused, errors.New("dr recover: no terminal to ask on, and --yes not given: nothing was changed (pass --yes to go ahead unasked, or --dry-run to see the plan)"))
 	}
+	// A `shoal up` stack: named, or the stack whose inventory this is.
+	stack := ""
+	if cmd.Flags().Changed("stack") {
+		stack = fl.stack.stack
+		if a.inventory == "" {
+			a.inventory = automation.InventoryPath(a.home, stack)
+		}
+	}
 	inv, err := a.loadInventory()
 	if err != nil {
 		return err
+	}
+	if stack == "" {
+		stack = stackOf(a.home, inv.Path)
 	}
 	src := dr.SourceInventory
 	docker, derr := localDocker()
 	if derr == nil {
 		defer docker.Close()
+	}
+	switch {
+	case stack != "":
+		src = dr.SourceStack
+	case derr == nil:
 		if ok, _ := labactor.IsLab(ctx, docker, inv.Path); ok {
 			src = dr.SourceLab
 		}
@@ -144,17 +175,27 @@ func runDRRecover(cmd *cobra.Command, a *app, fl drRecoverFlags) error {
 	}
 	o := drexec.Options{Dial: dial, Progress: labProgress(a), Log: a.log}
 	o.Dial.Attempts = 3
-	if src == dr.SourceLab {
+	switch src {
+	case dr.SourceLab:
 		o.Lab = docker
+	case dr.SourceStack:
+		so, err := a.stackOptions(fl.stack, stack, labProgress(a))
+		if err != nil {
+			return err
+		}
+		if o.Stack, err = automation.Open(ctx, so); err != nil {
+			return withCode(exitUsage, fmt.Errorf("dr recover: stack %s (pass the --dir and --backend `shoal up` used): %w", stack, err))
+		}
 	}
 	x, err := drexec.New(inv.Path, plan.Survivor.Name, o)
 	if err != nil {
 		return err
 	}
-	svcs, err := dr.Execute(ctx, plan, x, a.stderr)
+	res, err := dr.Execute(ctx, plan, x, a.stderr)
 	if err != nil {
 		return withCode(exitFailed, err)
 	}
+	svcs := res.Services
 	fmt.Fprintf(a.stderr, "recovered %s on %s in %s: quorum ok\n", inv.Cluster.Name, plan.Survivor.Name, time.Since(start).Round(100*time.Millisecond))
 	if a.json() {
 		return nil
@@ -162,6 +203,16 @@ func runDRRecover(cmd *cobra.Command, a *app, fl drRecoverFlags) error {
 	fmt.Fprintf(a.stdout, "services (%d), running with the IDs they had:\n", len(svcs))
 	for _, s := range svcs {
 		fmt.Fprintf(a.stdout, "  %s  %s  %d/%d\n", s.ID, s.Name, s.Running, s.Desired)
+	}
+	if w := res.Webhooks; w != nil {
+		if len(w.Resynced) == 0 {
+			fmt.Fprintf(a.stdout, "webhooks and Vault tokens: %d checked, unchanged\n", w.Checked)
+		} else {
+			fmt.Fprintf(a.stdout, "webhooks and Vault tokens: %d checked; not as they were:\n", w.Checked)
+			for _, l := range w.Resynced {
+				fmt.Fprintf(a.stdout, "  %s\n", l)
+			}
+		}
 	}
 	for _, n := range plan.Notes {
 		fmt.Fprintf(a.stdout, "left to you: %s\n", n)

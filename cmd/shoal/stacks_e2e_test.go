@@ -31,12 +31,13 @@ import (
 )
 
 // portainerLabOverride runs the Portainer stand-in in place of Portainer:
-// its own flags, the manager's Docker socket, and its API published on the
-// node (the lab has no Traefik routing to it).
+// its own flags (its state kept on Portainer's data volume, as Portainer
+// keeps its database), the manager's Docker socket, and its API published
+// on the node (the lab has no Traefik routing to it).
 const portainerLabOverride = `version: "3.8"
 services:
   portainer:
-    command: ["-addr", ":9000"]
+    command: ["-addr", ":9000", "-data", "/data"]
     volumes:
       - /var/run/docker.sock:/var/run/docker.sock
     ports:

@@ -4,10 +4,14 @@
 // code (bootstrap.Run), and on labs a missing manager is replaced as heal
 // replaces one (heal/labactor: a new lab VPS at the dead node's hoster,
 // written into the inventory in its place, joined, the dead container
-// deleted).
+// deleted); on `shoal up` stacks the dead managers get new servers under
+// their names through the stack's Pulumi program, as heal's Pulumi actor
+// replaces a node (heal/pulumiactor), and the apps' webhooks are checked
+// against the services and Vault with the rule `shoal up` applies
+// (infra/provider.CheckWebhooks).
 //
-// It imports dr, heal, bootstrap and lab; nothing imports it but the CLI
-// and tests.
+// It imports dr, heal, bootstrap, lab and infra; nothing imports it but
+// the CLI and tests.
 package drexec
 
 import (
@@ -31,6 +35,9 @@ import (
 	"github.com/shoalops/shoal/dr"
 	"github.com/shoalops/shoal/heal"
 	"github.com/shoalops/shoal/heal/labactor"
+	"github.com/shoalops/shoal/heal/pulumiactor"
+	"github.com/shoalops/shoal/infra/automation"
+	"github.com/shoalops/shoal/infra/provider"
 	"github.com/shoalops/shoal/lab"
 )
 
@@ -41,6 +48,9 @@ type Executor struct {
 	dial     remote.DialOptions
 	swarm    *heal.Swarm
 	actor    *labactor.Actor // nil unless the cluster is a lab
+	// stack and program are set for a `shoal up` stack.
+	stack    *automation.Workspace
+	program  *pulumiactor.Actor
 	progress io.Writer
 	log      *slog.Logger
 	poll     time.Duration
@@ -56,7 +66,11 @@ type Options struct {
 	Dial remote.DialOptions
 	// Lab, when set, is the lab's Docker Engine: missing managers are
 	// replaced by new lab VPS containers.
-	Lab      lab.Docker
+	Lab lab.Docker
+	// Stack, when set, is the `shoal up` stack of the cluster (opened as
+	// `shoal up` opens it): missing managers are replaced through its
+	// Pulumi program and its webhooks are checked.
+	Stack    *automation.Workspace
 	Progress io.Writer
 	Log      *slog.Logger
 	// Poll is the interval of waits (default 1s); Converge bounds the
@@ -87,6 +101,10 @@ func New(invPath, survivor string, o Options) (*Executor, error) {
 			return nil, err
 		}
 		x.actor = a
+	}
+	if o.Stack != nil {
+		x.stack = o.Stack
+		x.program = pulumiactor.New(o.Stack, invPath, x.swarm, pulumiactor.Options{Dial: o.Dial, Log: o.Log})
 	}
 	return x, nil
 }
@@ -251,6 +269,55 @@ func (x *Executor) ReplaceManager(ctx context.Context, dead dr.Manager, newName 
 		return err
 	}
 	return x.actor.RemoveDeadNode(ctx, info, newName)
+}
+
+// ReplaceThroughProgram gives the dead managers of a stack new servers
+// under their names in one run of the stack's Pulumi program (heal's
+// Pulumi actor, each node's generation raised for that run) and waits
+// until each is Ready. Their old entries are gone already (RemoveEntry).
+func (x *Executor) ReplaceThroughProgram(ctx context.Context, dead []dr.Manager) error {
+	if x.program == nil {
+		return errors.New("replace through the program: the cluster is no `shoal up` stack")
+	}
+	var infos []heal.NodeInfo
+	for _, m := range dead {
+		infos = append(infos, heal.NodeInfo{Name: m.Name, Role: heal.RoleManager, Hoster: m.Hoster, Region: m.Region, Addr: m.Address})
+	}
+	return x.program.ReplaceServers(ctx, infos)
+}
+
+// CheckWebhooks checks the webhooks of every app stack of the `shoal up`
+// stack, as the state recorded them (its export with the secrets, kept in
+// memory), against Portainer and Vault, and re-syncs those that drifted
+// (provider.CheckWebhooks).
+func (x *Executor) CheckWebhooks(ctx context.Context) (dr.WebhookReport, error) {
+	var rep dr.WebhookReport
+	if x.stack == nil {
+		return rep, nil
+	}
+	export, err := x.stack.Export(ctx)
+	if err != nil {
+		return rep, err
+	}
+	states, err := provider.RecordedWebhooks(export)
+	if err != nil {
+		return rep, err
+	}
+	for _, st := range states {
+		c, err := provider.CheckWebhooks(ctx, st)
+		rep.Checked += c.Checked
+		for _, d := range c.Drift {
+			what := "found"
+			if c.Resynced {
+				what = "re-synced"
+			}
+			rep.Resynced = append(rep.Resynced, fmt.Sprintf("%s: %s (%s)", c.Stack, d, what))
+		}
+		if err != nil {
+			return rep, fmt.Errorf("webhooks of %s: %w", st.Stack, err)
+		}
+	}
+	return rep, nil
 }
 
 // CheckServices waits until the managers have quorum and every replicated

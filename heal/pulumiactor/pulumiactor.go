@@ -33,6 +33,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -108,28 +109,53 @@ func (a *Actor) ReplaceServer(ctx context.Context, dead heal.NodeInfo, spec heal
 	if spec.Name != dead.Name {
 		return fmt.Errorf("replace %s: a stack node keeps its name, asked for %s", dead.Name, spec.Name)
 	}
+	return a.ReplaceServers(ctx, []heal.NodeInfo{dead})
+}
+
+// ReplaceServers gives every node of dead a new server in ONE run of the
+// Pulumi program (each node's generation raised for that run), and returns
+// once every one is Ready again and its dead entry is gone. `shoal dr
+// recover` replaces the dead managers of a stack this way, all at once.
+func (a *Actor) ReplaceServers(ctx context.Context, dead []heal.NodeInfo) error {
+	if len(dead) == 0 {
+		return nil
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	gen, _, err := a.generation(ctx, dead)
-	if err != nil {
-		return err
+	gens := map[string]int{}
+	var names []string
+	for _, d := range dead {
+		if d.Name == "" {
+			return errors.New("replace: a dead node without a name")
+		}
+		gen, _, err := a.generation(ctx, d)
+		if err != nil {
+			return err
+		}
+		gens[d.Name] = gen
+		names = append(names, d.Name)
 	}
-	a.log.Info("heal: pulumi up", "node", dead.Name, "generation", gen)
-	outputs, err := a.up(ctx, map[string]int{dead.Name: gen})
+	who := strings.Join(names, ", ")
+	a.log.Info("heal: pulumi up", "nodes", who, "generations", gens)
+	outputs, err := a.up(ctx, gens)
 	if err != nil {
-		return fmt.Errorf("replace %s: %w", dead.Name, err)
+		return fmt.Errorf("replace %s: %w", who, err)
 	}
 	if _, err := a.ws.WriteInventory(outputs); err != nil {
-		return fmt.Errorf("replace %s: %w", dead.Name, err)
+		return fmt.Errorf("replace %s: %w", who, err)
 	}
-	if err := a.swarm.WaitReady(ctx, dead.Name); err != nil {
-		return err
-	}
-	// The swarm resource removed the dead entry while it converged; one
-	// left over (an entry it did not see down yet) goes here, never a Ready
-	// one or a reachable manager.
-	if dead.ID != "" {
-		return a.swarm.RemoveEntry(ctx, dead.ID, dead.Name)
+	for _, d := range dead {
+		if err := a.swarm.WaitReady(ctx, d.Name); err != nil {
+			return err
+		}
+		// The swarm resource removed the dead entry while it converged;
+		// one left over (an entry it did not see down yet) goes here,
+		// never a Ready one or a reachable manager.
+		if d.ID != "" {
+			if err := a.swarm.RemoveEntry(ctx, d.ID, d.Name); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

@@ -208,10 +208,7 @@ func ensureWebhooks(ctx context.Context, in WebhooksArgs, prev *WebhooksState) (
 	if err != nil {
 		return st, fmt.Errorf("webhooks of %s: Portainer at %s: %w", in.Stack, in.URL, err)
 	}
-	spec := portainer.EndpointSpec{Name: cmp.Or(in.EndpointName, "swarm")}
-	if in.Endpoint != "" && in.Endpoint != "local" {
-		spec.AgentURL = in.Endpoint
-	}
+	spec := endpointSpec(in)
 	env, created, err := c.EnsureEndpoint(ctx, spec)
 	if err != nil {
 		return st, fmt.Errorf("webhooks of %s: environment %s: %w", in.Stack, spec.Name, err)
@@ -228,16 +225,12 @@ func ensureWebhooks(ctx context.Context, in WebhooksArgs, prev *WebhooksState) (
 		log.Infof("webhooks of %s: %s", in.Stack, ch)
 	}
 	st.Webhooks, st.WebhookIDs = map[string]ServiceWebhook{}, map[string]int{}
-	var desired []vault.Webhook
-	for _, name := range slices.Sorted(maps.Keys(set.Webhooks)) {
-		h := set.Webhooks[name]
-		svc := shortName(in.Stack, name)
-		url := c.WebhookURL(h.Token).Reveal()
-		st.Webhooks[svc] = ServiceWebhook{URL: url, Token: h.Token.Reveal()}
-		st.WebhookIDs[svc] = h.ID
-		desired = append(desired, vault.Webhook{Service: svc, Token: h.Token.Reveal(), URL: url})
+	desired := vaultWebhooks(in.Stack, set.Webhooks, c.WebhookURL)
+	for _, w := range desired {
+		st.Webhooks[w.Service] = ServiceWebhook{URL: w.URL, Token: w.Token}
+		st.WebhookIDs[w.Service] = set.Webhooks[w.Name].ID
 	}
-	changes, err := vc.Sync(ctx, in.Project, in.Env, desired)
+	changes, err := vc.Sync(ctx, in.Project, in.Env, plainWebhooks(desired))
 	if err != nil {
 		return st, fmt.Errorf("webhooks of %s: vault: %w", in.Stack, err)
 	}
@@ -249,6 +242,34 @@ func ensureWebhooks(ctx context.Context, in WebhooksArgs, prev *WebhooksState) (
 		log.Infof("webhooks of %s: %d webhooks, no changes", in.Stack, len(set.Webhooks))
 	}
 	return st, nil
+}
+
+// endpointSpec is the Portainer environment the webhooks live in.
+func endpointSpec(in WebhooksArgs) portainer.EndpointSpec {
+	spec := portainer.EndpointSpec{Name: cmp.Or(in.EndpointName, "swarm")}
+	if in.Endpoint != "" && in.Endpoint != "local" {
+		spec.AgentURL = in.Endpoint
+	}
+	return spec
+}
+
+// vaultWebhook is a Vault entry as it should be, and the full name of the
+// service whose webhook it is.
+type vaultWebhook struct {
+	vault.Webhook
+	Name string
+}
+
+// vaultWebhooks are the Vault entries the webhooks of stack's services
+// (by full service name) should have, sorted: the service's name within
+// the stack, the webhook's token, and its URL (urlOf).
+func vaultWebhooks(stack string, hooks map[string]portainer.Webhook, urlOf func(portainer.Secret) portainer.Secret) []vaultWebhook {
+	var out []vaultWebhook
+	for _, name := range slices.Sorted(maps.Keys(hooks)) {
+		h := hooks[name]
+		out = append(out, vaultWebhook{Name: name, Webhook: vault.Webhook{Service: shortName(stack, name), Token: h.Token.Reveal(), URL: urlOf(h.Token).Reveal()}})
+	}
+	return out
 }
 
 // ensureWebhookSet runs EnsureWebhooks until it covers every service the
@@ -281,6 +302,14 @@ func ensureWebhookSet(ctx context.Context, c *portainer.Client, endpointID int, 
 		case <-time.After(2 * time.Second):
 		}
 	}
+}
+
+func plainWebhooks(ws []vaultWebhook) []vault.Webhook {
+	out := make([]vault.Webhook, 0, len(ws))
+	for _, w := range ws {
+		out = append(out, w.Webhook)
+	}
+	return out
 }
 
 // shortName is a service's name within its stack: "web" for STACK_web.

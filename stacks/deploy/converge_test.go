@@ -84,3 +84,36 @@ func TestConvergeErrorNamesServiceAndTaskErrors(t *testing.T) {
 		}
 	}
 }
+
+// Failures of a service the deploy left unchanged count only from the
+// deploy's start: older ones (a node lost before, a disaster recovery) are
+// not the deploy's doing; a changed service counts from its change.
+func TestFailureWindowOfAnUnchangedService(t *testing.T) {
+	changed := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	begun := changed.Add(time.Hour)
+	one := uint64(1)
+	svc := swarm.Service{ID: "s1", Spec: swarm.ServiceSpec{Annotations: swarm.Annotations{Name: "web"}, Mode: swarm.ServiceMode{Replicated: &swarm.ReplicatedService{Replicas: &one}}}}
+	svc.UpdatedAt = changed
+	var tasks []swarm.Task
+	for i := range 3 { // failed between the change and the deploy
+		tasks = append(tasks, swarm.Task{ServiceID: "s1", DesiredState: swarm.TaskStateShutdown,
+			Status: swarm.TaskStatus{State: swarm.TaskStateFailed, Err: "No such container", Timestamp: changed.Add(time.Duration(i+1) * time.Minute)}})
+	}
+	tasks = append(tasks, swarm.Task{ServiceID: "s1", DesiredState: swarm.TaskStateRunning, Status: swarm.TaskStatus{State: swarm.TaskStateRunning, Timestamp: begun.Add(-time.Minute)}})
+
+	fw := failureWindow{unchanged: map[string]bool{"s1": true}, begun: begun}
+	if st := Converge(fw.apply(svc), tasks, nil, 3); st.Failed || !st.Converged {
+		t.Errorf("unchanged service with old failures: %+v, want converged", st)
+	}
+	if st := Converge(failureWindow{begun: begun}.apply(svc), tasks, nil, 3); !st.Failed {
+		t.Errorf("changed service with 3 failures since its change: %+v, want failed", st)
+	}
+	// Failures after the deploy began still count.
+	for i := range 3 {
+		tasks = append(tasks, swarm.Task{ServiceID: "s1", DesiredState: swarm.TaskStateShutdown,
+			Status: swarm.TaskStatus{State: swarm.TaskStateFailed, Err: "exit 1", Timestamp: begun.Add(time.Duration(i+1) * time.Second)}})
+	}
+	if st := Converge(fw.apply(svc), tasks, nil, 3); !st.Failed {
+		t.Errorf("unchanged service failing again: %+v, want failed", st)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/containerd/errdefs"
 	"github.com/docker/cli/cli/compose/convert"
@@ -98,6 +99,10 @@ func Deploy(ctx context.Context, e Engine, s Stack, o Options) (Result, error) {
 	if !info.Info.Swarm.ControlAvailable {
 		return res, &NotManagerError{State: string(info.Info.Swarm.LocalNodeState)}
 	}
+	// The engine's clock as this deploy begins (zero if unreadable): see
+	// failureWindow.
+	begun, _ := time.Parse(time.RFC3339Nano, info.Info.SystemTime)
+	unchanged := map[string]bool{}
 	objs, err := DesiredObjects(s, cfg, o.Overlay)
 	if err != nil {
 		return res, err
@@ -224,6 +229,7 @@ func Deploy(ctx context.Context, e Engine, s Stack, o Options) (Result, error) {
 		switch st.Action {
 		case Unchanged:
 			sr.ID = st.Live.ID
+			unchanged[sr.ID] = true
 		case Create:
 			o.Progress.Service(st.Name, "creating")
 			r, err := e.ServiceCreate(ctx, client.ServiceCreateOptions{Spec: st.Spec, EncodedRegistryAuth: auth, QueryRegistry: st.QueryRegistry})
@@ -255,7 +261,7 @@ func Deploy(ctx context.Context, e Engine, s Stack, o Options) (Result, error) {
 	if o.Detach {
 		return res, nil
 	}
-	states, err := wait(ctx, e, s.Name, watch, o)
+	states, err := wait(ctx, e, s.Name, watch, failureWindow{unchanged: unchanged, begun: begun}, o)
 	for i := range res.Services {
 		if st, ok := states[res.Services[i].ID]; ok {
 			res.Services[i].Running, res.Services[i].Desired = st.state.Running, st.state.Desired

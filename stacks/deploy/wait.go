@@ -6,8 +6,29 @@ import (
 	"sort"
 	"time"
 
+	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
 )
+
+// failureWindow is when a watched service's failed tasks start to count.
+// Converge counts them from the service's last change; for a service this
+// deploy left unchanged, only from when the deploy began (the engine's
+// clock), if that is later: failures before it are not this deploy's doing
+// (a node lost earlier, a disaster recovery re-forming the swarm, a node
+// that was joining), and a re-run of an unchanged stack must not fail on
+// them. A service that keeps failing still fails the deploy.
+type failureWindow struct {
+	unchanged map[string]bool
+	begun     time.Time
+}
+
+// apply is svc as Converge should judge it.
+func (fw failureWindow) apply(svc swarm.Service) swarm.Service {
+	if fw.unchanged[svc.ID] && fw.begun.After(svc.UpdatedAt) {
+		svc.UpdatedAt = fw.begun
+	}
+	return svc
+}
 
 type watched struct {
 	state   ServiceState
@@ -17,7 +38,7 @@ type watched struct {
 // wait polls the stack's services until every watched one converged, one
 // failed, or o.Timeout passed. It prints a progress line per service when
 // its line changes. The result maps service IDs to their last state.
-func wait(ctx context.Context, e Engine, stack string, ids []string, o Options) (map[string]watched, error) {
+func wait(ctx context.Context, e Engine, stack string, ids []string, fw failureWindow, o Options) (map[string]watched, error) {
 	out := map[string]watched{}
 	if len(ids) == 0 {
 		return out, nil
@@ -55,7 +76,7 @@ func wait(ctx context.Context, e Engine, stack string, ids []string, o Options) 
 			if !want[svc.ID] {
 				continue
 			}
-			st := Converge(svc, tasks.Items, nodes, o.FailAfter)
+			st := Converge(fw.apply(svc), tasks.Items, nodes, o.FailAfter)
 			out[svc.ID] = watched{state: st, version: svc.Version.Index}
 			if line := st.Line(); line != last[svc.ID] {
 				o.Progress.Service(svc.Spec.Name, line)

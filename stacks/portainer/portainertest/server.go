@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +32,10 @@ type Options struct {
 	Now func() time.Time
 	// AdminInitTimeout overrides the 5-minute window (0: AdminInitTimeout).
 	AdminInitTimeout time.Duration
+	// StateFile, when set, keeps the state across restarts, as Portainer
+	// keeps its database on its data volume: read at start, written after
+	// every request that may change it.
+	StateFile string
 }
 
 // Server is a running emulator. It is safe for concurrent use.
@@ -42,6 +47,8 @@ type Server struct {
 	window  time.Duration
 	secret  []byte // signs JWTs
 	id      string // InstanceID
+	// stateFile keeps the state across restarts (Options.StateFile).
+	stateFile string
 
 	mu        sync.Mutex
 	disabled  bool
@@ -62,8 +69,16 @@ func New(o Options) *Server {
 
 // NewHandler returns a fresh emulator as an http.Handler, to serve on a
 // listener of one's own (the lab's Portainer stand-in, cmd/portainer-stand-in).
-// The admin-initialisation window starts now.
-func NewHandler(o Options) http.Handler { return newServer(o) }
+// The admin-initialisation window starts now. With o.StateFile it starts
+// from the state kept there.
+func NewHandler(o Options) (http.Handler, error) {
+	s := newServer(o)
+	if o.StateFile == "" {
+		return s, nil
+	}
+	s.stateFile = o.StateFile
+	return s, s.load(o.StateFile)
+}
 
 func newServer(o Options) *Server {
 	if o.Now == nil {
@@ -177,6 +192,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		rt.handle(w, r, vars)
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			if err := s.save(); err != nil {
+				fmt.Fprintf(os.Stderr, "portainer emulator: keep state: %v\n", err)
+			}
+		}
 		return
 	}
 	if pathKnown {

@@ -4,7 +4,7 @@
 // the manager's Docker socket mounted, and every environment created on it
 // is served by that engine. Never for a real cluster.
 //
-//	portainer-stand-in -addr :9000   # DOCKER_HOST etc. as for the docker CLI
+//	portainer-stand-in -addr :9000 -data /data   # DOCKER_HOST etc. as for the docker CLI
 package main
 
 import (
@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -25,22 +26,31 @@ import (
 
 func main() {
 	addr := flag.String("addr", ":9000", "listen address")
+	data := flag.String("data", "", "directory to keep the state in across restarts, as Portainer keeps its database (e.g. /data, its volume); empty: in memory only")
 	flag.Parse()
-	if err := run(*addr); err != nil {
+	if err := run(*addr, *data); err != nil {
 		fmt.Fprintln(os.Stderr, "portainer-stand-in:", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr string) error {
+func run(addr, data string) error {
 	docker, err := client.New(client.FromEnv)
 	if err != nil {
 		return fmt.Errorf("docker client: %w", err)
 	}
 	defer docker.Close()
+	o := portainertest.Options{Docker: docker}
+	if data != "" {
+		o.StateFile = filepath.Join(data, "portainer-stand-in.json")
+	}
+	h, err := portainertest.NewHandler(o)
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{
 		Addr:              addr,
-		Handler:           portainertest.NewHandler(portainertest.Options{Docker: docker}),
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
