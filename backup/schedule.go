@@ -91,3 +91,15 @@ func (s Schedule) Next(last, now time.Time) time.Time {
 	}
 	return next
 }
+
+// RetryAfter is how long a scheduled backup that failed (or found the
+// lease held) waits before it tries again: one period, at most 5 minutes,
+// so a cluster that cannot spare a manager is not hammered and a short
+// outage does not cost a whole day.
+func (s Schedule) RetryAfter() time.Duration {
+	period := s.Every
+	if s.Daily {
+		period = 24 * time.Hour
+	}
+	return max(min(period, 5*time.Minute), time.Second)
+}

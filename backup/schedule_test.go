@@ -83,3 +83,18 @@ func TestScheduleNextRunsAMissedBackupOnceNotOncePerPeriod(t *testing.T) {
 		})
 	}
 }
+
+func TestScheduleRetryAfterIsOnePeriodAtMostFiveMinutes(t *testing.T) {
+	for _, c := range []struct {
+		s    Schedule
+		want time.Duration
+	}{
+		{Schedule{Every: 10 * time.Second}, 10 * time.Second},
+		{Schedule{Every: 6 * time.Hour}, 5 * time.Minute},
+		{Schedule{Daily: true, At: 3 * time.Hour}, 5 * time.Minute},
+	} {
+		if got := c.s.RetryAfter(); got != c.want {
+			t.Errorf("%s: RetryAfter = %s, want %s", c.s, got, c.want)
+		}
+	}
+}

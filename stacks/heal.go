@@ -39,6 +39,9 @@ const (
 	// EnvLocalSuffix carries the suffix of a local stack's lab name
 	// (lab.HomeID of the operator's $SHOAL_HOME): not a secret.
 	EnvLocalSuffix = "SHOAL_LOCAL_SUFFIX"
+	// EnvNodeID is the swarm node ID of the node the task runs on (a
+	// service template): a scheduled backup never stops its own engine.
+	EnvNodeID = "SHOAL_NODE_ID"
 )
 
 // HealConfig is what the heal stack is rendered from. Every secret field
