@@ -14,6 +14,7 @@ import (
 	"github.com/shoalops/shoal/bootstrap"
 	"github.com/shoalops/shoal/bootstrap/remote"
 	"github.com/shoalops/shoal/heal"
+	"github.com/shoalops/shoal/infra/automation"
 	"github.com/shoalops/shoal/stacks"
 )
 
@@ -360,4 +361,28 @@ func (a *app) runBackupSchedule(ctx context.Context, cmd *cobra.Command, fl back
 	s := &backupScheduler{a: a, t: t, sched: sched, ret: t.set.Retention(), lease: &heal.Swarm{With: obs.WithManager},
 		holder: "backup/" + healHolder(), release: true, selfID: os.Getenv(stacks.EnvNodeID), now: time.Now}
 	return s.run(ctx)
+}
+
+// healBackups is the backup scheduler of a heal process for stack ws when
+// its shoal:backup.schedule is set (nil otherwise): it backs up only while
+// this process holds the heal lease (holder is the controller's), which it
+// leaves to the controller.
+func (a *app) healBackups(cmd *cobra.Command, fl stackFlags, ws *automation.Workspace, lease heal.Lease, holder string) (*backupScheduler, error) {
+	t, err := a.openBackupTarget(cmd, backupFlags{stack: fl}, false)
+	if err != nil {
+		return nil, err
+	}
+	if t.set.Schedule == "" {
+		return nil, nil
+	}
+	sched, err := scheduleOf(scheduleConfig, t)
+	if err != nil {
+		return nil, withCode(exitUsage, err)
+	}
+	if _, err := backup.ParseRecipient(t.set.Recipient); err != nil {
+		return nil, withCode(exitUsage, err)
+	}
+	t.ws = ws
+	return &backupScheduler{a: a, t: t, sched: sched, ret: t.set.Retention(), lease: lease, holder: holder,
+		selfID: os.Getenv(stacks.EnvNodeID), now: time.Now}, nil
 }

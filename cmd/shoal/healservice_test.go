@@ -64,3 +64,25 @@ func TestHealIsAVerbWithASubVerb(t *testing.T) {
 		t.Errorf("heal imag: exit %d, %s", code, errText)
 	}
 }
+
+// Which of shoal's stacks run on the cluster: heal when enabled (and it
+// takes the scheduled backups), else the backup service when a schedule
+// is set; the other is removed.
+func TestClusterServicesRunHealOrTheBackupServiceNeverBoth(t *testing.T) {
+	for _, c := range []struct {
+		heal, backups bool
+		run, remove   string
+	}{
+		{false, false, "", "shoal-heal,shoal-backup"},
+		{true, false, "shoal-heal", "shoal-backup"},
+		{true, true, "shoal-heal", "shoal-backup"},
+		{false, true, "shoal-backup", "shoal-heal"},
+	} {
+		cs := clusterServices{backups: c.backups}
+		cs.heal.Enabled = c.heal
+		run, remove := cs.stacks()
+		if strings.Join(run, ",") != c.run || strings.Join(remove, ",") != c.remove {
+			t.Errorf("heal %v, backups %v: run %v, remove %v; want %s and %s", c.heal, c.backups, run, remove, c.run, c.remove)
+		}
+	}
+}
