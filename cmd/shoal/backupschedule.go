@@ -20,7 +20,7 @@ import (
 
 // backupLeaseTTL bounds how long a backup service holds the heal lease
 // for one backup (it releases it after; a crashed one's lease expires).
-const backupLeaseTTL = 10 * time.Minute
+const backupLeaseTTL = 5 * time.Minute
 
 func newBackupListCmd(a *app) *cobra.Command {
 	var fl backupFlags
