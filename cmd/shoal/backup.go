@@ -80,10 +80,31 @@ endpoint in ?endpoint=http(s)://HOST:PORT or $AWS_ENDPOINT_URL, and the
 credentials in $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY (never in the
 URL).
 
-Check a backup with ` + "`shoal backup verify`" + `.`,
+Check a backup with ` + "`shoal backup verify`" + `; see them with ` + "`shoal backup list`" + ` and
+delete old ones with ` + "`shoal backup prune`" + `.
+
+--schedule keeps running and backs up on a schedule: "every DURATION"
+(--schedule='every 6h') or "daily HH:MM" in UTC (--schedule='daily 03:00');
+--schedule alone uses shoal:backup.schedule or the inventory's
+backup.schedule. The next backup is due one interval after the newest
+backup in the location (the location is the record: a backup missed while
+nothing ran is taken once, at start). Before each backup it takes the heal
+lease (one writer per cluster: heal does not replace nodes while a manager's
+engine is stopped for a copy) and releases it after; then it prunes with
+--keep/--keep-daily (default shoal:backup {keep, keepDaily}). A failed
+backup is tried again after one interval, at most 5 minutes.
+
+On a ` + "`shoal up`" + ` cluster, shoal:backup.schedule (with recipient and an
+s3://...?endpoint=... destination the nodes reach) makes the cluster back
+itself up: the heal service does it when shoal:heal.enabled, else ` + "`shoal up`" + `
+runs the one-replica service shoal-backup (the heal image, the same
+secrets; the S3 keys of the environment ` + "`shoal up`" + ` ran in are swarm secrets).
+Neither ever stops the engine of the node it runs on.`,
 		Example: `  shoal backup --to /var/backups/shoal
   shoal backup --to 's3://backups/prod?endpoint=https://s3.example.net' --recipient age1...
-  shoal backup verify /var/backups/shoal/prod-20261203T070000Z.backup.age --identity ~/.shoal/backup.key`,
+  shoal backup verify /var/backups/shoal/prod-20261203T070000Z.backup.age --identity ~/.shoal/backup.key
+  shoal backup --schedule='every 6h' --keep 28   # until stopped
+  shoal backup list`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runBackup(cmd, a, fl) },
 	}
