@@ -185,28 +185,78 @@ func TestBackupScheduleOnTheClusterKeepsTheNewest(t *testing.T) {
 	}
 	taskNode := strings.Split(tasks, "|")[0]
 
-	// The newest opens with the identity: the cluster's raft state, from
-	// a manager other than the task's, and the stack's state.
-	o, err := cl.GetObject(ctx, "backups", name+"/"+all[0], minio.GetObjectOptions{})
-	if err != nil {
-		t.Fatal(err)
+	// A backup opens with the identity: the cluster's raft state, from a
+	// manager other than the task's, and the stack's state.
+	open := func(object string) *backup.Contents {
+		t.Helper()
+		o, err := cl.GetObject(ctx, "backups", name+"/"+object, minio.GetObjectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sealed, _ := io.ReadAll(o)
+		o.Close()
+		plain, err := backup.Open(sealed, id)
+		if err != nil {
+			t.Fatalf("open %s: %v", object, err)
+		}
+		got, err := backup.ReadArchive(bytes.NewReader(plain))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Manifest.Cluster != name || len(got.Files[backup.StackFile]) == 0 || len(got.Files[backup.SwarmFile]) == 0 {
+			t.Errorf("%s holds cluster %q, %d bytes of stack state, %d of raft state", object, got.Manifest.Cluster, len(got.Files[backup.StackFile]), len(got.Files[backup.SwarmFile]))
+		}
+		return got
 	}
-	sealed, _ := io.ReadAll(o)
-	o.Close()
-	plain, err := backup.Open(sealed, id)
-	if err != nil {
-		t.Fatalf("open %s: %v", all[0], err)
-	}
-	got, err := backup.ReadArchive(bytes.NewReader(plain))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Manifest.Cluster != name || len(got.Files[backup.StackFile]) == 0 || len(got.Files[backup.SwarmFile]) == 0 {
-		t.Errorf("the backup holds cluster %q, %d bytes of stack state, %d of raft state", got.Manifest.Cluster, len(got.Files[backup.StackFile]), len(got.Files[backup.SwarmFile]))
-	}
+	got := open(all[0])
 	t.Logf("newest backup: raft state of %s, the task runs on %s, engine stopped %d ms", got.Manifest.Node, taskNode, got.Manifest.EngineStoppedMS)
 	if got.Manifest.Node == "" || strings.Contains(taskNode, got.Manifest.Node) {
 		t.Errorf("the backup copied %q, the node its task runs on (%s)", got.Manifest.Node, taskNode)
+	}
+
+	// The task on the first manager that does not lead (the one a backup
+	// would copy): the next backup copies the third manager, never the
+	// task's own.
+	leader := ""
+	for _, l := range strings.Split(docker0("node", "ls", "--format", "{{.Hostname}} {{.ManagerStatus}}"), "\n") {
+		if f := strings.Fields(l); len(f) == 2 && f[1] == "Leader" {
+			leader = f[0]
+		}
+	}
+	var target, other string
+	for _, m := range []string{"ma-1", "mb-1", "mc-1"} {
+		switch {
+		case m == leader:
+		case target == "":
+			target = m
+		default:
+			other = m
+		}
+	}
+	if leader == "" || other == "" {
+		t.Fatalf("leader %q among ma-1, mb-1, mc-1?\n%s", leader, docker0("node", "ls"))
+	}
+	if out := docker0("service", "update", "--detach", "--constraint-add", "node.hostname=="+target, "shoal-backup_backup"); strings.Contains(out, "rror") {
+		t.Fatalf("move the backup task to %s: %s", target, out)
+	}
+	// A backup the old task took while the update went on is not the
+	// new task's: wait until the new one runs, then for its backup.
+	deadline := time.Now().Add(2 * time.Minute)
+	for !strings.HasPrefix(docker0("service", "ps", "shoal-backup_backup", "--filter", "desired-state=running", "--format", "{{.Node}}|{{.CurrentState}}"), target+"|Running") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the backup task does not run on %s:\n%s", target, docker0("service", "ps", "shoal-backup_backup"))
+		}
+		time.Sleep(time.Second)
+	}
+	for _, e := range backup.Entries(name, list()) {
+		seen[e.Name] = e.Taken
+	}
+	all = waitBackups(len(seen)+1, 3*time.Minute, logsOf("shoal-backup_backup"))
+	tasks = docker0("service", "ps", "shoal-backup_backup", "--filter", "desired-state=running", "--format", "{{.Node}}|{{.CurrentState}}")
+	got = open(all[0])
+	t.Logf("with the task on %s (%s leads): %s copied %s", tasks, leader, all[0], got.Manifest.Node)
+	if !strings.HasPrefix(tasks, target+"|Running") || got.Manifest.Node != other {
+		t.Errorf("with the task on %s and %s leading, the backup copied %s; want %s (task: %s)", target, leader, got.Manifest.Node, other, tasks)
 	}
 	if st := c.status(); st.Quorum != "ok" || st.ManagersReachable != 3 {
 		t.Errorf("after the scheduled backups: quorum %s, %d managers reachable", st.Quorum, st.ManagersReachable)
