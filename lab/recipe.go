@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"slices"
 	"strings"
+
+	"github.com/shoalops/shoal/bootstrap/host"
 )
 
 // Variant is the kind of VPS a node image stands for.
@@ -161,6 +163,21 @@ UseDNS no
 const daemonJSON = `{"storage-driver": "vfs"}
 `
 
+// preparedDaemonJSON is daemonJSON with what bootstrap asks of every engine
+// (host.MergeDaemonConfig: log rotation, no live-restore). The docker
+// variant's engine is shoal's own install, so its configuration is in place
+// before the daemon first starts and a first bootstrap has no restart to
+// leave pending. The foreign and fresh variants keep the bare file: they
+// are hosts as others hand them over, and bootstrap's merge is what they
+// test.
+func preparedDaemonJSON() string {
+	out, _, err := host.MergeDaemonConfig(daemonJSON)
+	if err != nil {
+		panic("lab: daemonJSON is not valid JSON: " + err.Error())
+	}
+	return out
+}
+
 const sshdConfig = `# shoal lab: root logs in with its key only.
 PermitRootLogin prohibit-password
 PasswordAuthentication no
@@ -216,6 +233,9 @@ func newRecipe(variant Variant, mirror, aptSources string) recipe {
 			`CMD ["/usr/bin/tini", "-g", "--", "` + initPath + `"]`,
 			`LABEL shoal.lab.image=vps shoal.lab.variant=` + string(variant),
 		},
+	}
+	if variant == VariantDocker {
+		r.Files[1].Content = preparedDaemonJSON()
 	}
 	if variant == VariantForeign {
 		r.Chroot = [][]string{

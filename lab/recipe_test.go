@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/shoalops/shoal/bootstrap/host"
 )
 
 func TestRecipeTag(t *testing.T) {
@@ -119,5 +121,32 @@ Components: main
 				t.Errorf("sources\n%s\nwant\n%s", s, tc.wantSources)
 			}
 		})
+	}
+}
+
+// The docker variant's engine is shoal's own install: its daemon.json
+// already holds what bootstrap asks for, so a first bootstrap leaves no
+// restart pending. The foreign and fresh variants keep the bare file.
+func TestDockerVariantStartsWithBootstrapsDaemonConfig(t *testing.T) {
+	for _, tt := range []struct {
+		variant  Variant
+		prepared bool
+	}{{VariantDocker, true}, {VariantForeign, false}, {VariantFresh, false}} {
+		var content string
+		for _, f := range newRecipe(tt.variant, "http://mirror", "deb x y z\n").Files {
+			if f.Path == "/etc/docker/daemon.json" {
+				content = f.Content
+			}
+		}
+		_, changed, err := host.MergeDaemonConfig(content)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.variant, err)
+		}
+		if changed == tt.prepared {
+			t.Errorf("%s: daemon.json %q: bootstrap would change it: %v, want %v", tt.variant, content, changed, !tt.prepared)
+		}
+		if !strings.Contains(content, `"storage-driver"`) {
+			t.Errorf("%s: daemon.json %q lost the storage driver", tt.variant, content)
+		}
 	}
 }

@@ -35,6 +35,9 @@ type app struct {
 	// tty, when set, says whether stdin is a terminal (tests); nil: ask
 	// the file.
 	tty func() bool
+	// helpErr is a usage error found while --help was asked (an unknown
+	// verb): cobra's help path has no error return, so finish reports it.
+	helpErr error
 }
 
 func (a *app) json() bool { return a.output == "json" }
@@ -114,6 +117,9 @@ func (a *app) loadInventory() (*inventory.Inventory, error) {
 
 // finish prints the error (as JSON under --output json) and picks the exit code.
 func (a *app) finish(err error) int {
+	if err == nil {
+		err = a.helpErr
+	}
 	if err == nil {
 		return exitOK
 	}

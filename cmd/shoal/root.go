@@ -59,6 +59,20 @@ the operator (nothing touched), 4 --dry-run or preview found work to do.`,
 	root.SetHelpCommandGroupID("other")
 	root.SetCompletionCommandGroupID("other")
 	applyConventions(root)
+	// `shoal stacks --help` or `shoal lab upp --help`: cobra would print the
+	// help of the deepest command it found (the root's, lab's) and exit 0, as
+	// if the verb existed. An unknown verb is a usage error with or without
+	// --help.
+	help := root.HelpFunc()
+	root.SetHelpFunc(func(c *cobra.Command, args []string) {
+		if c.HasSubCommands() {
+			if err := subVerbArgs(c, c.Flags().Args()); err != nil {
+				a.helpErr = err
+				return
+			}
+		}
+		help(c, args)
+	})
 	return root
 }
 

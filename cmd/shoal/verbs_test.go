@@ -68,6 +68,10 @@ func TestUsageErrorsExit2AndSayWhatToType(t *testing.T) {
 			wantErr: []string{"shoal status:", `unknown command "extra"`}},
 		{name: "an unknown flag of a verb group is refused too", args: []string{"lab", "--bogus"},
 			wantErr: []string{"unknown flag: --bogus"}},
+		{name: "an unknown verb with --help is refused, not answered with the root's help", args: []string{"stacks", "--help"},
+			wantErr: []string{`unknown verb "stacks" for shoal`, "did you mean `shoal stack`"}},
+		{name: "an unknown sub-verb with --help is refused", args: []string{"lab", "upp", "--help"},
+			wantErr: []string{`unknown verb "upp" for shoal lab`, "did you mean `shoal lab up`?"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
