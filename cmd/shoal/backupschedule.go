@@ -367,13 +367,16 @@ func (a *app) runBackupSchedule(ctx context.Context, cmd *cobra.Command, fl back
 // its shoal:backup.schedule is set (nil otherwise): it backs up only while
 // this process holds the heal lease (holder is the controller's), which it
 // leaves to the controller.
-func (a *app) healBackups(cmd *cobra.Command, fl stackFlags, ws *automation.Workspace, lease heal.Lease, holder string) (*backupScheduler, error) {
+func (a *app) healBackups(cmd *cobra.Command, fl stackFlags, ws *automation.Workspace, lease heal.Lease, holder string, grace time.Duration) (*backupScheduler, error) {
 	t, err := a.openBackupTarget(cmd, backupFlags{stack: fl}, false)
 	if err != nil {
 		return nil, err
 	}
 	if t.set.Schedule == "" {
 		return nil, nil
+	}
+	if err := checkGraceForBackups(grace); err != nil {
+		return nil, err
 	}
 	sched, err := scheduleOf(scheduleConfig, t)
 	if err != nil {
@@ -385,4 +388,19 @@ func (a *app) healBackups(cmd *cobra.Command, fl stackFlags, ws *automation.Work
 	t.ws = ws
 	return &backupScheduler{a: a, t: t, sched: sched, ret: t.set.Retention(), lease: lease, holder: holder,
 		selfID: os.Getenv(stacks.EnvNodeID), now: time.Now}, nil
+}
+
+// minGraceWithBackups is the shortest heal grace under which the heal
+// process also takes scheduled backups: a backup keeps a manager's engine
+// stopped for seconds (3.5-11 s measured in the lab), and heal, which holds
+// the lease the backup runs under, must not count that manager as dead.
+const minGraceWithBackups = 30 * time.Second
+
+// checkGraceForBackups refuses a heal grace too short for backups taken
+// by heal's own process.
+func checkGraceForBackups(grace time.Duration) error {
+	if grace < minGraceWithBackups {
+		return fmt.Errorf("shoal:heal.grace %s is shorter than %s: the heal service takes shoal:backup.schedule's backups, which stop a manager's engine for seconds, and heal would replace that manager; raise shoal:heal.grace", grace, minGraceWithBackups)
+	}
+	return nil
 }

@@ -296,7 +296,7 @@ func runHeal(cmd *cobra.Command, a *app, fl *healFlags) error {
 	if stack != "" && !fl.dryRun && ws != nil {
 		// shoal:backup.schedule: the lease holder backs up too (ADR 0033).
 		// A backup that cannot be set up does not stop heal.
-		if s, err := a.healBackups(cmd, fl.stack, ws, sw, ctl.Holder); err != nil {
+		if s, err := a.healBackups(cmd, fl.stack, ws, sw, ctl.Holder, pol.Grace); err != nil {
 			a.log.Error("heal: scheduled backups cannot run; healing without them", "err", err)
 		} else if s != nil {
 			go func() { _ = s.run(ctx) }()

@@ -67,6 +67,15 @@ func (a *app) healService(fl stackFlags) (clusterServices, error) {
 		return clusterServices{}, withCode(exitUsage, err)
 	}
 	cs := clusterServices{heal: svc, backups: bk.Schedule != ""}
+	if cs.heal.Enabled && cs.backups {
+		pol, err := infra.HealPolicy(c)
+		if err != nil {
+			return cs, nil // Open refuses it, naming the key
+		}
+		if err := checkGraceForBackups(pol.Grace); err != nil {
+			return cs, withCode(exitUsage, fmt.Errorf("up %s: %w", fl.stack, err))
+		}
+	}
 	if run, _ := cs.stacks(); len(run) == 0 {
 		return cs, nil
 	}
