@@ -11,6 +11,9 @@ type Member struct {
 	Leader    bool
 	Reachable bool // manager status reachable
 	Ready     bool // node status ready
+	// Self is the node this backup runs on (the scheduled backup's swarm
+	// task): stopping its engine would stop the backup itself.
+	Self bool
 }
 
 // Pick is the manager whose engine a backup stops, and why.
@@ -29,7 +32,8 @@ func (e *RefusedError) Error() string {
 
 // PickManager chooses the manager whose engine a backup stops: one that
 // is not the leader (stopping it costs no election) and whose stop leaves
-// a majority of the managers reachable. It takes the first such manager
+// a majority of the managers reachable, and that does not run this backup
+// (Self). It takes the first such manager
 // in the order given (inventory order). It refuses, with the reason, when
 // the cluster cannot spare one manager for the moment.
 func PickManager(ms []Member) (Pick, error) {
@@ -56,6 +60,8 @@ func PickManager(ms []Member) (Pick, error) {
 			skipped = append(skipped, m.Name+" leads")
 		case !m.Reachable || !m.Ready:
 			skipped = append(skipped, m.Name+" is not ready and reachable")
+		case m.Self:
+			skipped = append(skipped, m.Name+" runs this backup")
 		default:
 			why := fmt.Sprintf("%s is a reachable manager that does not lead; while its engine is stopped %d of %d managers keep quorum (%d needed)",
 				m.Name, reachable-1, total, need)
@@ -65,5 +71,5 @@ func PickManager(ms []Member) (Pick, error) {
 			return Pick{Node: m.Name, Why: why}, nil
 		}
 	}
-	return Pick{}, &RefusedError{Reason: "no manager other than the leader is ready and reachable (" + strings.Join(skipped, ", ") + ")"}
+	return Pick{}, &RefusedError{Reason: "no manager other than the leader and the one running this backup is ready and reachable (" + strings.Join(skipped, ", ") + ")"}
 }

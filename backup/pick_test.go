@@ -13,6 +13,7 @@ func TestPickManagerSparesOneNonLeaderOnlyWhenQuorumHolds(t *testing.T) {
 	up := func(name string) Member { return Member{Name: name, Reachable: true, Ready: true} }
 	leader := func(name string) Member { m := up(name); m.Leader = true; return m }
 	down := func(name string) Member { return Member{Name: name} }
+	self := func(name string) Member { m := up(name); m.Self = true; return m }
 	tests := []struct {
 		name    string
 		ms      []Member
@@ -23,6 +24,9 @@ func TestPickManagerSparesOneNonLeaderOnlyWhenQuorumHolds(t *testing.T) {
 		{name: "the leader is never chosen, wherever it is", ms: []Member{up("m1"), leader("m2"), up("m3")}, want: "m1"},
 		{name: "a manager that is down is skipped while quorum holds without it",
 			ms: []Member{leader("m1"), down("m2"), up("m3"), up("m4"), up("m5")}, want: "m3"},
+		{name: "the manager running the backup is never chosen", ms: []Member{leader("m1"), self("m2"), up("m3")}, want: "m3"},
+		{name: "the leader and the backup's own manager leave none", ms: []Member{leader("m1"), self("m2"), down("m3"), up("m4"), up("m5")}, want: "m4"},
+		{name: "three managers, one down, the backup on the third: refused", ms: []Member{leader("m1"), self("m2"), up("m3"), down("m4"), down("m5")}, wantErr: "quorum needs 3"},
 		{name: "one manager cannot be spared", ms: []Member{leader("m1")}, wantErr: "one manager"},
 		{name: "three managers with one down cannot spare another",
 			ms: []Member{leader("m1"), up("m2"), down("m3")}, wantErr: "2 of 3 managers are reachable: stopping one more leaves 1, and quorum needs 2"},

@@ -122,11 +122,20 @@ func SplitObject(s string, env Env) (Location, string, error) {
 	return l, name, nil
 }
 
-// Store keeps backups; Put never overwrites one.
+// Store keeps backups; Put never overwrites one. List names the objects
+// directly in the location (not below it); Delete removes one, and one
+// already gone is no error.
 type Store interface {
 	Put(ctx context.Context, name string, b []byte) (string, error)
 	Get(ctx context.Context, name string) ([]byte, error)
+	List(ctx context.Context) ([]string, error)
+	Delete(ctx context.Context, name string) error
 }
+
+var (
+	_ Store = dirStore{}
+	_ Store = s3Store{}
+)
 
 // Open opens the store at l; S3 credentials come from env.
 func (l Location) Open(env Env) (Store, error) {
@@ -172,6 +181,41 @@ func (d dirStore) Get(_ context.Context, name string) ([]byte, error) {
 	return b, nil
 }
 
+func (d dirStore) List(_ context.Context) ([]string, error) {
+	es, err := os.ReadDir(d.dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list backup directory %s: %w", d.dir, err)
+	}
+	var out []string
+	for _, e := range es {
+		if e.Type().IsRegular() {
+			out = append(out, e.Name())
+		}
+	}
+	return out, nil
+}
+
+func (d dirStore) Delete(_ context.Context, name string) error {
+	if err := checkName(name); err != nil {
+		return err
+	}
+	if err := os.Remove(filepath.Join(d.dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("delete %s: %w", filepath.Join(d.dir, name), err)
+	}
+	return nil
+}
+
+// checkName refuses a name that is not one object of the location.
+func checkName(name string) error {
+	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, `/\`) {
+		return fmt.Errorf("backup name %q: not the name of one backup", name)
+	}
+	return nil
+}
+
 type s3Store struct {
 	c *minio.Client
 	l Location
@@ -207,4 +251,37 @@ func (s s3Store) Get(ctx context.Context, name string) ([]byte, error) {
 		return nil, fmt.Errorf("download s3://%s/%s from %s: %w", s.l.Bucket, key, s.l.Endpoint, err)
 	}
 	return b, nil
+}
+
+func (s s3Store) List(ctx context.Context) ([]string, error) {
+	prefix := ""
+	if s.l.Prefix != "" {
+		prefix = s.l.Prefix + "/"
+	}
+	var out []string
+	for o := range s.c.ListObjects(ctx, s.l.Bucket, minio.ListObjectsOptions{Prefix: prefix}) {
+		if o.Err != nil {
+			return nil, fmt.Errorf("list s3://%s/%s at %s: %w", s.l.Bucket, prefix, s.l.Endpoint, o.Err)
+		}
+		name := strings.TrimPrefix(o.Key, prefix)
+		if name == "" || strings.Contains(name, "/") {
+			continue // a "directory" below the prefix
+		}
+		out = append(out, name)
+	}
+	return out, nil
+}
+
+func (s s3Store) Delete(ctx context.Context, name string) error {
+	if err := checkName(name); err != nil {
+		return err
+	}
+	key := s.key(name)
+	if err := s.c.RemoveObject(ctx, s.l.Bucket, key, minio.RemoveObjectOptions{}); err != nil {
+		if minio.ToErrorResponse(err).Code == "NoSuchKey" {
+			return nil
+		}
+		return fmt.Errorf("delete s3://%s/%s at %s: %w", s.l.Bucket, key, s.l.Endpoint, err)
+	}
+	return nil
 }

@@ -72,3 +72,30 @@ func TestSplitObjectAndDirStore(t *testing.T) {
 		t.Errorf("get = %q %v", b, err)
 	}
 }
+
+func TestDirStoreListsAndDeletes(t *testing.T) {
+	ctx := context.Background()
+	missing, _ := Location{Dir: t.TempDir() + "/none"}.Open(nil)
+	if names, err := missing.List(ctx); err != nil || len(names) != 0 {
+		t.Errorf("list of a missing directory = %v, %v; want nothing", names, err)
+	}
+	st, _ := Location{Dir: t.TempDir()}.Open(nil)
+	for _, n := range []string{"a.age", "b.age"} {
+		if _, err := st.Put(ctx, n, []byte(n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Delete(ctx, "a.age"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Delete(ctx, "a.age"); err != nil {
+		t.Errorf("deleting one already gone: %v", err)
+	}
+	if err := st.Delete(ctx, "../b.age"); err == nil {
+		t.Errorf("a name with a path was deleted")
+	}
+	names, err := st.List(ctx)
+	if err != nil || strings.Join(names, ",") != "b.age" {
+		t.Errorf("list = %v, %v; want b.age", names, err)
+	}
+}

@@ -38,6 +38,10 @@ type TakeOptions struct {
 	Progress io.Writer
 	// Extra are more members (shoal/stack.json of a stack).
 	Extra map[string][]byte
+	// SelfNodeID is the swarm node ID of the node this process runs on
+	// (a scheduled backup's task: SHOAL_NODE_ID); its engine is never
+	// stopped. Empty off the cluster.
+	SelfNodeID string
 	// Poll is the interval of the wait for the node to be Ready again
 	// (default 1s); ReadyWithin bounds it (default 2 minutes).
 	Poll, ReadyWithin time.Duration
@@ -78,7 +82,7 @@ func Take(ctx context.Context, inv *inventory.Inventory, o TakeOptions) (*Taken,
 	if err != nil {
 		return nil, fmt.Errorf("%s: node list (does the swarm have quorum? see `shoal status`): %w", apiNode, err)
 	}
-	members, ids := membersOf(inv, nodes.Items)
+	members, ids := membersOf(inv, nodes.Items, o.SelfNodeID)
 	pick, err := PickManager(members)
 	if err != nil {
 		return nil, err
@@ -237,7 +241,7 @@ func managerAPI(ctx context.Context, inv *inventory.Inventory, dial remote.DialO
 
 // membersOf lists the swarm's managers in inventory order (others after),
 // and each node's ID by name.
-func membersOf(inv *inventory.Inventory, nodes []swarmtypes.Node) ([]Member, map[string]string) {
+func membersOf(inv *inventory.Inventory, nodes []swarmtypes.Node, self string) ([]Member, map[string]string) {
 	ids := map[string]string{}
 	var ms []Member
 	for _, n := range nodes {
@@ -247,7 +251,8 @@ func membersOf(inv *inventory.Inventory, nodes []swarmtypes.Node) ([]Member, map
 			continue
 		}
 		ms = append(ms, Member{Name: name, Leader: n.ManagerStatus.Leader,
-			Reachable: n.ManagerStatus.Reachability == swarmtypes.ReachabilityReachable, Ready: n.Status.State == swarmtypes.NodeStateReady})
+			Reachable: n.ManagerStatus.Reachability == swarmtypes.ReachabilityReachable, Ready: n.Status.State == swarmtypes.NodeStateReady,
+			Self: self != "" && n.ID == self})
 	}
 	order := func(name string) int {
 		if i := slices.IndexFunc(inv.Nodes, func(n inventory.Node) bool { return n.Name == name }); i >= 0 {

@@ -39,6 +39,9 @@ const (
 	// EnvLocalSuffix carries the suffix of a local stack's lab name
 	// (lab.HomeID of the operator's $SHOAL_HOME): not a secret.
 	EnvLocalSuffix = "SHOAL_LOCAL_SUFFIX"
+	// EnvNodeID is the swarm node ID of the node the task runs on (a
+	// service template): a scheduled backup never stops its own engine.
+	EnvNodeID = "SHOAL_NODE_ID"
 )
 
 // HealConfig is what the heal stack is rendered from. Every secret field
@@ -113,10 +116,28 @@ type healSecret struct {
 	data        []byte
 }
 
+// BackupStackName is the stack `shoal up` runs scheduled backups in when
+// shoal:backup.schedule is set and heal does not run on the cluster (with
+// heal on, the heal service backs up: ADR 0033).
+const BackupStackName = "shoal-backup"
+
 // Heal renders the heal stack: one replica of `shoal heal` on a manager
 // (the lease makes more safe), restarted whatever the exit, with every
 // secret as a swarm secret and only file paths in its environment.
 func Heal(c HealConfig) (Rendered, error) {
+	return render(c, HealStackName, "heal", []string{"heal", "--stack", c.Stack, "--dir", HealSecretsDir, "--in-cluster"})
+}
+
+// Backup renders the scheduled backup stack: the heal image running
+// `shoal backup --schedule --in-cluster` with the same secrets as heal (it
+// opens the stack to export its state, reads shoal:backup from the stack
+// file and reaches the backup bucket with the S3 keys), one replica on a
+// manager; it takes the heal lease around each backup.
+func Backup(c HealConfig) (Rendered, error) {
+	return render(c, BackupStackName, "backup", []string{"backup", "--schedule", "--stack", c.Stack, "--dir", HealSecretsDir, "--in-cluster"})
+}
+
+func render(c HealConfig, stackName, service string, command []string) (Rendered, error) {
 	var errs []error
 	need := func(ok bool, what string) {
 		if !ok {
@@ -133,7 +154,7 @@ func Heal(c HealConfig) (Rendered, error) {
 		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
-		return Rendered{}, fmt.Errorf("heal stack: %w", errors.Join(errs...))
+		return Rendered{}, fmt.Errorf("%s stack: %w", service, errors.Join(errs...))
 	}
 
 	secrets := []healSecret{
@@ -149,6 +170,8 @@ func Heal(c HealConfig) (Rendered, error) {
 		"SHOAL_PULUMI_DIR": HealPulumiDir,
 		EnvBackendFile:     HealSecretsDir + "/backend-url",
 		EnvPassphraseFile:  HealSecretsDir + "/pulumi-passphrase",
+		// A service template: the node the task runs on.
+		EnvNodeID: "{{.Node.ID}}",
 	}
 	if c.AWSAccessKeyID != "" {
 		secrets = append(secrets,
@@ -180,23 +203,23 @@ func Heal(c HealConfig) (Rendered, error) {
 		defs[s.key] = map[string]any{
 			// Named after the content: swarm secrets cannot change, a
 			// changed one is a new secret (the old one is pruned).
-			"name": fmt.Sprintf("%s_%s_%s", HealStackName, s.key, version(string(s.data))),
+			"name": fmt.Sprintf("%s_%s_%s", stackName, s.key, version(string(s.data))),
 			"file": "./" + s.target,
 		}
 	}
 	doc := map[string]any{
 		"version": "3.8",
 		"services": map[string]any{
-			"heal": map[string]any{
+			service: map[string]any{
 				"image": c.Image,
 				// The metrics port stays inside the task: nothing is published.
-				"command":     []string{"heal", "--stack", c.Stack, "--dir", HealSecretsDir, "--in-cluster"},
+				"command":     command,
 				"environment": sortedEnv(env),
 				"secrets":     refs,
 				"volumes":     mounts,
 				"deploy": map[string]any{
 					"replicas":  1,
-					"labels":    map[string]string{"shoal.heal.stack": c.Stack},
+					"labels":    map[string]string{"shoal." + service + ".stack": c.Stack},
 					"placement": map[string]any{"constraints": []string{"node.role == manager"}},
 					// Heal must come back whatever ended it; the lease and
 					// the records make a restart safe.
@@ -215,9 +238,9 @@ func Heal(c HealConfig) (Rendered, error) {
 	}
 	b, err := yaml.Marshal(doc)
 	if err != nil {
-		return Rendered{}, fmt.Errorf("heal stack: %w", err)
+		return Rendered{}, fmt.Errorf("%s stack: %w", service, err)
 	}
-	return Rendered{Stack: deploy.Stack{Name: HealStackName, Compose: b, Files: files}}, nil
+	return Rendered{Stack: deploy.Stack{Name: stackName, Compose: b, Files: files}}, nil
 }
 
 // sortedEnv is env as a sorted KEY=VALUE list (a stable file).

@@ -215,3 +215,50 @@ func TestCheckHealBackend(t *testing.T) {
 		}
 	}
 }
+
+// The scheduled backup service (shoal:backup.schedule with heal off) is
+// the heal image with heal's secrets, running `shoal backup --schedule`;
+// both know the node their task runs on (a service template), so a backup
+// never stops its own engine.
+func TestBackupStackIsTheHealImageRunningTheSchedule(t *testing.T) {
+	r, err := Backup(healConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Stack.Name != BackupStackName {
+		t.Errorf("stack = %s", r.Stack.Name)
+	}
+	svcs, objs := specs(t, r)
+	spec, ok := svcs["backup"]
+	if !ok || len(svcs) != 1 || spec.Name != "shoal-backup_backup" {
+		t.Fatalf("services = %v", svcs)
+	}
+	cs := spec.TaskTemplate.ContainerSpec
+	if got := strings.Join(cs.Args, " "); got != "backup --schedule --stack prod --dir /run/secrets --in-cluster" {
+		t.Errorf("args = %s", got)
+	}
+	if *spec.Mode.Replicated.Replicas != 1 || strings.Join(spec.TaskTemplate.Placement.Constraints, ",") != "node.role == manager" {
+		t.Errorf("mode %+v placement %+v", spec.Mode, spec.TaskTemplate.Placement)
+	}
+	env := strings.Join(cs.Env, "\n")
+	for _, want := range []string{"SHOAL_NODE_ID={{.Node.ID}}", "AWS_SECRET_ACCESS_KEY_FILE=/run/secrets/aws-secret-access-key"} {
+		if !strings.Contains(env, want) {
+			t.Errorf("env lacks %s:\n%s", want, env)
+		}
+	}
+	for _, s := range objs.Secrets {
+		if !strings.HasPrefix(s.Name, "shoal-backup_") {
+			t.Errorf("secret %s is not the backup stack's", s.Name)
+		}
+	}
+	for _, secret := range []string{"very-secret-key", "very-secret-passphrase"} {
+		if strings.Contains(env+strings.Join(cs.Args, " ")+string(r.Stack.Compose), secret) {
+			t.Errorf("a secret is a literal in the spec")
+		}
+	}
+	h, _ := Heal(healConfig())
+	hs, _ := specs(t, h)
+	if !strings.Contains(strings.Join(hs["heal"].TaskTemplate.ContainerSpec.Env, "\n"), "SHOAL_NODE_ID={{.Node.ID}}") {
+		t.Errorf("the heal service does not know its node")
+	}
+}

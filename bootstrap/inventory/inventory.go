@@ -80,6 +80,13 @@ type Backup struct {
 	// To is where backups go when --to is not given: a directory or
 	// s3://BUCKET/PREFIX (see `shoal backup --help`).
 	To string `yaml:"to,omitempty"`
+	// Schedule is when `shoal backup --schedule` backs up: "every
+	// DURATION" or "daily HH:MM" (UTC); see backup.ParseSchedule.
+	Schedule string `yaml:"schedule,omitempty"`
+	// Keep and KeepDaily are the retention of `shoal backup prune` and
+	// of each scheduled backup (backup.Retention); 0 keeps all.
+	Keep      int `yaml:"keep,omitempty"`
+	KeepDaily int `yaml:"keep_daily,omitempty"`
 }
 
 // Node is one host of the cluster.

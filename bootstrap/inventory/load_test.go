@@ -213,6 +213,13 @@ func TestParseReadsTheBackupSectionStrictly(t *testing.T) {
 	if inv.Backup.Recipient != "age1abc" || inv.Backup.To != "s3://bk/prod" {
 		t.Errorf("backup = %+v", inv.Backup)
 	}
+	inv, err = Parse("inv.yaml", []byte(base+"backup:\n  recipient: age1abc\n  schedule: daily 03:00\n  keep: 7\n  keep_daily: 14\n"))
+	if err != nil || inv.Backup.Schedule != "daily 03:00" || inv.Backup.Keep != 7 || inv.Backup.KeepDaily != 14 {
+		t.Errorf("backup with a schedule = %+v, %v", inv.Backup, err)
+	}
+	if _, err := Parse("inv.yaml", []byte(base+"backup:\n  keepDaily: 3\n")); err == nil || !strings.Contains(err.Error(), "keepDaily") {
+		t.Errorf("an unknown retention key: err = %v, want it named", err)
+	}
 	if _, err := Parse("inv.yaml", []byte(base+"backup:\n  recipients: age1abc\n")); err == nil || !strings.Contains(err.Error(), "recipients") {
 		t.Errorf("an unknown backup key: err = %v, want it named", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/moby/moby/client"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/shoalops/shoal/backup"
 	"github.com/shoalops/shoal/bootstrap"
+	"github.com/shoalops/shoal/bootstrap/inventory"
 	"github.com/shoalops/shoal/bootstrap/remote"
 	"github.com/shoalops/shoal/infra"
 	"github.com/shoalops/shoal/infra/automation"
@@ -29,8 +31,17 @@ import (
 
 type backupFlags struct {
 	to, recipient string
-	stack         stackFlags
+	// schedule is "" (one backup now), scheduleConfig (the configured
+	// schedule) or a schedule ("every 6h", "daily 03:00").
+	schedule        string
+	keep, keepDaily int
+	inCluster       bool
+	stack           stackFlags
 }
+
+// scheduleConfig is --schedule given without a value: the schedule of
+// shoal:backup or the inventory's backup.schedule.
+const scheduleConfig = "config"
 
 func newBackupCmd(a *app) *cobra.Command {
 	var fl backupFlags
@@ -69,17 +80,44 @@ endpoint in ?endpoint=http(s)://HOST:PORT or $AWS_ENDPOINT_URL, and the
 credentials in $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY (never in the
 URL).
 
-Check a backup with ` + "`shoal backup verify`" + `.`,
+Check a backup with ` + "`shoal backup verify`" + `; see them with ` + "`shoal backup list`" + ` and
+delete old ones with ` + "`shoal backup prune`" + `.
+
+--schedule keeps running and backs up on a schedule: "every DURATION"
+(--schedule='every 6h') or "daily HH:MM" in UTC (--schedule='daily 03:00');
+--schedule alone uses shoal:backup.schedule or the inventory's
+backup.schedule. The next backup is due one interval after the newest
+backup in the location (the location is the record: a backup missed while
+nothing ran is taken once, at start). Before each backup it takes the heal
+lease (one writer per cluster: heal does not replace nodes while a manager's
+engine is stopped for a copy) and releases it after; then it prunes with
+--keep/--keep-daily (default shoal:backup {keep, keepDaily}). A failed
+backup is tried again after one interval, at most 5 minutes.
+
+On a ` + "`shoal up`" + ` cluster, shoal:backup.schedule (with recipient and an
+s3://...?endpoint=... destination the nodes reach) makes the cluster back
+itself up: the heal service does it when shoal:heal.enabled, else ` + "`shoal up`" + `
+runs the one-replica service shoal-backup (the heal image, the same
+secrets; the S3 keys of the environment ` + "`shoal up`" + ` ran in are swarm secrets).
+Neither ever stops the engine of the node it runs on.`,
 		Example: `  shoal backup --to /var/backups/shoal
   shoal backup --to 's3://backups/prod?endpoint=https://s3.example.net' --recipient age1...
-  shoal backup verify /var/backups/shoal/prod-20261203T070000Z.backup.age --identity ~/.shoal/backup.key`,
+  shoal backup verify /var/backups/shoal/prod-20261203T070000Z.backup.age --identity ~/.shoal/backup.key
+  shoal backup --schedule='every 6h' --keep 28   # until stopped
+  shoal backup list`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runBackup(cmd, a, fl) },
 	}
 	cmd.Flags().StringVar(&fl.to, "to", "", "where the backup goes: a directory or s3://BUCKET/PREFIX (default: the inventory's backup.to)")
 	cmd.Flags().StringVar(&fl.recipient, "recipient", "", "age public key to encrypt to (default: the stack's shoal:backup.recipient or the inventory's backup.recipient)")
+	f := cmd.Flags()
+	f.StringVar(&fl.schedule, "schedule", "", "keep running and back up on a schedule: --schedule alone uses shoal:backup.schedule (or the inventory's backup.schedule), --schedule='every 6h' or --schedule='daily 03:00' (UTC) sets one")
+	f.Lookup("schedule").NoOptDefVal = scheduleConfig
+	f.IntVar(&fl.keep, "keep", 0, "with --schedule: after each backup, prune to the N newest (default: shoal:backup.keep or the inventory's backup.keep; 0 keeps all)")
+	f.IntVar(&fl.keepDaily, "keep-daily", 0, "with --schedule: also keep the newest backup of each of the N latest days (default: shoal:backup.keepDaily or backup.keep_daily)")
+	f.BoolVar(&fl.inCluster, "in-cluster", false, "run as the scheduled backup service `shoal up` deploys (shoal:backup.schedule with shoal:heal off): secrets from the files the *_FILE variables name, the inventory from the stack's outputs; needs --schedule, --stack and --dir")
 	addStackFlags(cmd, &fl.stack)
-	cmd.AddCommand(newBackupVerifyCmd(a))
+	cmd.AddCommand(newBackupVerifyCmd(a), newBackupListCmd(a), newBackupPruneCmd(a))
 	return cmd
 }
 
@@ -97,82 +135,164 @@ type backupJSON struct {
 
 func runBackup(cmd *cobra.Command, a *app, fl backupFlags) error {
 	ctx := cmd.Context()
-	start := time.Now()
-	if cmd.Flags().Changed("stack") && a.inventory == "" {
+	if fl.inCluster && fl.schedule == "" {
+		return withCode(exitUsage, errors.New("--in-cluster runs the scheduled backup service: it needs --schedule"))
+	}
+	t, err := a.openBackupTarget(cmd, fl, true)
+	if err != nil {
+		return err
+	}
+	if fl.schedule != "" {
+		return a.runBackupSchedule(ctx, cmd, fl, t)
+	}
+	j, err := a.takeBackup(ctx, t, "")
+	if err != nil {
+		return err
+	}
+	if a.json() {
+		return writeJSON(a.stdout, j)
+	}
+	o := j.Objects
+	fmt.Fprintf(a.stdout, "backup %s (%d bytes, encrypted to %s)\n", j.Backup, j.Bytes, t.set.Recipient)
+	fmt.Fprintf(a.stdout, "swarm %s of %s, raft state of %s; engine stopped %s\n", j.SwarmID, j.Cluster, j.Node, (time.Duration(j.EngineStoppedMS) * time.Millisecond).Round(time.Millisecond))
+	fmt.Fprintf(a.stdout, "holds %d services, %d networks, %d configs, %d secrets\n", len(o.Services), len(o.Networks), len(o.Configs), len(o.Secrets))
+	return nil
+}
+
+// backupTarget is what backups of one cluster need, resolved once: the
+// inventory (read again before each backup: heal rewrites it), the
+// settings (flags over the stack's shoal:backup over the inventory's
+// backup:), where backups go, and the stack whose state each backup
+// holds (nil for a plain inventory, and for list and prune).
+type backupTarget struct {
+	invPath string
+	inv     *inventory.Inventory
+	set     infra.Backup
+	loc     backup.Location
+	store   backup.Store
+	stack   string
+	ws      *automation.Workspace
+}
+
+// openBackupTarget resolves the target of backup, list and prune. With
+// openStack a `shoal up` stack is opened (for its state); with
+// --in-cluster the process is the service's (secrets from files, the
+// inventory from the stack's outputs).
+func (a *app) openBackupTarget(cmd *cobra.Command, fl backupFlags, openStack bool) (*backupTarget, error) {
+	ctx := cmd.Context()
+	t := &backupTarget{}
+	if fl.inCluster {
+		if !cmd.Flags().Changed("stack") || fl.stack.dir == "" {
+			return nil, withCode(exitUsage, errors.New("--in-cluster needs --stack and --dir (the backup service passes both)"))
+		}
+		ws, err := a.inClusterStack(cmd, fl.stack)
+		if err != nil {
+			return nil, err
+		}
+		t.ws = ws
+	}
+	if (fl.inCluster || cmd.Flags().Changed("stack")) && a.inventory == "" {
 		a.inventory = automation.InventoryPath(a.home, fl.stack.stack)
 	}
 	inv, err := a.loadInventory()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	// A `shoal up` stack: shoal:backup and the stack's state.
-	var cfg infra.Backup
-	extra := map[string][]byte{}
-	if stack := stackOf(a.home, inv.Path); stack != "" {
-		o, err := a.stackOptions(fl.stack, stack, labProgress(a))
+	t.inv, t.invPath = inv, inv.Path
+	if t.invPath == "" {
+		if t.invPath, err = a.inventoryPath(); err != nil {
+			return nil, err
+		}
+	}
+	t.set = infra.Backup{Recipient: inv.Backup.Recipient, To: inv.Backup.To, Schedule: inv.Backup.Schedule, Keep: inv.Backup.Keep, KeepDaily: inv.Backup.KeepDaily}
+	// A `shoal up` stack: shoal:backup, and the stack's state.
+	if t.stack = stackOf(a.home, t.invPath); t.stack != "" {
+		o, err := a.stackOptions(fl.stack, t.stack, labProgress(a))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		c, err := automation.ReadConfig(o)
 		if err != nil {
-			return withCode(exitUsage, fmt.Errorf("backup stack %s (pass the --dir and --backend `shoal up` used): %w", stack, err))
+			return nil, withCode(exitUsage, fmt.Errorf("backup stack %s (pass the --dir and --backend `shoal up` used): %w", t.stack, err))
 		}
-		if cfg, err = infra.BackupOf(c); err != nil {
-			return withCode(exitUsage, err)
-		}
-		ws, err := automation.Open(ctx, o)
+		cfg, err := infra.BackupOf(c)
 		if err != nil {
-			return withCode(exitUsage, fmt.Errorf("backup stack %s (pass the --dir and --backend `shoal up` used): %w", stack, err))
+			return nil, withCode(exitUsage, err)
 		}
-		if extra[backup.StackFile], err = ws.Export(ctx); err != nil {
-			return err
+		t.set = infra.Backup{Recipient: cmp.Or(cfg.Recipient, t.set.Recipient), To: cmp.Or(cfg.To, t.set.To),
+			Schedule: cmp.Or(cfg.Schedule, t.set.Schedule), Keep: cmp.Or(cfg.Keep, t.set.Keep), KeepDaily: cmp.Or(cfg.KeepDaily, t.set.KeepDaily)}
+		if openStack && t.ws == nil {
+			if t.ws, err = automation.Open(ctx, o); err != nil {
+				return nil, withCode(exitUsage, fmt.Errorf("backup stack %s (pass the --dir and --backend `shoal up` used): %w", t.stack, err))
+			}
 		}
-		fmt.Fprintf(a.stderr, "stack %s: state exported (%d bytes)\n", stack, len(extra[backup.StackFile]))
 	}
-	recipient := cmp.Or(fl.recipient, cfg.Recipient, inv.Backup.Recipient)
-	rcp, err := backup.ParseRecipient(recipient)
-	if err != nil {
-		return withCode(exitUsage, err)
+	t.set.Recipient = cmp.Or(fl.recipient, t.set.Recipient)
+	t.set.To = cmp.Or(fl.to, t.set.To)
+	t.set.Keep = cmp.Or(fl.keep, t.set.Keep)
+	t.set.KeepDaily = cmp.Or(fl.keepDaily, t.set.KeepDaily)
+	if fl.keep < 0 || fl.keepDaily < 0 {
+		return nil, withCode(exitUsage, errors.New("--keep and --keep-daily must be 0 (keep all) or more"))
 	}
-	loc, err := backup.ParseLocation(cmp.Or(fl.to, cfg.To, inv.Backup.To), os.Getenv)
-	if err != nil {
-		return withCode(exitUsage, err)
+	if openStack {
+		if _, err := backup.ParseRecipient(t.set.Recipient); err != nil {
+			return nil, withCode(exitUsage, err)
+		}
 	}
-	store, err := loc.Open(os.Getenv)
+	if t.loc, err = backup.ParseLocation(t.set.To, os.Getenv); err != nil {
+		return nil, withCode(exitUsage, err)
+	}
+	if t.store, err = t.loc.Open(os.Getenv); err != nil {
+		return nil, withCode(exitUsage, err)
+	}
+	return t, nil
+}
+
+// takeBackup takes one backup of t's cluster and puts it in t's store.
+// selfNodeID is the swarm node this process runs on (never stopped).
+func (a *app) takeBackup(ctx context.Context, t *backupTarget, selfNodeID string) (backupJSON, error) {
+	start := time.Now()
+	inv := t.inv
+	if fresh, err := inventory.Load(t.invPath); err == nil {
+		if fresh.SSH.KnownHosts == "" {
+			fresh.SSH.KnownHosts = t.inv.SSH.KnownHosts
+		}
+		inv = fresh
+	}
+	rcp, err := backup.ParseRecipient(t.set.Recipient)
 	if err != nil {
-		return withCode(exitUsage, err)
+		return backupJSON{}, withCode(exitUsage, err)
+	}
+	extra := map[string][]byte{}
+	if t.ws != nil {
+		if extra[backup.StackFile], err = t.ws.Export(ctx); err != nil {
+			return backupJSON{}, err
+		}
+		fmt.Fprintf(a.stderr, "stack %s: state exported (%d bytes)\n", t.stack, len(extra[backup.StackFile]))
 	}
 	dial, closer, err := bootstrap.DialOptions(inv)
 	if err != nil {
-		return withCode(exitUsage, err)
+		return backupJSON{}, withCode(exitUsage, err)
 	}
 	defer closer.Close()
 	dial.Logger = a.log
 	dial.Attempts = 2
-	t, err := backup.Take(ctx, inv, backup.TakeOptions{Dial: dial, Progress: a.stderr, Extra: extra})
+	tk, err := backup.Take(ctx, inv, backup.TakeOptions{Dial: dial, Progress: a.stderr, Extra: extra, SelfNodeID: selfNodeID})
 	if err != nil {
-		return err
+		return backupJSON{}, err
 	}
-	sealed, err := backup.Seal(t.Archive, rcp)
+	sealed, err := backup.Seal(tk.Archive, rcp)
 	if err != nil {
-		return err
+		return backupJSON{}, err
 	}
-	name := fmt.Sprintf("%s-%s.backup.age", inv.Cluster.Name, t.Manifest.Taken.Format("20060102T150405Z"))
-	where, err := store.Put(ctx, name, sealed)
+	where, err := t.store.Put(ctx, backup.Name(inv.Cluster.Name, tk.Manifest.Taken), sealed)
 	if err != nil {
-		return withCode(exitFailed, err)
+		return backupJSON{}, withCode(exitFailed, err)
 	}
 	fmt.Fprintf(a.stderr, "backup of %s taken in %s; %s's engine was stopped for %s\n", inv.Cluster.Name,
-		time.Since(start).Round(100*time.Millisecond), t.Pick.Node, t.EngineStopped.Round(time.Millisecond))
-	if a.json() {
-		return writeJSON(a.stdout, backupJSON{Cluster: inv.Cluster.Name, SwarmID: t.Manifest.SwarmID, Node: t.Pick.Node, Why: t.Pick.Why,
-			EngineStoppedMS: t.EngineStopped.Milliseconds(), Backup: where, Bytes: len(sealed), Objects: t.Manifest.Objects})
-	}
-	o := t.Manifest.Objects
-	fmt.Fprintf(a.stdout, "backup %s (%d bytes, encrypted to %s)\n", where, len(sealed), recipient)
-	fmt.Fprintf(a.stdout, "swarm %s of %s, raft state of %s; engine stopped %s\n", t.Manifest.SwarmID, inv.Cluster.Name, t.Pick.Node, t.EngineStopped.Round(time.Millisecond))
-	fmt.Fprintf(a.stdout, "holds %d services, %d networks, %d configs, %d secrets\n", len(o.Services), len(o.Networks), len(o.Configs), len(o.Secrets))
-	return nil
+		time.Since(start).Round(100*time.Millisecond), tk.Pick.Node, tk.EngineStopped.Round(time.Millisecond))
+	return backupJSON{Cluster: inv.Cluster.Name, SwarmID: tk.Manifest.SwarmID, Node: tk.Pick.Node, Why: tk.Pick.Why,
+		EngineStoppedMS: tk.EngineStopped.Milliseconds(), Backup: where, Bytes: len(sealed), Objects: tk.Manifest.Objects}, nil
 }
 
 func writeJSON(w io.Writer, v any) error {
@@ -291,10 +411,28 @@ func runBackupVerify(cmd *cobra.Command, a *app, addr string, fl backupVerifyFla
 		}
 		return withCode(exitFailed, fmt.Errorf("backup %s restores a swarm that differs from its manifest:\n%s", addr, joinLines(diff)))
 	}
+	markVerified(ctx, a, addr)
 	if !a.json() {
 		fmt.Fprintf(a.stdout, "backup %s: ok (the restored swarm holds what the manifest lists)\n", addr)
 	}
 	return nil
+}
+
+// markVerified writes NAME.verified beside the backup at addr: prune never
+// deletes the newest verified backup, and list shows it. A marker that
+// cannot be written is a warning: the backup is verified all the same.
+func markVerified(ctx context.Context, a *app, addr string) {
+	loc, name, err := backup.SplitObject(addr, os.Getenv)
+	if err == nil {
+		var st backup.Store
+		if st, err = loc.Open(os.Getenv); err == nil {
+			b, _ := json.Marshal(map[string]string{"verified": time.Now().UTC().Format(time.RFC3339), "shoal": backup.Version()})
+			_, err = st.Put(ctx, name+backup.VerifiedSuffix, append(b, '\n'))
+		}
+	}
+	if err != nil && !strings.Contains(err.Error(), "never overwritten") {
+		fmt.Fprintf(a.stderr, "warning: backup %s is verified, but its marker %s was not written: %v\n", addr, name+backup.VerifiedSuffix, err)
+	}
 }
 
 func joinLines(l []string) string {

@@ -230,6 +230,13 @@ func TestDRBackupVerifyPassesOnAGoodBackupAndFailsOnATruncatedOne(t *testing.T) 
 	if code != 0 || !strings.Contains(out, "ok (the restored swarm holds what the manifest lists)") {
 		t.Fatalf("verify of a good backup: exit %d", code)
 	}
+	// Verified, it is marked so in the bucket: list says it (and prune
+	// keeps the newest verified one).
+	var entries []backup.Entry
+	if code, out, errs := c.run("backup", "list", "--to", bl.to, "-o", "json"); code != 0 || json.Unmarshal([]byte(out), &entries) != nil ||
+		len(entries) != 1 || !entries[0].Verified || !strings.HasSuffix(j.Backup, "/"+entries[0].Name) {
+		t.Errorf("backup list after verify: exit %d, want %s verified\n%s\n%s", code, j.Backup, out, errs)
+	}
 	docker, err := localDocker()
 	if err != nil {
 		t.Fatal(err)

@@ -293,6 +293,16 @@ func runHeal(cmd *cobra.Command, a *app, fl *healFlags) error {
 		return nil
 	}
 
+	if stack != "" && !fl.dryRun && ws != nil {
+		// shoal:backup.schedule: the lease holder backs up too (ADR 0033).
+		// A backup that cannot be set up does not stop heal.
+		if s, err := a.healBackups(cmd, fl.stack, ws, sw, ctl.Holder, pol.Grace); err != nil {
+			a.log.Error("heal: scheduled backups cannot run; healing without them", "err", err)
+		} else if s != nil {
+			go func() { _ = s.run(ctx) }()
+		}
+	}
+
 	ctl.Metrics = heal.NewMetrics()
 	ctl.OnDecision = idleTrimmer(releaseStartupMemory, a.log, 30*time.Second, time.Now)
 	if fl.metricsAddr != "" {

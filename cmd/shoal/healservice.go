@@ -24,82 +24,129 @@ import (
 // names none: the one `shoal heal image` builds.
 const DefaultHealImage = "shoal-heal:" + wire.Version
 
-// healService reads shoal:heal's service part from the stack's files,
-// before anything is opened, and refuses (exit 3, nothing changed) a
-// state backend heal on the cluster cannot reach.
-func (a *app) healService(fl stackFlags) (infra.HealService, error) {
+// clusterServices is what of shoal runs on the cluster as swarm services
+// (ADR 0026, 0033): heal when shoal:heal.enabled; scheduled backups when
+// shoal:backup.schedule is set, inside the heal service when heal runs
+// there, else as the backup service.
+type clusterServices struct {
+	heal infra.HealService
+	// backups is shoal:backup.schedule set.
+	backups bool
+}
+
+// stacks are the shoal stacks that run (deploy) and those that do not
+// (remove): pure.
+func (s clusterServices) stacks() (run, remove []string) {
+	switch {
+	case s.heal.Enabled:
+		return []string{stacks.HealStackName}, []string{stacks.BackupStackName}
+	case s.backups:
+		return []string{stacks.BackupStackName}, []string{stacks.HealStackName}
+	}
+	return nil, []string{stacks.HealStackName, stacks.BackupStackName}
+}
+
+// healService reads shoal:heal's service part and shoal:backup's schedule
+// from the stack's files, before anything is opened, and refuses (exit 3,
+// nothing changed) a state backend a service on the cluster cannot reach.
+func (a *app) healService(fl stackFlags) (clusterServices, error) {
 	o, err := a.stackOptions(fl, fl.stack, nil)
 	if err != nil {
-		return infra.HealService{}, err
+		return clusterServices{}, err
 	}
 	c, err := automation.ReadConfig(o)
 	if err != nil {
-		return infra.HealService{}, nil // Open reports a bad config, naming the key
+		return clusterServices{}, nil // Open reports a bad config, naming the key
 	}
 	svc, err := infra.HealServiceOf(c)
-	if err != nil || !svc.Enabled {
-		return svc, nil // the same: Open refuses it
+	if err != nil {
+		return clusterServices{}, nil // the same: Open refuses it
+	}
+	bk, err := infra.BackupOf(c)
+	if err != nil {
+		return clusterServices{}, withCode(exitUsage, err)
+	}
+	cs := clusterServices{heal: svc, backups: bk.Schedule != ""}
+	if cs.heal.Enabled && cs.backups {
+		pol, err := infra.HealPolicy(c)
+		if err != nil {
+			return cs, nil // Open refuses it, naming the key
+		}
+		if err := checkGraceForBackups(pol.Grace); err != nil {
+			return cs, withCode(exitUsage, fmt.Errorf("up %s: %w", fl.stack, err))
+		}
+	}
+	if run, _ := cs.stacks(); len(run) == 0 {
+		return cs, nil
 	}
 	if err := stacks.CheckHealBackend(automation.BackendURL(o)); err != nil {
-		return svc, withCode(exitRefused, fmt.Errorf("up %s refused, nothing was changed: %w", fl.stack, err))
+		if !svc.Enabled {
+			err = fmt.Errorf("shoal:backup.schedule runs backups on the cluster, as heal runs there: %w", err)
+		}
+		return cs, withCode(exitRefused, fmt.Errorf("up %s refused, nothing was changed: %w", fl.stack, err))
 	}
-	return svc, nil
+	return cs, nil
 }
 
-// syncHealService runs heal on the cluster as the stack says after an up:
-// it deploys or updates the heal stack (stacks.Heal) through a manager, or
-// removes it when shoal:heal.enabled is off. A second run with the same
-// inputs changes nothing. It returns what it did, for the report.
-func (a *app) syncHealService(ctx context.Context, w *automation.Workspace, fl stackFlags, svc infra.HealService, outputs auto.OutputMap) (string, error) {
+// syncHealService runs heal and scheduled backups on the cluster as the
+// stack says after an up: it deploys or updates the heal stack
+// (stacks.Heal) or the backup stack (stacks.Backup) through a manager, and
+// removes the one that must not run. A second run with the same inputs
+// changes nothing. It returns what it did per stack, for the report.
+func (a *app) syncHealService(ctx context.Context, w *automation.Workspace, fl stackFlags, cs clusterServices, outputs auto.OutputMap) (map[string]string, error) {
 	inv, err := inventory.Load(automation.InventoryPath(a.home, fl.stack))
 	if err != nil {
-		return "", err
+		return nil, err
 	}
+	run, remove := cs.stacks()
 	mgr, err := connectManager(ctx, a, inv)
-	if err != nil && !svc.Enabled {
+	if err != nil && len(run) == 0 {
 		// Nothing to run; one that may be left is removed next time.
-		a.log.Warn("heal service: no manager to check for a heal stack to remove", "err", err)
-		return "", nil
+		a.log.Warn("heal service: no manager to check for a heal or backup stack to remove", "err", err)
+		return nil, nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("heal service: %w", err)
+		return nil, fmt.Errorf("heal service: %w", err)
 	}
 	defer mgr.Close()
-	if !svc.Enabled {
-		r, err := deploy.Remove(ctx, mgr.Docker, stacks.HealStackName, deploy.Options{})
+	did := map[string]string{}
+	for _, name := range remove {
+		r, err := deploy.Remove(ctx, mgr.Docker, name, deploy.Options{})
 		if err != nil {
-			return "", fmt.Errorf("heal service: remove: %w", err)
+			return did, fmt.Errorf("%s: remove: %w", name, err)
 		}
-		if r.Empty() {
-			return "", nil
+		if !r.Empty() {
+			did[name] = "removed"
 		}
-		return "removed", nil
 	}
-	rendered, err := a.healStack(w, fl, svc, outputs)
-	if err != nil {
-		return "", err
+	for _, name := range run {
+		rendered, err := a.healStack(w, fl, cs.heal, outputs, name)
+		if err != nil {
+			return did, err
+		}
+		fmt.Fprintf(a.stderr, "%s: deploying through %s\n", rendered.Stack.Name, mgr.Node)
+		res, err := deploy.Deploy(ctx, mgr.Docker, rendered.Stack, deploy.Options{
+			// The image is used as written: a lab's or an air-gapped
+			// registry's image has no digest to ask a public registry for.
+			ResolveImage: deploy.ResolveNever,
+			Progress:     deploy.ProgressFunc(func(s, msg string) { fmt.Fprintf(a.stderr, "[%s] %s\n", s, msg) }),
+		})
+		if err != nil {
+			return did, fmt.Errorf("%s: %w", name, err)
+		}
+		did[name] = "unchanged"
+		if res.Changed() {
+			did[name] = "deployed"
+		}
 	}
-	fmt.Fprintf(a.stderr, "heal service: deploying %s through %s\n", rendered.Stack.Name, mgr.Node)
-	res, err := deploy.Deploy(ctx, mgr.Docker, rendered.Stack, deploy.Options{
-		// The image is used as written: a lab's or an air-gapped
-		// registry's image has no digest to ask a public registry for.
-		ResolveImage: deploy.ResolveNever,
-		Progress:     deploy.ProgressFunc(func(s, msg string) { fmt.Fprintf(a.stderr, "[%s] %s\n", s, msg) }),
-	})
-	if err != nil {
-		return "", fmt.Errorf("heal service: %w", err)
-	}
-	if !res.Changed() {
-		return "unchanged", nil
-	}
-	return "deployed", nil
+	return did, nil
 }
 
 // healStack renders the heal stack from what this up used: the project's
 // files, the backend, the passphrase, the S3 credentials of the
 // environment and, for a stack with local pools, the generated key, the
 // lab suffix and the lab's outer engine.
-func (a *app) healStack(w *automation.Workspace, fl stackFlags, svc infra.HealService, outputs auto.OutputMap) (stacks.Rendered, error) {
+func (a *app) healStack(w *automation.Workspace, fl stackFlags, svc infra.HealService, outputs auto.OutputMap, name string) (stacks.Rendered, error) {
 	o, err := a.stackOptions(fl, fl.stack, nil)
 	if err != nil {
 		return stacks.Rendered{}, err
@@ -130,6 +177,9 @@ func (a *app) healStack(w *automation.Workspace, fl stackFlags, svc infra.HealSe
 	}
 	if local {
 		c.LocalSuffix, c.LabEngine = a.localSuffix(), lab.EngineSocket()
+	}
+	if name == stacks.BackupStackName {
+		return stacks.Backup(c)
 	}
 	return stacks.Heal(c)
 }
@@ -183,12 +233,14 @@ func (a *app) removeHealService(ctx context.Context, stack string) error {
 		return nil
 	}
 	defer mgr.Close()
-	r, err := deploy.Remove(ctx, mgr.Docker, stacks.HealStackName, deploy.Options{})
-	if err != nil {
-		return fmt.Errorf("remove the heal service before destroying: %w", err)
-	}
-	if !r.Empty() {
-		fmt.Fprintf(a.stderr, "heal service %s: removed\n", stacks.HealStackName)
+	for _, name := range []string{stacks.HealStackName, stacks.BackupStackName} {
+		r, err := deploy.Remove(ctx, mgr.Docker, name, deploy.Options{})
+		if err != nil {
+			return fmt.Errorf("remove the %s service before destroying: %w", name, err)
+		}
+		if !r.Empty() {
+			fmt.Fprintf(a.stderr, "heal service %s: removed\n", name)
+		}
 	}
 	return nil
 }

@@ -166,8 +166,10 @@ Afterwards ` + "`shoal status`" + ` works on the cluster without more flags.`,
 			if err != nil {
 				return err
 			}
-			if did != "" {
-				fmt.Fprintf(a.stderr, "heal service %s: %s\n", stacks.HealStackName, did)
+			for _, name := range []string{stacks.HealStackName, stacks.BackupStackName} {
+				if did[name] != "" {
+					fmt.Fprintf(a.stderr, "heal service %s: %s\n", name, did[name])
+				}
 			}
 			return a.reportChanges("up", fl.stack, changes, nodes)
 		},
