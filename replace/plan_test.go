@@ -103,6 +103,16 @@ func TestCompute(t *testing.T) {
 			wantNotes: 2,
 		},
 		{
+			name:  "a worker of a `shoal up` stack: one program run creates and joins the successor, another deletes the old server",
+			nodes: threeOnThree,
+			req:   Request{Node: "w1", Source: SourceStack, Stack: "prod", Type: "cx32"},
+			wantSteps: []string{"join w1-r1", "wait ready w1-r1", "drain w1", "wait tasks moved w1",
+				"remove w1", "delete server w1"},
+			wantNew: Node{Name: "w1-r1", Role: "worker", Hoster: "a", Region: "a-1", Labels: map[string]string{"disk": "ssd"}},
+			wantTexts: []string{"create server w1-r1 at a/a-1 type cx32 and join it as worker with labels disk=ssd (pulumi up of stack prod: w1-r1 listed beside w1, which keeps its server)",
+				"", "", "", "", "delete the server of w1 (pulumi up of stack prod: w1-r1 in its place)"},
+		},
+		{
 			name: "a node replaced before is followed by -r2, not -r1-r1",
 			nodes: []node{
 				{name: "m1", role: "manager", hoster: "a"},
@@ -255,6 +265,9 @@ func TestComputeBadRequest(t *testing.T) {
 		{"a plain inventory needs --address", Request{Node: "w1", Source: SourceInventory}, "--address", []string{"--address is required"}},
 		{"a lab takes no --address", Request{Node: "w1", Source: SourceLab, Address: "10.1.1.1"}, "--address", []string{"not used for a lab"}},
 		{"an empty name is refused", Request{Source: SourceLab}, "NAME", []string{"name the node to replace"}},
+		{"--type is for stacks", Request{Node: "w1", Source: SourceLab, Type: "cx32"}, "--type", []string{"--type is for `shoal up` stacks"}},
+		{"a stack takes no --address", Request{Node: "w1", Source: SourceStack, Address: "10.1.1.1"}, "--address", []string{"not used for a `shoal up` stack"}},
+		{"a manager of a stack is refused with the reason", Request{Node: "m1", Source: SourceStack}, "NAME", []string{"m1 is a manager", "an even count its check refuses"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -13,6 +13,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optrefresh"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+
+	"github.com/shoalops/shoal/infra"
 )
 
 // Changes counts resources by operation ("create", "update", "delete",
@@ -90,6 +92,27 @@ func (w *Workspace) UpGenerations(ctx context.Context, gens map[string]int) (Cha
 		}
 	}
 	return c, out, err
+}
+
+// UpReplacement converges the stack with one step of `shoal node replace`
+// (infra.Replacement): the successor created beside r.Node, or, with
+// r.Done, put in its place (r.Node's server is deleted). The stack file is
+// not written: the successors deployed are kept by every later run.
+func (w *Workspace) UpReplacement(ctx context.Context, r infra.Replacement) (Changes, auto.OutputMap, error) {
+	o := w.base
+	o.Replace = &r
+	w.Stack.Workspace().SetProgram(w.o.Program(o))
+	defer w.setProgram(nil)
+	c, out, err := w.Up(ctx, nil)
+	if err != nil {
+		return c, out, err
+	}
+	gens, succs, err := deployedOf(out)
+	if err != nil {
+		return c, out, err
+	}
+	w.base.Deployed, w.base.Successors = gens, succs
+	return c, out, nil
 }
 
 // Preview shows what Up would change.
