@@ -264,7 +264,7 @@ func deploy(ctx *pulumi.Context, opts Options) (*Outputs, error) {
 	out := pulumi.Array{}
 	for _, n := range nodes {
 		srv := servers[n.Name]
-		cn := ClusterNode{Name: n.Name, Address: srv.Address, Role: n.Role, Hoster: n.Hoster, Region: n.Location,
+		cn := ClusterNode{Name: n.Name, Address: srv.Address, Role: swarmRole(n, succs[n.Name]), Hoster: n.Hoster, Region: n.Location,
 			Labels: n.Labels, User: srv.User, Port: srv.Port}
 		if srv.HasHostKey {
 			cn.HostKey = srv.HostKey
@@ -315,6 +315,19 @@ func floorGenerations(s *Spec, deployed map[string]int, names []string) {
 			s.Generations[n] = g
 		}
 	}
+}
+
+// swarmRole is the role the swarm resource gives node n: a manager's
+// successor joins as a worker while its predecessor is still listed (the
+// swarm resource holds its nodes to the manager rules as one layout, and
+// one manager more is an even count); `shoal node replace` promotes it
+// once it has joined, and the run that puts it in its predecessor's place
+// lists it as the manager it then is.
+func swarmRole(n node.Spec, c *Successor) string {
+	if c != nil && c.Joining && n.Role == node.RoleManager {
+		return node.RoleWorker
+	}
+	return n.Role
 }
 
 // successorMap is successor c as the `nodes` output carries it.

@@ -127,12 +127,6 @@ func Compute(inv *inventory.Inventory, obs swarm.Observed, req Request) (Plan, e
 		Type:    req.Type,
 		Labels:  old.Labels,
 	}
-	if req.Source == SourceStack && old.Role == inventory.RoleManager {
-		return Plan{}, &RequestError{Field: "NAME", Msg: fmt.Sprintf("%s is a manager, and replacing a manager of a `shoal up` stack is not built yet: "+
-			"the swarm resource validates its nodes as one layout, and while the successor joins beside %s the stack has one manager more, "+
-			"an even count its check refuses (it needs to know which manager is leaving); replace workers, or raise %s's entry of shoal:generations and run `shoal up` "+
-			"(a new server under its name, one manager fewer until it has joined)", old.Name, old.Name, old.Name)}
-	}
 	if nu.Hoster == "" || nu.Hoster == old.Hoster {
 		nu.Hoster, nu.Region = old.Hoster, old.Region
 	}
@@ -200,8 +194,14 @@ func steps(req Request, old, nu Node) []Step {
 		if nu.Type != "" {
 			typ = " type " + nu.Type
 		}
-		add(Join, nu.Name, "create server %s at %s%s and join it as %s with %s (pulumi up of stack %s: %s listed beside %s, which keeps its server)",
-			nu.Name, where, typ, nu.Role, labels, req.Stack, nu.Name, old.Name)
+		promote := ""
+		if nu.Role == inventory.RoleManager {
+			// The swarm resource holds its nodes to the manager rules as
+			// one layout: one manager more is an even count.
+			promote = "; it joins as a worker and is promoted"
+		}
+		add(Join, nu.Name, "create server %s at %s%s and join it as %s with %s (pulumi up of stack %s: %s listed beside %s, which keeps its server%s)",
+			nu.Name, where, typ, nu.Role, labels, req.Stack, nu.Name, old.Name, promote)
 	} else {
 		add(Join, nu.Name, "join %s (%s) as %s with %s", nu.Name, where, nu.Role, labels)
 	}

@@ -82,8 +82,9 @@ Where the new server comes from:
     another --hoster it comes from the first pool there, as do provider,
     location and image. The stack file is not written: the stack's state
     keeps the successor in NAME's pool place, so a later ` + "`shoal up`" + ` has
-    nothing to change. Managers of a stack are not replaced yet (exit 2,
-    saying why)
+    nothing to change. A manager's successor joins as a worker and is
+    promoted in step 2 (the program's swarm resource holds its nodes to the
+    manager rules as one layout, where one manager more is an even count)
 
 --dry-run prints the numbered steps and changes nothing (exit 4). Without
 --dry-run the steps and their targets are shown and confirmed on the terminal;

@@ -39,7 +39,7 @@ nodes:
 		{name: "--address on a shoal up stack is refused before any node is dialled", args: []string{"node", "replace", "w1", "--address", "192.0.2.9", "--dry-run"}, stack: true,
 			wantCode: exitUsage, wantErr: []string{"--address is not used for a `shoal up` stack"}},
 		{name: "help lists the steps and the sources", args: []string{"node", "replace", "--help"}, wantCode: exitOK,
-			wantOut: []string{"1. create the new server (labs and stacks)", "6. demote NAME (managers only)", "--dry-run prints the numbered steps", "a stack of `shoal up` (--stack, or its inventory): through the Pulumi", "Managers of a stack are not replaced yet", "--address", "--type"}},
+			wantOut: []string{"1. create the new server (labs and stacks)", "6. demote NAME (managers only)", "--dry-run prints the numbered steps", "a stack of `shoal up` (--stack, or its inventory): through the Pulumi", "joins as a worker and is\n    promoted in step 2", "--address", "--type"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

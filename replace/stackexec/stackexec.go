@@ -28,6 +28,7 @@ import (
 
 	"github.com/shoalops/shoal/bootstrap/inventory"
 	"github.com/shoalops/shoal/bootstrap/remote"
+	"github.com/shoalops/shoal/heal"
 	"github.com/shoalops/shoal/infra"
 	"github.com/shoalops/shoal/infra/automation"
 	"github.com/shoalops/shoal/infra/node"
@@ -81,7 +82,8 @@ func (x *Executor) CreateServer(ctx context.Context, n replace.Node) error {
 }
 
 // Join creates n's server and joins it with old's role and labels in one
-// up of the program, old keeping its server; on the local lab it then
+// up of the program, old keeping its server (a manager joins as a worker
+// and is promoted here: see infra's swarmRole); on the local lab it then
 // gives n the service images old's engine holds (a lab VPS cannot pull).
 func (x *Executor) Join(ctx context.Context, n, old replace.Node) error {
 	r := infra.Replacement{Node: old.Name, Successor: n.Name, Hoster: n.Hoster, Type: n.Type}
@@ -90,6 +92,13 @@ func (x *Executor) Join(ctx context.Context, n, old replace.Node) error {
 		return fmt.Errorf("create and join %s beside %s: %w", n.Name, old.Name, err)
 	}
 	x.r = &r
+	if n.Role == inventory.RoleManager {
+		// The program joined it as a worker (infra: a manager's successor
+		// joins as one while its predecessor is listed).
+		if err := x.Heal().SetRole(ctx, n.Name, heal.RoleManager); err != nil {
+			return fmt.Errorf("promote %s: %w", n.Name, err)
+		}
+	}
 	if err := x.copyImages(ctx, outputs, n.Name, old.Name); err != nil {
 		// As labexec: the drain goes on; a task whose image the successor
 		// lacks is rejected there and placed elsewhere.
