@@ -56,7 +56,7 @@ type Options struct {
 	// inventory).
 	Dial remote.DialOptions
 	// Poll is the interval of waits (default 1s).
-	Poll time.Duration
+	Poll     time.Duration
 	Progress io.Writer
 	Log      *slog.Logger
 }
