@@ -49,6 +49,28 @@ type Replacement struct {
 	Done         bool
 }
 
+// Unfinished are the replacements the last run left between their two
+// runs (a successor joining), by the name of the node each replaces. Pure.
+func Unfinished(deployed []Successor) map[string]Successor {
+	current := map[string]string{}
+	for _, d := range deployed {
+		if !d.Joining {
+			current[d.Slot] = d.Name
+		}
+	}
+	out := map[string]Successor{}
+	for _, d := range deployed {
+		if d.Joining {
+			pred := current[d.Slot]
+			if pred == "" {
+				pred = d.Slot
+			}
+			out[pred] = d
+		}
+	}
+	return out
+}
+
 // placed is one node of a run with the successor record it carries (nil
 // for a node in its pool's place as the pool says).
 type placed struct {
@@ -150,11 +172,16 @@ func (s Spec) apply(base []node.Spec, current, joining []*Successor, r Replaceme
 	if r.Successor == "" || (slices.Contains(names, r.Successor) && (joining[slot] == nil || joining[slot].Name != r.Successor)) {
 		return fmt.Errorf("replace %s: successor name %q is empty or taken (nodes: %s)", r.Node, r.Successor, strings.Join(names, ", "))
 	}
-	// The successor keeps what NAME had, but for what the operator changes.
-	next := Successor{Slot: base[slot].Name, Name: r.Successor, Joining: !r.Done}
+	// The successor keeps what NAME had, but for what the operator changes;
+	// one already joining keeps what it was created with.
+	next := Successor{Slot: base[slot].Name, Name: r.Successor}
 	if c := current[slot]; c != nil {
 		next.Hoster, next.Type = c.Hoster, c.Type
 	}
+	if j := joining[slot]; j != nil {
+		next = *j
+	}
+	next.Joining = !r.Done
 	if r.Hoster != "" {
 		next.Hoster = r.Hoster
 		if r.Hoster == base[slot].Hoster {

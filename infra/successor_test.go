@@ -119,3 +119,27 @@ func TestPlaceRefuses(t *testing.T) {
 		})
 	}
 }
+
+func TestPlaceFinishesAJoiningSuccessorAsItWasCreated(t *testing.T) {
+	s := successorSpec3p2()
+	deployed := []Successor{{Slot: "w-1", Name: "w-1-r1", Hoster: "hetzner", Type: "cx32", Joining: true}}
+	got, err := s.Place(deployed, &Replacement{Node: "w-1", Successor: "w-1-r1", Done: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "ma-1@hoster-a mb-1@hoster-b mc-1@hetzner:cx22 w-1-r1@hetzner:cx32 w-2@hoster-a"; names(got) != want {
+		t.Errorf("Place =\n  %s\nwant\n  %s", names(got), want)
+	}
+}
+
+func TestUnfinishedNamesTheNodeEachJoiningSuccessorReplaces(t *testing.T) {
+	got := Unfinished([]Successor{
+		{Slot: "w-1", Name: "w-1-r1", Joining: true},
+		{Slot: "w-2", Name: "w-2-r1"},
+		{Slot: "w-2", Name: "w-2-r2", Joining: true},
+		{Slot: "ma-1", Name: "ma-1-r1"},
+	})
+	if len(got) != 2 || got["w-1"].Name != "w-1-r1" || got["w-2-r1"].Name != "w-2-r2" {
+		t.Errorf("Unfinished = %+v", got)
+	}
+}

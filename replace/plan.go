@@ -45,6 +45,10 @@ type Request struct {
 	Type string
 	// Stack names the stack (SourceStack), for the steps' texts.
 	Stack string
+	// Successor is the new node's name when it is already known: a
+	// replacement of a stack resumed, its successor deployed beside NAME
+	// by an earlier run ("" names a new one).
+	Successor string
 }
 
 // Kind is what a step does.
@@ -101,6 +105,9 @@ type Plan struct {
 	Steps  []Step
 	// Notes are what is left to the operator after the last step.
 	Notes []string
+	// Next is what the operator does when a step fails ("" for the
+	// general advice).
+	Next string
 }
 
 // shoalLabels are the labels shoal keeps for itself on every node; a new
@@ -119,8 +126,12 @@ func Compute(inv *inventory.Inventory, obs swarm.Observed, req Request) (Plan, e
 	if err != nil {
 		return Plan{}, err
 	}
+	name := req.Successor
+	if name == "" {
+		name = SuccessorName(old.Name, taken(inv, obs))
+	}
 	nu := Node{
-		Name:    SuccessorName(old.Name, taken(inv, obs)),
+		Name:    name,
 		Role:    old.Role,
 		Hoster:  req.Hoster,
 		Address: req.Address,
@@ -139,10 +150,34 @@ func Compute(inv *inventory.Inventory, obs swarm.Observed, req Request) (Plan, e
 			fmt.Sprintf("delete the server of %s (%s) at %s", old.Name, old.Address, old.Hoster),
 		}
 	}
-	if err := check(layoutOf(inv, obs), p); err != nil {
+	if req.Source == SourceStack {
+		p.Next = resumeHint(req, old.Name, nu.Name)
+	}
+	before := layoutOf(inv, obs)
+	// A resumed successor may be in the swarm already: the steps are
+	// checked from the layout it joins, which it leaves no weaker.
+	delete(before, req.Successor)
+	if err := check(before, p); err != nil {
 		return Plan{}, err
 	}
 	return p, nil
+}
+
+// Finish is what is left of a stack's replacement of name by successor
+// once name has left the swarm (a run that stopped after the remove step):
+// the program's run that puts successor in name's place and deletes name's
+// server. It is checked by the program (infra.Spec.Place), which holds the
+// layout it ends in to the manager rules.
+func Finish(req Request, successor string) Plan {
+	old, nu := Node{Name: req.Node}, Node{Name: successor}
+	return Plan{Source: SourceStack, Old: old, New: nu, Next: resumeHint(req, old.Name, nu.Name), Steps: []Step{{
+		Kind: DeleteServer, Node: old.Name,
+		Text: fmt.Sprintf("delete the server of %s (pulumi up of stack %s: %s in its place; %s has left the swarm already)", old.Name, req.Stack, nu.Name, old.Name),
+	}}}
+}
+
+func resumeHint(req Request, old, nu string) string {
+	return fmt.Sprintf("run `shoal node replace %s --stack %s` again (with the same --dir and --backend): it resumes the replacement by %s where it stopped", old, req.Stack, nu)
 }
 
 // Validate checks the request alone, before the cluster is read: a

@@ -330,3 +330,36 @@ func TestCheckCatchesAWrongOrder(t *testing.T) {
 		t.Fatalf("check = %v, want step 1 refused by %q", err, RuleFewer)
 	}
 }
+
+// A stack's replacement resumed: the successor an earlier run deployed is
+// in the swarm already (here promoted); the plan keeps its name and is
+// checked from the layout it joins, so it is not refused for ending with
+// one manager fewer than the swarm has now.
+func TestComputeResumesAStackReplacement(t *testing.T) {
+	inv, obs := observed(
+		node{name: "m1", role: "manager", hoster: "a"},
+		node{name: "m2", role: "manager", hoster: "b"},
+		node{name: "m3", role: "manager", hoster: "c"},
+		node{name: "m2-r1", role: "manager", hoster: "b"},
+	)
+	p, err := Compute(inv, obs, Request{Node: "m2", Source: SourceStack, Stack: "prod", Successor: "m2-r1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.New.Name != "m2-r1" || len(p.Steps) != 7 {
+		t.Errorf("plan %+v", p)
+	}
+	if !strings.Contains(p.Next, "run `shoal node replace m2 --stack prod` again") {
+		t.Errorf("next = %q", p.Next)
+	}
+	msg := (&StepError{Step: 3, Steps: 7, Action: "drain m2", Err: errors.New("boom"), Next: p.Next}).Error()
+	if !strings.Contains(msg, "next: run `shoal node replace m2 --stack prod` again") {
+		t.Errorf("step error %q does not say how to resume", msg)
+	}
+
+	f := Finish(Request{Node: "m2", Source: SourceStack, Stack: "prod"}, "m2-r1")
+	if len(f.Steps) != 1 || f.Steps[0].Kind != DeleteServer || f.Steps[0].Node != "m2" ||
+		!strings.Contains(f.Steps[0].Text, "delete the server of m2 (pulumi up of stack prod: m2-r1 in its place; m2 has left the swarm already)") {
+		t.Errorf("finish plan %+v", f)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/shoalops/shoal/bootstrap"
 	"github.com/shoalops/shoal/bootstrap/inventory"
 	"github.com/shoalops/shoal/heal/labactor"
+	"github.com/shoalops/shoal/infra"
 	"github.com/shoalops/shoal/infra/automation"
 	"github.com/shoalops/shoal/replace"
 	"github.com/shoalops/shoal/replace/labexec"
@@ -84,7 +85,10 @@ Where the new server comes from:
     keeps the successor in NAME's pool place, so a later ` + "`shoal up`" + ` has
     nothing to change. A manager's successor joins as a worker and is
     promoted in step 2 (the program's swarm resource holds its nodes to the
-    manager rules as one layout, where one manager more is an even count)
+    manager rules as one layout, where one manager more is an even count).
+    A run that stops between the two ups leaves the successor beside NAME
+    (a later ` + "`shoal up`" + ` keeps both, changing nothing); the same command
+    run again resumes with that successor, as it was created
 
 --dry-run prints the numbered steps and changes nothing (exit 4). Without
 --dry-run the steps and their targets are shown and confirmed on the terminal;
@@ -138,6 +142,26 @@ func runNodeReplace(cmd *cobra.Command, a *app, name string, fl nodeReplaceFlags
 	if err := req.Validate(); err != nil {
 		return err // before any node is dialled
 	}
+	var ws *automation.Workspace
+	if src == replace.SourceStack {
+		o, err := a.stackOptions(fl.stack, stack, labProgress(a))
+		if err != nil {
+			return err
+		}
+		if ws, err = automation.Open(ctx, o); err != nil {
+			return withCode(exitUsage, fmt.Errorf("node replace %s: stack %s (pass the --dir and --backend `shoal up` used): %w", name, stack, err))
+		}
+		if u, ok := infra.Unfinished(ws.Successors())[name]; ok {
+			// An earlier run stopped between the program's two runs: it
+			// resumes with the successor it deployed, as it was created.
+			if (fl.hoster != "" && fl.hoster != u.Hoster) || (fl.typ != "" && fl.typ != u.Type) {
+				return withCode(exitUsage, fmt.Errorf("node replace %s: its replacement by %s is unfinished and resumes as that successor was created (hoster %q, type %q; \"\" is the pool's): drop --hoster and --type (nothing was changed)",
+					name, u.Name, u.Hoster, u.Type))
+			}
+			req.Successor, req.Hoster, req.Type = u.Name, u.Hoster, u.Type
+			fmt.Fprintf(a.stderr, "node replace %s: resuming its unfinished replacement by %s\n", name, u.Name)
+		}
+	}
 	dial, closer, err := bootstrap.DialOptions(inv)
 	if err != nil {
 		return withCode(exitUsage, err)
@@ -150,6 +174,11 @@ func runNodeReplace(cmd *cobra.Command, a *app, name string, fl nodeReplaceFlags
 		return err
 	}
 	plan, err := replace.Compute(inv, obs, req)
+	var unknown *replace.UnknownNodeError
+	if errors.As(err, &unknown) && req.Successor != "" {
+		// NAME has left the swarm already: only the program's last run is left.
+		plan, err = replace.Finish(req, req.Successor), nil
+	}
 	if err != nil {
 		return err
 	}
@@ -194,14 +223,6 @@ func runNodeReplace(cmd *cobra.Command, a *app, name string, fl nodeReplaceFlags
 	var x replace.Executor
 	switch src {
 	case replace.SourceStack:
-		o, err := a.stackOptions(fl.stack, stack, labProgress(a))
-		if err != nil {
-			return err
-		}
-		ws, err := automation.Open(ctx, o)
-		if err != nil {
-			return withCode(exitUsage, fmt.Errorf("node replace %s: stack %s (pass the --dir and --backend `shoal up` used): %w", name, stack, err))
-		}
 		x = stackexec.New(ws, inv.Path, stackexec.Options{Dial: dial, Progress: labProgress(a), Log: a.log})
 	case replace.SourceLab:
 		docker, err := localDocker()

@@ -18,13 +18,17 @@ import (
 	"github.com/shoalops/shoal/infra/automation"
 	"github.com/shoalops/shoal/lab"
 	"github.com/shoalops/shoal/lab/images"
+	"github.com/shoalops/shoal/replace"
+	"github.com/shoalops/shoal/replace/stackexec"
 )
 
 // TestNodeReplaceOnAShoalUpStack replaces the worker of a `shoal up` stack
 // (3 managers on 3 hosters + 1 worker, local pools) through the Pulumi
-// program: one up creates and joins w-1-r1 beside w-1, w-1 is drained (its
-// task seen running on w-1-r1) and removed, another up deletes w-1's
-// server. Then manager mc-1 is replaced the same way (its successor joins
+// program: one up creates and joins w-1-r1 beside w-1 (here as a run that
+// stops there: a later `shoal up` keeps both, and the same command run
+// again resumes), w-1 is drained (its task seen running on w-1-r1) and
+// removed, another up deletes w-1's server. Then manager mc-1 is replaced
+// in one uninterrupted run (its successor joins
 // as a worker and is promoted before mc-1 is demoted). Quorum, sampled
 // every 500 ms through ma-1, stays ok throughout; the user's stack file is
 // not written; the old containers are gone; and afterwards `shoal preview`
@@ -90,8 +94,19 @@ func TestNodeReplaceOnAShoalUpStack(t *testing.T) {
 		t.Fatalf("dry run: exit %d, want %d with 6 numbered steps\nstdout:\n%s\nstderr:\n%s", code, exitWork, out, errs)
 	}
 
+	// A run that stopped after its first step (the program's first up,
+	// made here through the executor): w-1-r1 runs beside w-1, and a
+	// later `shoal up` keeps both.
 	stopSampling := sampleQuorum(t, inv, "ma-1")
 	start = time.Now()
+	stopAfterJoin(ctx, t, c.home, name, dir, invPath, replace.Node{Name: "w-1-r1", Role: "worker", Hoster: "hoster-a"}, replace.Node{Name: "w-1", Role: "worker", Hoster: "hoster-a"})
+	if n := members(t, invPath); n["w-1"].ID == "" || n["w-1-r1"].State != "ready" {
+		t.Fatalf("after the first up: w-1 %+v, w-1-r1 %+v; want both, w-1-r1 ready", n["w-1"], n["w-1-r1"])
+	}
+	if code, out, errs := c.run(append([]string{"preview"}, stack...)...); code != 0 {
+		t.Errorf("preview between the two runs: exit %d, want 0 (the successor and its predecessor both kept)\n%s\n%s", code, out, errs)
+	}
+	// The same command resumes with that successor.
 	code, out, errs = c.run(append([]string{"node", "replace", "w-1", "--yes"}, stack...)...)
 	took := time.Since(start)
 	samples := stopSampling()
@@ -102,7 +117,7 @@ func TestNodeReplaceOnAShoalUpStack(t *testing.T) {
 	if testing.Verbose() {
 		t.Logf("node replace w-1:\n%s", errs)
 	}
-	for _, want := range []string{"step 1/6: create server w-1-r1", "step 4/6: wait until the tasks of w-1 run elsewhere", "step 6/6: done", "replaced w-1 by w-1-r1"} {
+	for _, want := range []string{"resuming its unfinished replacement by w-1-r1", "step 1/6: create server w-1-r1", "step 4/6: wait until the tasks of w-1 run elsewhere", "step 6/6: done", "replaced w-1 by w-1-r1"} {
 		if !strings.Contains(errs, want) {
 			t.Errorf("progress lacks %q:\n%s", want, errs)
 		}
@@ -209,4 +224,31 @@ func stackManagerDocker(ctx context.Context, t *testing.T, inv *inventory.Invent
 		t.Fatal(err)
 	}
 	return d
+}
+
+// stopAfterJoin makes the first step of a stack's replacement of old by nu
+// (the program's first up) and stops, as a `shoal node replace` run that
+// ended there would.
+func stopAfterJoin(ctx context.Context, t *testing.T, home, stack, dir, invPath string, nu, old replace.Node) {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws, err := automation.Open(ctx, automation.Options{Home: home, Stack: stack, Dir: dir, Self: self, BuiltIn: builtIn()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := inventory.Load(invPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dial, closer, err := bootstrap.DialOptions(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closer.Close()
+	if err := stackexec.New(ws, invPath, stackexec.Options{Dial: dial}).Join(ctx, nu, old); err != nil {
+		t.Fatalf("the first up: %v", err)
+	}
 }

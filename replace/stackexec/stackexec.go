@@ -44,8 +44,6 @@ type Executor struct {
 	ws       *automation.Workspace
 	progress io.Writer
 	log      *slog.Logger
-
-	r *infra.Replacement // the replacement Join started
 }
 
 var _ replace.Executor = (*Executor)(nil)
@@ -91,7 +89,6 @@ func (x *Executor) Join(ctx context.Context, n, old replace.Node) error {
 	if err != nil {
 		return fmt.Errorf("create and join %s beside %s: %w", n.Name, old.Name, err)
 	}
-	x.r = &r
 	if n.Role == inventory.RoleManager {
 		// The program joined it as a worker (infra: a manager's successor
 		// joins as one while its predecessor is listed).
@@ -107,14 +104,15 @@ func (x *Executor) Join(ctx context.Context, n, old replace.Node) error {
 	return nil
 }
 
-// DeleteServer puts the successor Join created in name's place in the
-// program: the up deletes name's server (name has left the swarm).
+// DeleteServer puts the successor joining beside name (this run's Join, or
+// an earlier run's, resumed) in name's place in the program: the up
+// deletes name's server (name has left the swarm).
 func (x *Executor) DeleteServer(ctx context.Context, name string) error {
-	if x.r == nil || x.r.Node != name {
-		return fmt.Errorf("delete the server of %s: no successor of it was joined in this run", name)
+	u, ok := infra.Unfinished(x.ws.Successors())[name]
+	if !ok {
+		return fmt.Errorf("delete the server of %s: the stack has no successor joining beside it", name)
 	}
-	r := *x.r
-	r.Done = true
+	r := infra.Replacement{Node: name, Successor: u.Name, Done: true}
 	if _, err := x.up(ctx, r); err != nil {
 		return fmt.Errorf("delete the server of %s (%s in its place): %w", name, r.Successor, err)
 	}
