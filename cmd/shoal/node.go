@@ -182,6 +182,11 @@ func runNodeReplace(cmd *cobra.Command, a *app, name string, fl nodeReplaceFlags
 	if err != nil {
 		return err
 	}
+	if ws != nil && len(plan.Steps) > 1 {
+		if err := ws.CheckReplacement(stackexec.Replacement(plan.New, plan.Old)); err != nil {
+			return withCode(exitUsage, fmt.Errorf("node replace %s: the stack's program would refuse it: %w (nothing was changed)", name, err))
+		}
+	}
 	var edited []byte // the inventory file with the successor in NAME's place (--write-inventory)
 	if fl.writeInventory {
 		if src != replace.SourceInventory {

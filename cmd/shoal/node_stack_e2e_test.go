@@ -94,6 +94,12 @@ func TestNodeReplaceOnAShoalUpStack(t *testing.T) {
 		t.Fatalf("dry run: exit %d, want %d with 6 numbered steps\nstdout:\n%s\nstderr:\n%s", code, exitWork, out, errs)
 	}
 
+	// The program's own check runs before anything changes.
+	if code, _, errs := c.run(append([]string{"node", "replace", "w-1", "--hoster", "hoster-z", "--dry-run"}, stack...)...); code != exitUsage ||
+		!strings.Contains(errs, "hoster hoster-z has no pool in shoal:pools") || !strings.Contains(errs, "nothing was changed") {
+		t.Errorf("replace onto a hoster without a pool: exit %d, want %d naming it\n%s", code, exitUsage, errs)
+	}
+
 	// A run that stopped after its first step (the program's first up,
 	// made here through the executor): w-1-r1 runs beside w-1, and a
 	// later `shoal up` keeps both.

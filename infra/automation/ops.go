@@ -115,6 +115,23 @@ func (w *Workspace) UpReplacement(ctx context.Context, r infra.Replacement) (Cha
 	return c, out, nil
 }
 
+// CheckReplacement runs the program's own check of replacement r
+// (infra.Spec.Place: the node is the stack's, the hoster has a pool, the
+// managers keep their rules once it is done) on the stack's config and
+// deployed successors, without running the program, so that a dry run
+// refuses what the program would.
+func (w *Workspace) CheckReplacement(r infra.Replacement) error {
+	c, err := infra.ConfigFromFiles(w.o.Stack, w.src.project, w.src.stack)
+	if err != nil {
+		return err
+	}
+	// The rest of the config was checked when the stack was opened, and
+	// the program checks it again.
+	spec, _, _ := infra.Parse(c)
+	_, err = spec.Place(w.base.Successors, &r)
+	return err
+}
+
 // Preview shows what Up would change.
 func (w *Workspace) Preview(ctx context.Context) (Changes, error) {
 	res, err := w.Stack.Preview(ctx, optpreview.ProgressStreams(w.o.Progress), optpreview.ErrorProgressStreams(w.o.Progress))

@@ -84,8 +84,7 @@ func (x *Executor) CreateServer(ctx context.Context, n replace.Node) error {
 // and is promoted here: see infra's swarmRole); on the local lab it then
 // gives n the service images old's engine holds (a lab VPS cannot pull).
 func (x *Executor) Join(ctx context.Context, n, old replace.Node) error {
-	r := infra.Replacement{Node: old.Name, Successor: n.Name, Hoster: n.Hoster, Type: n.Type}
-	outputs, err := x.up(ctx, r)
+	outputs, err := x.up(ctx, Replacement(n, old))
 	if err != nil {
 		return fmt.Errorf("create and join %s beside %s: %w", n.Name, old.Name, err)
 	}
@@ -102,6 +101,11 @@ func (x *Executor) Join(ctx context.Context, n, old replace.Node) error {
 		x.log.Warn("node replace: the successor did not get the service images", "node", n.Name, "from", old.Name, "err", err)
 	}
 	return nil
+}
+
+// Replacement is the program's first step of the replacement of old by n.
+func Replacement(n, old replace.Node) infra.Replacement {
+	return infra.Replacement{Node: old.Name, Successor: n.Name, Hoster: n.Hoster, Type: n.Type}
 }
 
 // DeleteServer puts the successor joining beside name (this run's Join, or
