@@ -27,8 +27,8 @@ import (
 // program: one up creates and joins w-1-r1 beside w-1 (here as a run that
 // stops there: a later `shoal up` keeps both, and the same command run
 // again resumes), w-1 is drained (its task seen running on w-1-r1) and
-// removed, another up deletes w-1's server. Then manager mc-1 is replaced
-// in one uninterrupted run (its successor joins
+// removed, another up deletes w-1's server. Then manager mc-1 is moved to
+// another hoster in one uninterrupted run (its successor joins
 // as a worker and is promoted before mc-1 is demoted). Quorum, sampled
 // every 500 ms through ma-1, stays ok throughout; the user's stack file is
 // not written; the old containers are gone; and afterwards `shoal preview`
@@ -44,6 +44,8 @@ func TestNodeReplaceOnAShoalUpStack(t *testing.T) {
 	}
 	cfg := strings.Replace(string(base), "config:\n", "config:\n  shoal:cluster: "+name+"\n", 1)
 	cfg = strings.Replace(cfg, "role: worker, count: 2", "role: worker, count: 1, labels: {disk: ssd}", 1)
+	// A fourth hoster with no server yet, for the manager to move to.
+	cfg = strings.Replace(cfg, "    - {name: w,", "    - {name: md, provider: local, hoster: hoster-d, role: manager, count: 0}\n    - {name: w,", 1)
 	cfgPath := filepath.Join(dir, "Pulumi."+name+".yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -146,11 +148,11 @@ func TestNodeReplaceOnAShoalUpStack(t *testing.T) {
 	}
 	defer docker.Close()
 
-	// A manager: its successor joins as a worker, is promoted and Ready
-	// before mc-1 is drained, demoted and removed.
+	// A manager, moved to hoster-d: its successor joins as a worker, is
+	// promoted and Ready before mc-1 is drained, demoted and removed.
 	stopSampling = sampleQuorum(t, inv, "ma-1")
 	start = time.Now()
-	code, out, errs = c.run(append([]string{"node", "replace", "mc-1", "--yes"}, stack...)...)
+	code, out, errs = c.run(append([]string{"node", "replace", "mc-1", "--hoster", "hoster-d", "--yes"}, stack...)...)
 	took = time.Since(start)
 	samples = stopSampling()
 	if code != 0 {
@@ -160,7 +162,7 @@ func TestNodeReplaceOnAShoalUpStack(t *testing.T) {
 	if testing.Verbose() {
 		t.Logf("node replace mc-1:\n%s", errs)
 	}
-	for _, want := range []string{"step 1/7: create server mc-1-r1 at hoster-c and join it as manager", "step 5/7: demote mc-1", "step 7/7: done", "replaced mc-1 by mc-1-r1"} {
+	for _, want := range []string{"step 1/7: create server mc-1-r1 at hoster-d and join it as manager", "step 5/7: demote mc-1", "step 7/7: done", "replaced mc-1 by mc-1-r1"} {
 		if !strings.Contains(errs, want) {
 			t.Errorf("progress lacks %q:\n%s", want, errs)
 		}
@@ -176,8 +178,8 @@ func TestNodeReplaceOnAShoalUpStack(t *testing.T) {
 	if st.Quorum != "ok" || st.Managers != 3 || st.ManagersReachable != 3 || len(hosters) != 3 || len(st.HosterRisk) != 0 {
 		t.Errorf("after replacing mc-1: %+v, want 3 reachable managers on 3 hosters", st)
 	}
-	if m, ok := nodeNamed(st, "mc-1-r1"); !ok || m.Role != "manager" || m.Hoster != "hoster-c" {
-		t.Errorf("mc-1-r1 = %+v (present %v), want a manager at hoster-c", m, ok)
+	if m, ok := nodeNamed(st, "mc-1-r1"); !ok || m.Role != "manager" || m.Hoster != "hoster-d" {
+		t.Errorf("mc-1-r1 = %+v (present %v), want a manager at hoster-d", m, ok)
 	}
 	if _, ok := nodeNamed(st, "mc-1"); ok {
 		t.Errorf("mc-1 is still in the swarm")
