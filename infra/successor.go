@@ -166,6 +166,16 @@ func (s Spec) apply(base []node.Spec, current, joining []*Successor, r Replaceme
 	if slot < 0 {
 		return fmt.Errorf("replace %s: no such node in the stack (nodes: %s)", r.Node, strings.Join(names, ", "))
 	}
+	for _, pin := range []struct {
+		key string
+		st  ShippedStack
+	}{{"portainer", s.Platform.Stacks.Portainer}, {"registry", s.Platform.Stacks.Registry}} {
+		if pin.st.Enabled && pin.st.Node == base[slot].Name {
+			return fmt.Errorf("replace %s: it keeps the data of the %s stack (%s.%s.node is %s, a volume on its server), which a replacement would lose; "+
+				"moving that data is not built: pin the stack to another node first, or replace the server under its name (raise %s.%s)",
+				r.Node, pin.key, key(KeyStacks), pin.key, base[slot].Name, key(KeyGenerations), r.Node)
+		}
+	}
 	if j := joining[slot]; j != nil && j.Name != r.Successor {
 		return fmt.Errorf("replace %s: %s is already joining in its place (an unfinished replacement): finish that one first", r.Node, j.Name)
 	}

@@ -143,3 +143,19 @@ func TestUnfinishedNamesTheNodeEachJoiningSuccessorReplaces(t *testing.T) {
 		t.Errorf("Unfinished = %+v", got)
 	}
 }
+
+func TestPlaceRefusesANodeThatKeepsAStacksData(t *testing.T) {
+	s := successorSpec3p2()
+	s.Platform.Stacks.Portainer = ShippedStack{Enabled: true, Node: "ma-1"}
+	_, err := s.Place(nil, &Replacement{Node: "ma-1", Successor: "ma-1-r1"})
+	if err == nil || !strings.Contains(err.Error(), "it keeps the data of the portainer stack (shoal:stacks.portainer.node is ma-1") {
+		t.Fatalf("Place = %v, want a refusal naming portainer's data", err)
+	}
+	if _, err := s.Place(nil, &Replacement{Node: "mb-1", Successor: "mb-1-r1"}); err != nil {
+		t.Errorf("another manager: %v", err)
+	}
+	s.Platform.Stacks.Portainer.Enabled = false
+	if _, err := s.Place(nil, &Replacement{Node: "ma-1", Successor: "ma-1-r1"}); err != nil {
+		t.Errorf("a disabled stack keeps no data: %v", err)
+	}
+}
