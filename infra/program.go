@@ -60,6 +60,13 @@ type Options struct {
 	SSHKey *KeyPair
 	// LocalSuffix: Config.LocalSuffix.
 	LocalSuffix string
+	// Successors are the successors of the last run (its `nodes`
+	// output): each keeps serving its pool's place at every later run,
+	// as Deployed keeps generations (ADR 0034).
+	Successors []Successor
+	// Replace is the step of `shoal node replace` this run makes (nil:
+	// none): a successor created beside the node, or put in its place.
+	Replace *Replacement
 	// ConfigKeys lists every key of the stack's config when the caller can
 	// (cmd/shoal-program reads them from the engine); an unknown shoal:*
 	// key among them is refused. `shoal up` checks the stack file itself
@@ -130,9 +137,24 @@ func deploy(ctx *pulumi.Context, opts Options) (*Outputs, error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid stack config: %w", err)
 	}
-	floorGenerations(&spec, opts.Deployed)
-	if err := applyGenerations(&spec, opts.Generations); err != nil {
+	placedNodes, err := spec.place(opts.Successors, opts.Replace)
+	if err != nil {
+		return nil, fmt.Errorf("invalid stack config or replacement: %w", err)
+	}
+	var names []string
+	for _, p := range placedNodes {
+		names = append(names, p.spec.Name)
+	}
+	floorGenerations(&spec, opts.Deployed, names)
+	if err := applyGenerations(&spec, opts.Generations, names); err != nil {
 		return nil, err
+	}
+	nodes := make([]node.Spec, len(placedNodes))
+	succs := map[string]*Successor{}
+	for i, p := range placedNodes {
+		nodes[i] = p.spec
+		nodes[i].Generation = spec.Generations[p.spec.Name]
+		succs[p.spec.Name] = p.succ
 	}
 	var privateKey pulumi.StringOutput
 	if usesKey {
@@ -146,7 +168,6 @@ func deploy(ctx *pulumi.Context, opts Options) (*Outputs, error) {
 		}
 	}
 
-	nodes := spec.Nodes()
 	hosters := spec.Hosters()
 	hosterComps := map[string]*component{}
 	drivers := map[string]Hoster{}
@@ -243,17 +264,21 @@ func deploy(ctx *pulumi.Context, opts Options) (*Outputs, error) {
 	out := pulumi.Array{}
 	for _, n := range nodes {
 		srv := servers[n.Name]
-		cn := ClusterNode{Name: n.Name, Address: srv.Address, Role: n.Role, Hoster: n.Hoster, Region: n.Location,
+		cn := ClusterNode{Name: n.Name, Address: srv.Address, Role: swarmRole(n, succs[n.Name]), Hoster: n.Hoster, Region: n.Location,
 			Labels: n.Labels, User: srv.User, Port: srv.Port}
 		if srv.HasHostKey {
 			cn.HostKey = srv.HostKey
 		}
 		args.Nodes = append(args.Nodes, cn)
-		out = append(out, pulumi.Map{
+		entry := pulumi.Map{
 			"name": pulumi.String(n.Name), "hoster": pulumi.String(n.Hoster), "provider": pulumi.String(n.Provider),
 			"role": pulumi.String(n.Role), "region": pulumi.String(n.Location), "generation": pulumi.Int(n.Generation),
 			"address": srv.Address,
-		})
+		}
+		if sc := succs[n.Name]; sc != nil {
+			entry["successor"] = successorMap(*sc)
+		}
+		out = append(out, entry)
 	}
 	cluster, err := NewCluster(ctx, spec.Cluster, args, pulumi.DependsOn(waitFor))
 	if err != nil {
@@ -278,28 +303,53 @@ func deploy(ctx *pulumi.Context, opts Options) (*Outputs, error) {
 	}, nil
 }
 
-// floorGenerations raises the spec's generation of each node to its
-// deployed one where the config's is lower. Nodes no longer in the spec
-// are ignored.
-func floorGenerations(s *Spec, deployed map[string]int) {
-	for _, n := range s.Nodes() {
-		if g := deployed[n.Name]; g > s.Generations[n.Name] {
+// floorGenerations raises the spec's generation of each node of names to
+// its deployed one where the config's is lower. Nodes no longer in the
+// spec are ignored.
+func floorGenerations(s *Spec, deployed map[string]int, names []string) {
+	for _, n := range names {
+		if g := deployed[n]; g > s.Generations[n] {
 			if s.Generations == nil {
 				s.Generations = map[string]int{}
 			}
-			s.Generations[n.Name] = g
+			s.Generations[n] = g
 		}
 	}
 }
 
-// applyGenerations lays opts' generations over the spec's.
-func applyGenerations(s *Spec, gens map[string]int) error {
+// swarmRole is the role the swarm resource gives node n: a manager's
+// successor joins as a worker while its predecessor is still listed (the
+// swarm resource holds its nodes to the manager rules as one layout, and
+// one manager more is an even count); `shoal node replace` promotes it
+// once it has joined, and the run that puts it in its predecessor's place
+// lists it as the manager it then is.
+func swarmRole(n node.Spec, c *Successor) string {
+	if c != nil && c.Joining && n.Role == node.RoleManager {
+		return node.RoleWorker
+	}
+	return n.Role
+}
+
+// successorMap is successor c as the `nodes` output carries it.
+func successorMap(c Successor) pulumi.Map {
+	m := pulumi.Map{"slot": pulumi.String(c.Slot), "name": pulumi.String(c.Name)}
+	if c.Hoster != "" {
+		m["hoster"] = pulumi.String(c.Hoster)
+	}
+	if c.Type != "" {
+		m["type"] = pulumi.String(c.Type)
+	}
+	if c.Joining {
+		m["joining"] = pulumi.Bool(true)
+	}
+	return m
+}
+
+// applyGenerations lays opts' generations over the spec's; names are the
+// run's nodes.
+func applyGenerations(s *Spec, gens map[string]int, names []string) error {
 	if len(gens) == 0 {
 		return nil
-	}
-	names := make([]string, 0, len(s.Nodes()))
-	for _, n := range s.Nodes() {
-		names = append(names, n.Name)
 	}
 	for n, g := range gens {
 		if !slices.Contains(names, n) {

@@ -573,3 +573,67 @@ func stackFile(t *testing.T, path string) map[string]any {
 	}
 	return out
 }
+
+// `shoal node replace` on a stack: the first run lists the successor
+// beside the node it replaces (a manager's as a worker in the swarm
+// resource), the last puts it in the node's place, and a later run keeps
+// it from the deployed successors alone.
+func TestProgramCreatesASuccessorBesideTheNodeThenInItsPlace(t *testing.T) {
+	cfg := stackFile(t, "../Pulumi.local.yaml")
+	cfg["shoal:sshPublicKey"] = testPublicKey
+	cfg["shoal:sshPrivateKey"] = testPrivateKey
+	look := func(opts Options) (servers []string, swarmRoles map[string]string, succ map[string]any) {
+		t.Helper()
+		m, res, err := run(t, "local", cfg, secretKeys, opts, false)
+		if err != nil {
+			t.Fatalf("program: %v", err)
+		}
+		for _, s := range m.all("shoal:local:Server") {
+			servers = append(servers, str(s, "node")+"@"+str(s, "hoster")+"/"+str(s, "role"))
+		}
+		sort.Strings(servers)
+		swarmRoles = map[string]string{}
+		for _, n := range m.all(ClusterType)[0].Inputs["nodes"].ArrayValue() {
+			o := n.ObjectValue()
+			swarmRoles[plain(o["name"]).StringValue()] = plain(o["role"]).StringValue()
+		}
+		for _, n := range res.Nodes {
+			if n["name"] == "mc-1-r1" {
+				succ, _ = n["successor"].(map[string]any)
+			}
+		}
+		return servers, swarmRoles, succ
+	}
+	r := &Replacement{Node: "mc-1", Successor: "mc-1-r1"}
+	servers, roles, succ := look(Options{Replace: r})
+	want := []string{"ma-1@hoster-a/manager", "mb-1@hoster-b/manager", "mc-1-r1@hoster-c/manager", "mc-1@hoster-c/manager", "w-1@hoster-a/worker", "w-2@hoster-a/worker"}
+	if !reflect.DeepEqual(servers, want) {
+		t.Errorf("first run: servers %q, want %q", servers, want)
+	}
+	if roles["mc-1"] != "manager" || roles["mc-1-r1"] != "worker" {
+		t.Errorf("first run: swarm roles %v, want mc-1 a manager and its successor joining as a worker", roles)
+	}
+	if succ["slot"] != "mc-1" || succ["joining"] != true {
+		t.Errorf("first run: successor output %v", succ)
+	}
+
+	deployed := []Successor{{Slot: "mc-1", Name: "mc-1-r1", Joining: true}}
+	done := *r
+	done.Done = true
+	servers, roles, succ = look(Options{Successors: deployed, Replace: &done})
+	want = []string{"ma-1@hoster-a/manager", "mb-1@hoster-b/manager", "mc-1-r1@hoster-c/manager", "w-1@hoster-a/worker", "w-2@hoster-a/worker"}
+	if !reflect.DeepEqual(servers, want) {
+		t.Errorf("last run: servers %q, want %q", servers, want)
+	}
+	if _, ok := roles["mc-1"]; ok || roles["mc-1-r1"] != "manager" {
+		t.Errorf("last run: swarm roles %v, want mc-1 gone and mc-1-r1 a manager", roles)
+	}
+	if succ["slot"] != "mc-1" || succ["joining"] != nil {
+		t.Errorf("last run: successor output %v", succ)
+	}
+
+	later, _, _ := look(Options{Successors: []Successor{{Slot: "mc-1", Name: "mc-1-r1"}}})
+	if !reflect.DeepEqual(later, want) {
+		t.Errorf("a later run: servers %q, want %q (the successor kept from the state, the stack file unchanged)", later, want)
+	}
+}

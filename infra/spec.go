@@ -727,7 +727,7 @@ func (p *parser) validate(s *Spec) {
 
 	for n := range s.Generations {
 		if _, ok := inv.Node(n); !ok {
-			p.warnings = append(p.warnings, fmt.Sprintf("%s.%s: no node %s in shoal:pools; the generation is ignored", key(KeyGenerations), n, n))
+			p.warnings = append(p.warnings, fmt.Sprintf("%s.%s: no node %s in shoal:pools; the generation is ignored unless `shoal node replace` made a successor of that name", key(KeyGenerations), n, n))
 		}
 	}
 }

@@ -42,6 +42,8 @@ type StepError struct {
 	Action      string
 	Done        []string // the finished steps' texts
 	Err         error
+	// Next is what to do now ("" for the general advice).
+	Next string
 }
 
 func (e *StepError) Error() string {
@@ -49,7 +51,11 @@ func (e *StepError) Error() string {
 	if len(e.Done) > 0 {
 		state = "done before it: " + strings.Join(e.Done, "; ")
 	}
-	return fmt.Sprintf("node replace: step %d/%d %q failed: %v\n  state: %s\n  next: look at `shoal status`, then finish or undo the remaining steps by hand", e.Step, e.Steps, e.Action, e.Err, state)
+	next := e.Next
+	if next == "" {
+		next = "look at `shoal status`, then finish or undo the remaining steps by hand"
+	}
+	return fmt.Sprintf("node replace: step %d/%d %q failed: %v\n  state: %s\n  next: %s", e.Step, e.Steps, e.Action, e.Err, state, next)
 }
 
 func (e *StepError) Unwrap() error { return e.Err }
@@ -84,7 +90,7 @@ func Execute(ctx context.Context, p Plan, x Executor, progress io.Writer) error 
 			err = fmt.Errorf("unknown step kind %q", s.Kind)
 		}
 		if err != nil {
-			return &StepError{Step: i + 1, Steps: len(p.Steps), Action: s.Text, Done: done, Err: err}
+			return &StepError{Step: i + 1, Steps: len(p.Steps), Action: s.Text, Done: done, Err: err, Next: p.Next}
 		}
 		fmt.Fprintf(progress, "step %d/%d: done in %s\n", i+1, len(p.Steps), time.Since(start).Round(100*time.Millisecond))
 		done = append(done, s.Text)

@@ -25,6 +25,10 @@ const (
 	// the new server already runs at Request.Address, and deleting NAME's
 	// server is left to the operator.
 	SourceInventory Source = "inventory"
+	// SourceStack is a stack of `shoal up`: the Pulumi program creates
+	// and joins the new server beside NAME in one run, and deletes NAME's
+	// server in another once NAME has left the swarm (infra.Replacement).
+	SourceStack Source = "stack"
 )
 
 // Request is what the operator asked for.
@@ -36,6 +40,15 @@ type Request struct {
 	// Address is the new server's address (SourceInventory only, where it
 	// is required).
 	Address string
+	// Type is the new server's type ("" keeps NAME's; SourceStack only:
+	// the program creates the server).
+	Type string
+	// Stack names the stack (SourceStack), for the steps' texts.
+	Stack string
+	// Successor is the new node's name when it is already known: a
+	// replacement of a stack resumed, its successor deployed beside NAME
+	// by an earlier run ("" names a new one).
+	Successor string
 }
 
 // Kind is what a step does.
@@ -76,6 +89,8 @@ type Node struct {
 	Hoster  string
 	Region  string
 	Address string
+	// Type is the server type asked for ("" keeps NAME's).
+	Type string
 	// Labels are the node labels the operator cares about: every label of
 	// the swarm node except shoal's own bookkeeping (shoal.node,
 	// shoal.hoster, shoal.region, shoal.managed).
@@ -90,6 +105,9 @@ type Plan struct {
 	Steps  []Step
 	// Notes are what is left to the operator after the last step.
 	Notes []string
+	// Next is what the operator does when a step fails ("" for the
+	// general advice).
+	Next string
 }
 
 // shoalLabels are the labels shoal keeps for itself on every node; a new
@@ -101,25 +119,30 @@ var shoalLabels = []string{swarm.LabelNode, swarm.LabelHoster, swarm.LabelRegion
 // request), an *UnknownNodeError (no such node) or a *RefusedError (quorum
 // or the hoster rule would break at some step).
 func Compute(inv *inventory.Inventory, obs swarm.Observed, req Request) (Plan, error) {
-	if err := req.validate(); err != nil {
+	if err := req.Validate(); err != nil {
 		return Plan{}, err
 	}
 	old, err := findNode(inv, obs, req.Node)
 	if err != nil {
 		return Plan{}, err
 	}
+	name := req.Successor
+	if name == "" {
+		name = SuccessorName(old.Name, taken(inv, obs))
+	}
 	nu := Node{
-		Name:    SuccessorName(old.Name, taken(inv, obs)),
+		Name:    name,
 		Role:    old.Role,
 		Hoster:  req.Hoster,
 		Address: req.Address,
+		Type:    req.Type,
 		Labels:  old.Labels,
 	}
 	if nu.Hoster == "" || nu.Hoster == old.Hoster {
 		nu.Hoster, nu.Region = old.Hoster, old.Region
 	}
 	p := Plan{Source: req.Source, Old: old, New: nu}
-	p.Steps = steps(req.Source, old, nu)
+	p.Steps = steps(req, old, nu)
 	switch req.Source {
 	case SourceInventory:
 		p.Notes = []string{
@@ -127,21 +150,51 @@ func Compute(inv *inventory.Inventory, obs swarm.Observed, req Request) (Plan, e
 			fmt.Sprintf("delete the server of %s (%s) at %s", old.Name, old.Address, old.Hoster),
 		}
 	}
-	if err := check(layoutOf(inv, obs), p); err != nil {
+	if req.Source == SourceStack {
+		p.Next = resumeHint(req, old.Name, nu.Name)
+	}
+	before := layoutOf(inv, obs)
+	// A resumed successor may be in the swarm already: the steps are
+	// checked from the layout it joins, which it leaves no weaker.
+	delete(before, req.Successor)
+	if err := check(before, p); err != nil {
 		return Plan{}, err
 	}
 	return p, nil
 }
 
-func (r Request) validate() error {
+// Finish is what is left of a stack's replacement of name by successor
+// once name has left the swarm (a run that stopped after the remove step):
+// the program's run that puts successor in name's place and deletes name's
+// server. It is checked by the program (infra.Spec.Place), which holds the
+// layout it ends in to the manager rules.
+func Finish(req Request, successor string) Plan {
+	old, nu := Node{Name: req.Node}, Node{Name: successor}
+	return Plan{Source: SourceStack, Old: old, New: nu, Next: resumeHint(req, old.Name, nu.Name), Steps: []Step{{
+		Kind: DeleteServer, Node: old.Name,
+		Text: fmt.Sprintf("delete the server of %s (pulumi up of stack %s: %s in its place; %s has left the swarm already)", old.Name, req.Stack, nu.Name, old.Name),
+	}}}
+}
+
+func resumeHint(req Request, old, nu string) string {
+	return fmt.Sprintf("run `shoal node replace %s --stack %s` again (with the same --dir and --backend): it resumes the replacement by %s where it stopped", old, req.Stack, nu)
+}
+
+// Validate checks the request alone, before the cluster is read: a
+// *RequestError naming the flag.
+func (r Request) Validate() error {
 	switch {
 	case r.Node == "":
 		return &RequestError{Field: "NAME", Msg: "name the node to replace"}
+	case r.Type != "" && r.Source != SourceStack:
+		return &RequestError{Field: "--type", Msg: "is for `shoal up` stacks, whose program creates the server (a lab VPS has one image; on a plain inventory the new server is yours)"}
 	case r.Source == SourceInventory && r.Address == "":
 		return &RequestError{Field: "--address", Msg: "is required for a cluster from a plain inventory: shoal cannot create servers there; start the new server and pass its address"}
 	case r.Source == SourceLab && r.Address != "":
 		return &RequestError{Field: "--address", Msg: "is not used for a lab: the lab gives the new VPS its address"}
-	case r.Source != SourceLab && r.Source != SourceInventory:
+	case r.Source == SourceStack && r.Address != "":
+		return &RequestError{Field: "--address", Msg: "is not used for a `shoal up` stack: the Pulumi program creates the new server"}
+	case r.Source != SourceLab && r.Source != SourceInventory && r.Source != SourceStack:
 		return &RequestError{Field: "source", Msg: fmt.Sprintf("unknown source %q", r.Source)}
 	}
 	return nil
@@ -149,7 +202,8 @@ func (r Request) validate() error {
 
 // steps are the ordered steps: the new node is in and Ready before NAME
 // starts to leave.
-func steps(src Source, old, nu Node) []Step {
+func steps(req Request, old, nu Node) []Step {
+	src := req.Source
 	var out []Step
 	add := func(k Kind, node, format string, args ...any) {
 		out = append(out, Step{Kind: k, Node: node, Text: fmt.Sprintf(format, args...)})
@@ -158,16 +212,34 @@ func steps(src Source, old, nu Node) []Step {
 	if nu.Region != "" {
 		where += "/" + nu.Region
 	}
-	if src == SourceLab {
+	switch src {
+	case SourceLab:
 		add(CreateServer, nu.Name, "create server %s at %s (lab)", nu.Name, where)
-	} else {
+	case SourceInventory:
 		where += " " + nu.Address
 	}
 	labels := "no labels"
 	if len(nu.Labels) > 0 {
 		labels = "labels " + formatLabels(nu.Labels)
 	}
-	add(Join, nu.Name, "join %s (%s) as %s with %s", nu.Name, where, nu.Role, labels)
+	if src == SourceStack {
+		// One run of the program creates the server and joins it: the
+		// swarm resource joins every node the program lists.
+		typ := ""
+		if nu.Type != "" {
+			typ = " type " + nu.Type
+		}
+		promote := ""
+		if nu.Role == inventory.RoleManager {
+			// The swarm resource holds its nodes to the manager rules as
+			// one layout: one manager more is an even count.
+			promote = "; it joins as a worker and is promoted"
+		}
+		add(Join, nu.Name, "create server %s at %s%s and join it as %s with %s (pulumi up of stack %s: %s listed beside %s, which keeps its server%s)",
+			nu.Name, where, typ, nu.Role, labels, req.Stack, nu.Name, old.Name, promote)
+	} else {
+		add(Join, nu.Name, "join %s (%s) as %s with %s", nu.Name, where, nu.Role, labels)
+	}
 	add(WaitReady, nu.Name, "wait until %s is Ready", nu.Name)
 	add(Drain, old.Name, "drain %s", old.Name)
 	add(WaitMoved, old.Name, "wait until the tasks of %s run elsewhere", old.Name)
@@ -175,8 +247,11 @@ func steps(src Source, old, nu Node) []Step {
 		add(Demote, old.Name, "demote %s", old.Name)
 	}
 	add(Remove, old.Name, "remove %s from the swarm", old.Name)
-	if src == SourceLab {
+	switch src {
+	case SourceLab:
 		add(DeleteServer, old.Name, "delete the server of %s (lab)", old.Name)
+	case SourceStack:
+		add(DeleteServer, old.Name, "delete the server of %s (pulumi up of stack %s: %s in its place)", old.Name, req.Stack, nu.Name)
 	}
 	return out
 }

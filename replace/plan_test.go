@@ -103,6 +103,25 @@ func TestCompute(t *testing.T) {
 			wantNotes: 2,
 		},
 		{
+			name:  "a worker of a `shoal up` stack: one program run creates and joins the successor, another deletes the old server",
+			nodes: threeOnThree,
+			req:   Request{Node: "w1", Source: SourceStack, Stack: "prod", Type: "cx32"},
+			wantSteps: []string{"join w1-r1", "wait ready w1-r1", "drain w1", "wait tasks moved w1",
+				"remove w1", "delete server w1"},
+			wantNew: Node{Name: "w1-r1", Role: "worker", Hoster: "a", Region: "a-1", Labels: map[string]string{"disk": "ssd"}},
+			wantTexts: []string{"create server w1-r1 at a/a-1 type cx32 and join it as worker with labels disk=ssd (pulumi up of stack prod: w1-r1 listed beside w1, which keeps its server)",
+				"", "", "", "", "delete the server of w1 (pulumi up of stack prod: w1-r1 in its place)"},
+		},
+		{
+			name:  "a manager of a `shoal up` stack joins as a worker and is promoted in the join step",
+			nodes: threeOnThree,
+			req:   Request{Node: "m2", Source: SourceStack, Stack: "prod"},
+			wantSteps: []string{"join m2-r1", "wait ready m2-r1", "drain m2", "wait tasks moved m2",
+				"demote m2", "remove m2", "delete server m2"},
+			wantNew:   Node{Name: "m2-r1", Role: "manager", Hoster: "b", Region: "b-1"},
+			wantTexts: []string{"create server m2-r1 at b/b-1 and join it as manager with no labels (pulumi up of stack prod: m2-r1 listed beside m2, which keeps its server; it joins as a worker and is promoted)"},
+		},
+		{
 			name: "a node replaced before is followed by -r2, not -r1-r1",
 			nodes: []node{
 				{name: "m1", role: "manager", hoster: "a"},
@@ -255,6 +274,8 @@ func TestComputeBadRequest(t *testing.T) {
 		{"a plain inventory needs --address", Request{Node: "w1", Source: SourceInventory}, "--address", []string{"--address is required"}},
 		{"a lab takes no --address", Request{Node: "w1", Source: SourceLab, Address: "10.1.1.1"}, "--address", []string{"not used for a lab"}},
 		{"an empty name is refused", Request{Source: SourceLab}, "NAME", []string{"name the node to replace"}},
+		{"--type is for stacks", Request{Node: "w1", Source: SourceLab, Type: "cx32"}, "--type", []string{"--type is for `shoal up` stacks"}},
+		{"a stack takes no --address", Request{Node: "w1", Source: SourceStack, Address: "10.1.1.1"}, "--address", []string{"not used for a `shoal up` stack"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -307,5 +328,38 @@ func TestCheckCatchesAWrongOrder(t *testing.T) {
 	var re *RefusedError
 	if !errors.As(err, &re) || re.Rule != RuleFewer || re.Step != 1 {
 		t.Fatalf("check = %v, want step 1 refused by %q", err, RuleFewer)
+	}
+}
+
+// A stack's replacement resumed: the successor an earlier run deployed is
+// in the swarm already (here promoted); the plan keeps its name and is
+// checked from the layout it joins, so it is not refused for ending with
+// one manager fewer than the swarm has now.
+func TestComputeResumesAStackReplacement(t *testing.T) {
+	inv, obs := observed(
+		node{name: "m1", role: "manager", hoster: "a"},
+		node{name: "m2", role: "manager", hoster: "b"},
+		node{name: "m3", role: "manager", hoster: "c"},
+		node{name: "m2-r1", role: "manager", hoster: "b"},
+	)
+	p, err := Compute(inv, obs, Request{Node: "m2", Source: SourceStack, Stack: "prod", Successor: "m2-r1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.New.Name != "m2-r1" || len(p.Steps) != 7 {
+		t.Errorf("plan %+v", p)
+	}
+	if !strings.Contains(p.Next, "run `shoal node replace m2 --stack prod` again") {
+		t.Errorf("next = %q", p.Next)
+	}
+	msg := (&StepError{Step: 3, Steps: 7, Action: "drain m2", Err: errors.New("boom"), Next: p.Next}).Error()
+	if !strings.Contains(msg, "next: run `shoal node replace m2 --stack prod` again") {
+		t.Errorf("step error %q does not say how to resume", msg)
+	}
+
+	f := Finish(Request{Node: "m2", Source: SourceStack, Stack: "prod"}, "m2-r1")
+	if len(f.Steps) != 1 || f.Steps[0].Kind != DeleteServer || f.Steps[0].Node != "m2" ||
+		!strings.Contains(f.Steps[0].Text, "delete the server of m2 (pulumi up of stack prod: m2-r1 in its place; m2 has left the swarm already)") {
+		t.Errorf("finish plan %+v", f)
 	}
 }

@@ -14,8 +14,11 @@ import (
 	"github.com/shoalops/shoal/bootstrap"
 	"github.com/shoalops/shoal/bootstrap/inventory"
 	"github.com/shoalops/shoal/heal/labactor"
+	"github.com/shoalops/shoal/infra"
+	"github.com/shoalops/shoal/infra/automation"
 	"github.com/shoalops/shoal/replace"
 	"github.com/shoalops/shoal/replace/labexec"
+	"github.com/shoalops/shoal/replace/stackexec"
 	"github.com/shoalops/shoal/replace/swarmexec"
 )
 
@@ -30,6 +33,8 @@ func newNodeCmd(a *app) *cobra.Command {
 
 type nodeReplaceFlags struct {
 	hoster, address string
+	typ             string
+	stack           stackFlags
 	dryRun, yes     bool
 	writeInventory  bool
 }
@@ -45,14 +50,14 @@ next free -rN), gets NAME's role and labels, and joins first; only once it is
 Ready is NAME drained, its tasks seen running elsewhere, NAME demoted (if a
 manager) and removed, and its server deleted:
 
-  1. create the new server (labs only)
+  1. create the new server (labs and stacks)
   2. join it with NAME's role and labels
   3. wait until it is Ready
   4. drain NAME
   5. wait until NAME's tasks run elsewhere
   6. demote NAME (managers only)
   7. remove NAME from the swarm
-  8. delete NAME's server (labs only)
+  8. delete NAME's server (labs and stacks)
 
 Before anything changes, every step is checked: the reachable managers stay a
 majority (a joining manager counts as reachable only once Ready), there are
@@ -71,13 +76,19 @@ Where the new server comes from:
     NAME's place (--write-inventory puts it there, every other line of the
     file kept, or refuses before anything changes), and NAME's server is
     yours to delete at its hoster
-  - a stack of ` + "`shoal up`" + `: not yet, and the command exits 2 saying why. The
-    program replaces a server only under its own name (a raised
-    shoal:generations entry, as heal does for a dead node), and it deletes the
-    old server before creating the new one: NAME would leave before its
-    successor joined, undrained. A planned swap needs the program to create
-    NAME's successor as one more node and delete NAME's server only after the
-    drain, which it cannot do yet
+  - a stack of ` + "`shoal up`" + ` (--stack, or its inventory): through the Pulumi
+    program. One up creates the new server beside NAME and joins it (steps 1
+    and 2 in one run), another deletes NAME's server once NAME has left the
+    swarm (step 8). --type sets the new server's type (default NAME's); at
+    another --hoster it comes from the first pool there, as do provider,
+    location and image. The stack file is not written: the stack's state
+    keeps the successor in NAME's pool place, so a later ` + "`shoal up`" + ` has
+    nothing to change. A manager's successor joins as a worker and is
+    promoted in step 2 (the program's swarm resource holds its nodes to the
+    manager rules as one layout, where one manager more is an even count).
+    A run that stops between the two ups leaves the successor beside NAME
+    (a later ` + "`shoal up`" + ` keeps both, changing nothing); the same command
+    run again resumes with that successor, as it was created
 
 --dry-run prints the numbered steps and changes nothing (exit 4). Without
 --dry-run the steps and their targets are shown and confirmed on the terminal;
@@ -85,6 +96,7 @@ Where the new server comes from:
 (exit 3) and touches nothing.`,
 		Example: `  shoal node replace w1 --dry-run
   shoal node replace m1 --hoster hoster-d --yes
+  shoal node replace w-1 --stack prod --dir infra --type cx32
   shoal node replace m2 --address 203.0.113.20 --inventory prod.yaml --write-inventory`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -94,6 +106,8 @@ Where the new server comes from:
 	f := cmd.Flags()
 	f.StringVar(&fl.hoster, "hoster", "", "hoster of the new server (default: NAME's hoster)")
 	f.StringVar(&fl.address, "address", "", "address of the new server (plain inventories, where it is required)")
+	f.StringVar(&fl.typ, "type", "", "server type of the new server (`shoal up` stacks; default NAME's)")
+	addStackFlags(cmd, &fl.stack)
 	f.BoolVar(&fl.dryRun, "dry-run", false, "print the numbered steps and change nothing")
 	f.BoolVarP(&fl.yes, "yes", "y", false, "replace without asking")
 	f.BoolVar(&fl.writeInventory, "write-inventory", false, "plain inventories: put the new node in NAME's place in the inventory file at the end, every other line kept (refused up front when that cannot be done)")
@@ -106,22 +120,48 @@ func runNodeReplace(cmd *cobra.Command, a *app, name string, fl nodeReplaceFlags
 		// As up: refuse before anything is read, never hang on a question.
 		return withCode(exitRefused, fmt.Errorf("node replace %s: no terminal to ask on, and --yes not given: nothing done (pass --yes to go ahead unasked, or --dry-run to see the steps)", name))
 	}
+	if cmd.Flags().Changed("stack") && a.inventory == "" {
+		a.inventory = automation.InventoryPath(a.home, fl.stack.stack)
+	}
 	inv, err := a.loadInventory()
 	if err != nil {
 		return err
 	}
-	if stack := stackOf(a.home, inv.Path); stack != "" {
-		return withCode(exitUsage, stackReplaceRefusal(name, inv.Path, stack))
-	}
 	src := replace.SourceInventory
-	if docker, err := localDocker(); err == nil {
+	stack := stackOf(a.home, inv.Path)
+	if stack != "" {
+		src = replace.SourceStack
+	} else if docker, err := localDocker(); err == nil {
 		ok, _ := labactor.IsLab(ctx, docker, inv.Path)
 		docker.Close()
 		if ok {
 			src = replace.SourceLab
 		}
 	}
-	req := replace.Request{Node: name, Source: src, Hoster: fl.hoster, Address: fl.address}
+	req := replace.Request{Node: name, Source: src, Hoster: fl.hoster, Address: fl.address, Type: fl.typ, Stack: stack}
+	if err := req.Validate(); err != nil {
+		return err // before any node is dialled
+	}
+	var ws *automation.Workspace
+	if src == replace.SourceStack {
+		o, err := a.stackOptions(fl.stack, stack, labProgress(a))
+		if err != nil {
+			return err
+		}
+		if ws, err = automation.Open(ctx, o); err != nil {
+			return withCode(exitUsage, fmt.Errorf("node replace %s: stack %s (pass the --dir and --backend `shoal up` used): %w", name, stack, err))
+		}
+		if u, ok := infra.Unfinished(ws.Successors())[name]; ok {
+			// An earlier run stopped between the program's two runs: it
+			// resumes with the successor it deployed, as it was created.
+			if (fl.hoster != "" && fl.hoster != u.Hoster) || (fl.typ != "" && fl.typ != u.Type) {
+				return withCode(exitUsage, fmt.Errorf("node replace %s: its replacement by %s is unfinished and resumes as that successor was created (hoster %q, type %q; \"\" is the pool's): drop --hoster and --type (nothing was changed)",
+					name, u.Name, u.Hoster, u.Type))
+			}
+			req.Successor, req.Hoster, req.Type = u.Name, u.Hoster, u.Type
+			fmt.Fprintf(a.stderr, "node replace %s: resuming its unfinished replacement by %s\n", name, u.Name)
+		}
+	}
 	dial, closer, err := bootstrap.DialOptions(inv)
 	if err != nil {
 		return withCode(exitUsage, err)
@@ -134,8 +174,18 @@ func runNodeReplace(cmd *cobra.Command, a *app, name string, fl nodeReplaceFlags
 		return err
 	}
 	plan, err := replace.Compute(inv, obs, req)
+	var unknown *replace.UnknownNodeError
+	if errors.As(err, &unknown) && req.Successor != "" {
+		// NAME has left the swarm already: only the program's last run is left.
+		plan, err = replace.Finish(req, req.Successor), nil
+	}
 	if err != nil {
 		return err
+	}
+	if ws != nil && len(plan.Steps) > 1 {
+		if err := ws.CheckReplacement(stackexec.Replacement(plan.New, plan.Old)); err != nil {
+			return withCode(exitUsage, fmt.Errorf("node replace %s: the stack's program would refuse it: %w (nothing was changed)", name, err))
+		}
 	}
 	var edited []byte // the inventory file with the successor in NAME's place (--write-inventory)
 	if fl.writeInventory {
@@ -165,6 +215,9 @@ func runNodeReplace(cmd *cobra.Command, a *app, name string, fl nodeReplaceFlags
 	}
 	if !fl.yes {
 		q := fmt.Sprintf("replace %s by %s (drain, demote, remove and delete %s)?", plan.Old.Name, plan.New.Name, plan.Old.Name)
+		if src == replace.SourceStack {
+			q = fmt.Sprintf("replace %s by %s (drain, demote and remove %s, and delete its server through stack %s)?", plan.Old.Name, plan.New.Name, plan.Old.Name, stack)
+		}
 		if src == replace.SourceInventory {
 			q = fmt.Sprintf("replace %s by %s at %s (drain, demote and remove %s; deleting its server is yours)?", plan.Old.Name, plan.New.Name, plan.New.Address, plan.Old.Name)
 		}
@@ -173,7 +226,10 @@ func runNodeReplace(cmd *cobra.Command, a *app, name string, fl nodeReplaceFlags
 		}
 	}
 	var x replace.Executor
-	if src == replace.SourceLab {
+	switch src {
+	case replace.SourceStack:
+		x = stackexec.New(ws, inv.Path, stackexec.Options{Dial: dial, Progress: labProgress(a), Log: a.log})
+	case replace.SourceLab:
 		docker, err := localDocker()
 		if err != nil {
 			return err
@@ -184,7 +240,7 @@ func runNodeReplace(cmd *cobra.Command, a *app, name string, fl nodeReplaceFlags
 			return err
 		}
 		x = lx
-	} else {
+	default:
 		x = swarmexec.NewInventory(inv, swarmexec.Options{Dial: dial, Progress: labProgress(a), Log: a.log})
 	}
 	if err := replace.Execute(ctx, plan, x, a.stderr); err != nil {
@@ -209,18 +265,6 @@ func runNodeReplace(cmd *cobra.Command, a *app, name string, fl nodeReplaceFlags
 			plan.Old.Name, plan.Old.Address, plan.Old.Hoster, plan.Old.Name)
 	}
 	return nil
-}
-
-// stackReplaceRefusal says why node replace does not carry out a
-// replacement on a `shoal up` stack, and what the operator can do instead.
-func stackReplaceRefusal(name, invPath, stack string) error {
-	return fmt.Errorf("node replace %s: %s is the inventory of stack %s from `shoal up`, and replacing a node of a `shoal up` stack is not built yet (nothing was changed):\n"+
-		"  the Pulumi program replaces a server only under its own name (a raised generation, as heal does for a dead node), deleting the old server before it creates the new one,\n"+
-		"  so %s would leave before its successor joined and without being drained; a planned swap needs the program to create %s's successor as one more node\n"+
-		"  and delete %s's server only after the drain, which it has no way to do yet.\n"+
-		"  What you can do now: raise %s's entry of shoal:generations in Pulumi.%s.yaml (e.g. shoal:generations: {%s: 1}) and run `shoal up`: it replaces the server under its name as heal does,\n"+
-		"  with %s's tasks rescheduled when it goes and, for a manager, one manager fewer until the new server has joined",
-		name, invPath, stack, name, name, name, name, stack, name, name)
 }
 
 // writeInventoryFile replaces the inventory file at path by data in one

@@ -34,11 +34,12 @@ nodes:
 			wantErr: []string{"shoal node needs a verb: replace"}},
 		{name: "without a terminal and without --yes a real run refuses", args: []string{"node", "replace", "w1"}, wantCode: exitRefused,
 			wantErr: []string{"no terminal to ask on, and --yes not given", "pass --yes", "--dry-run"}},
-		{name: "a shoal up stack is not supported yet and says what is missing", args: []string{"node", "replace", "w1", "--dry-run"}, stack: true,
-			wantCode: exitUsage, wantErr: []string{"stack local from `shoal up`", "not built yet", "nothing was changed",
-				"deleting the old server before it creates the new one", "create w1's successor as one more node", "shoal:generations: {w1: 1}"}},
+		{name: "--type outside a shoal up stack is refused before any node is dialled", args: []string{"node", "replace", "w1", "--type", "cx32", "--dry-run"},
+			wantCode: exitUsage, wantErr: []string{"--type is for `shoal up` stacks"}},
+		{name: "--address on a shoal up stack is refused before any node is dialled", args: []string{"node", "replace", "w1", "--address", "192.0.2.9", "--dry-run"}, stack: true,
+			wantCode: exitUsage, wantErr: []string{"--address is not used for a `shoal up` stack"}},
 		{name: "help lists the steps and the sources", args: []string{"node", "replace", "--help"}, wantCode: exitOK,
-			wantOut: []string{"1. create the new server (labs only)", "6. demote NAME (managers only)", "--dry-run prints the numbered steps", "a stack of `shoal up`: not yet, and the command exits 2 saying why", "--address"}},
+			wantOut: []string{"1. create the new server (labs and stacks)", "6. demote NAME (managers only)", "--dry-run prints the numbered steps", "a stack of `shoal up` (--stack, or its inventory): through the Pulumi", "joins as a worker and is\n    promoted in step 2", "--address", "--type"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -26,6 +26,9 @@ type OutputNode struct {
 	Address    string `json:"address"`
 	Region     string `json:"region,omitempty"`
 	Generation int    `json:"generation,omitempty"`
+	// Successor: the node serves a pool's place in the place of the node
+	// the pool names there (`shoal node replace`, ADR 0034).
+	Successor *infra.Successor `json:"successor,omitempty"`
 }
 
 // OutputNodes reads the `nodes` stack output.

@@ -13,6 +13,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optrefresh"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+
+	"github.com/shoalops/shoal/infra"
 )
 
 // Changes counts resources by operation ("create", "update", "delete",
@@ -90,6 +92,44 @@ func (w *Workspace) UpGenerations(ctx context.Context, gens map[string]int) (Cha
 		}
 	}
 	return c, out, err
+}
+
+// UpReplacement converges the stack with one step of `shoal node replace`
+// (infra.Replacement): the successor created beside r.Node, or, with
+// r.Done, put in its place (r.Node's server is deleted). The stack file is
+// not written: the successors deployed are kept by every later run.
+func (w *Workspace) UpReplacement(ctx context.Context, r infra.Replacement) (Changes, auto.OutputMap, error) {
+	o := w.base
+	o.Replace = &r
+	w.Stack.Workspace().SetProgram(w.o.Program(o))
+	defer w.setProgram(nil)
+	c, out, err := w.Up(ctx, nil)
+	if err != nil {
+		return c, out, err
+	}
+	gens, succs, err := deployedOf(out)
+	if err != nil {
+		return c, out, err
+	}
+	w.base.Deployed, w.base.Successors = gens, succs
+	return c, out, nil
+}
+
+// CheckReplacement runs the program's own check of replacement r
+// (infra.Spec.Place: the node is the stack's, the hoster has a pool, the
+// managers keep their rules once it is done) on the stack's config and
+// deployed successors, without running the program, so that a dry run
+// refuses what the program would.
+func (w *Workspace) CheckReplacement(r infra.Replacement) error {
+	c, err := infra.ConfigFromFiles(w.o.Stack, w.src.project, w.src.stack)
+	if err != nil {
+		return err
+	}
+	// The rest of the config was checked when the stack was opened, and
+	// the program checks it again.
+	spec, _, _ := infra.Parse(c)
+	_, err = spec.Place(w.base.Successors, &r)
+	return err
 }
 
 // Preview shows what Up would change.

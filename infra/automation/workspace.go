@@ -146,33 +146,45 @@ func Open(ctx context.Context, o Options) (*Workspace, error) {
 	}
 	// The deployed generations are the floor of every run (infra.Options
 	// Deployed): a replacement heal made stays made.
-	if w.base.Deployed, err = w.deployedGenerations(ctx); err != nil {
+	if w.base.Deployed, w.base.Successors, err = w.deployed(ctx); err != nil {
 		return nil, err
 	}
 	w.setProgram(nil)
 	return w, nil
 }
 
-// deployedGenerations are the node generations of the stack's last run
-// (none for a new stack).
-func (w *Workspace) deployedGenerations(ctx context.Context) (map[string]int, error) {
+// deployed are the node generations and the successors of the stack's
+// last run (none for a new stack).
+func (w *Workspace) deployed(ctx context.Context) (map[string]int, []infra.Successor, error) {
 	out, err := w.Stack.Outputs(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("read stack outputs of %s: %w", w.o.Stack, err)
+		return nil, nil, fmt.Errorf("read stack outputs of %s: %w", w.o.Stack, err)
 	}
+	return deployedOf(out)
+}
+
+func deployedOf(out auto.OutputMap) (map[string]int, []infra.Successor, error) {
 	gens := map[string]int{}
 	if _, ok := out[infra.OutputNodes]; !ok {
-		return gens, nil
+		return gens, nil, nil
 	}
 	nodes, err := OutputNodes(out)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	var succs []infra.Successor
 	for _, n := range nodes {
 		gens[n.Name] = n.Generation
+		if n.Successor != nil {
+			succs = append(succs, *n.Successor)
+		}
 	}
-	return gens, nil
+	return gens, succs, nil
 }
+
+// Successors are the successors the stack's last run deployed (`shoal
+// node replace`), as the next run keeps them.
+func (w *Workspace) Successors() []infra.Successor { return slices.Clone(w.base.Successors) }
 
 // setProgram makes the next run use the program with generations gens
 // over the stack's (nil: the stack's, over the deployed ones).
