@@ -37,6 +37,10 @@ type backupFlags struct {
 	keep, keepDaily int
 	inCluster       bool
 	stack           stackFlags
+	// ifScheduled: stop after reading the settings when no schedule is
+	// configured (heal asks whether it has backups to take; a cluster
+	// without shoal:backup has none, and no location to open).
+	ifScheduled bool
 }
 
 // scheduleConfig is --schedule given without a value: the schedule of
@@ -233,6 +237,9 @@ func (a *app) openBackupTarget(cmd *cobra.Command, fl backupFlags, openStack boo
 	t.set.KeepDaily = cmp.Or(fl.keepDaily, t.set.KeepDaily)
 	if fl.keep < 0 || fl.keepDaily < 0 {
 		return nil, withCode(exitUsage, errors.New("--keep and --keep-daily must be 0 (keep all) or more"))
+	}
+	if fl.ifScheduled && t.set.Schedule == "" {
+		return t, nil
 	}
 	if openStack {
 		if _, err := backup.ParseRecipient(t.set.Recipient); err != nil {

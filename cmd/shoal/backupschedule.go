@@ -368,7 +368,7 @@ func (a *app) runBackupSchedule(ctx context.Context, cmd *cobra.Command, fl back
 // this process holds the heal lease (holder is the controller's), which it
 // leaves to the controller.
 func (a *app) healBackups(cmd *cobra.Command, fl stackFlags, ws *automation.Workspace, lease heal.Lease, holder string, grace time.Duration) (*backupScheduler, error) {
-	t, err := a.openBackupTarget(cmd, backupFlags{stack: fl}, false)
+	t, err := a.openBackupTarget(cmd, backupFlags{stack: fl, ifScheduled: true}, false)
 	if err != nil {
 		return nil, err
 	}

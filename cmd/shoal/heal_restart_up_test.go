@@ -18,7 +18,7 @@ import (
 )
 
 // pulumiUpLine is the pulumi actor's log line as it starts an up.
-var pulumiUpLine = regexp.MustCompile(`msg="heal: pulumi up" node=(\S+) generation=(\d+)`)
+var pulumiUpLine = regexp.MustCompile(`msg="heal: pulumi up" nodes=(\S+) generations=map\[\S+:(\d+)\]`)
 
 // Heal is stopped while the Pulumi actor is in the middle of replacing a
 // dead worker of a `shoal up` stack (its up running), and started again:
