@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -99,6 +100,11 @@ func (a *app) loadInventory() (*inventory.Inventory, error) {
 		return nil, err
 	}
 	inv, err := inventory.Load(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		if stack := stackOf(a.home, path); stack != "" {
+			return nil, withCode(exitUsage, fmt.Errorf("no cluster of stack %s under %s: run `shoal up` first, or pass the --home `shoal up` used (%w)", stack, a.home, err))
+		}
+	}
 	if err != nil {
 		return nil, withCode(exitUsage, err)
 	}
