@@ -36,6 +36,9 @@ func JoinNode(ctx context.Context, inv *inventory.Inventory, n inventory.Node, o
 		return errors.New("join: no manager of the inventory answered")
 	}
 	sub.Nodes = append(sub.Nodes, n)
+	// The nodes left out are not unmanaged: saying so on every join
+	// would only alarm.
+	o.Partial = true
 	if _, err := Run(ctx, &sub, o, prog); err != nil {
 		return fmt.Errorf("join %s: %w", n.Name, err)
 	}

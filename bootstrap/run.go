@@ -62,7 +62,10 @@ type Options struct {
 	// while it has members the inventory does not list) and records the
 	// inventory's cluster.name in it; see swarm.ComputeOptions.
 	Adopt bool
-	Log   *slog.Logger
+	// Partial: inv lists only some of the swarm's nodes on purpose (see
+	// JoinNode and swarm.ComputeOptions.Partial).
+	Partial bool
+	Log     *slog.Logger
 }
 
 // Report is what Run found and did.
@@ -380,7 +383,7 @@ func observeAndPlan(ctx context.Context, inv *inventory.Inventory, fleet *Fleet,
 		obs.Departing = swarm.ObserveDeparting(ctx, departing, departing.Nodes, fleet.Engines, fleet.Unreachable)
 	}
 	done()
-	plan, err := swarm.ComputeWith(inv, obs, swarm.ComputeOptions{Prune: o.Prune, Adopt: o.Adopt})
+	plan, err := swarm.ComputeWith(inv, obs, swarm.ComputeOptions{Prune: o.Prune, Adopt: o.Adopt, Partial: o.Partial})
 	if err != nil {
 		var fs *swarm.ForeignSwarmError
 		var qe *swarm.QuorumError

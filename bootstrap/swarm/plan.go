@@ -91,6 +91,10 @@ type ComputeOptions struct {
 	// the inventory's cluster.name in it. Without Adopt such a swarm is
 	// refused (*ClusterNameError).
 	Adopt bool
+	// Partial: the inventory lists only some of the swarm's nodes on
+	// purpose (bootstrap.JoinNode joins one node through the managers), so
+	// members it does not list are not reported as left alone.
+	Partial bool
 }
 
 // Compute is ComputeWith without pruning: nodes missing from the inventory
@@ -253,7 +257,7 @@ func ComputeWith(inv *inventory.Inventory, obs Observed, opts ComputeOptions) (P
 		}
 		unmanaged = append(unmanaged, fmt.Sprintf("%s (%s, %s)", label, m.Role, m.State))
 	}
-	if len(unmanaged) > 0 {
+	if len(unmanaged) > 0 && !opts.Partial {
 		what := "swarm nodes not in the inventory are left alone: "
 		if opts.Prune {
 			what = "swarm nodes without a shoal.node label are left alone: "

@@ -536,3 +536,24 @@ func TestComputePrune(t *testing.T) {
 		})
 	}
 }
+
+// A partial inventory (JoinNode's: the managers and the joining node)
+// neither warns about the members it leaves out nor plans anything for
+// them; a full one reports them.
+func TestComputePartialInventoryDoesNotWarnAboutTheRest(t *testing.T) {
+	for _, partial := range []bool{false, true} {
+		w := converged(testInv())
+		w.extra("w3", "worker", "ready", false)
+		p, err := ComputeWith(w.inv, w.obs, ComputeOptions{Partial: partial})
+		if err != nil {
+			t.Fatal(err)
+		}
+		warned := strings.Contains(strings.Join(p.Warnings, "\n"), "w3 (worker, ready)")
+		if warned == partial {
+			t.Errorf("partial %v: warnings %q (w3 reported: %v)", partial, p.Warnings, warned)
+		}
+		if !p.Empty() {
+			t.Errorf("partial %v: steps %v, want none", partial, p.Steps)
+		}
+	}
+}
