@@ -117,7 +117,7 @@ Neither ever stops the engine of the node it runs on.`,
 	f := cmd.Flags()
 	f.StringVar(&fl.schedule, "schedule", "", "keep running and back up on a schedule: --schedule alone uses shoal:backup.schedule (or the inventory's backup.schedule), --schedule='every 6h' or --schedule='daily 03:00' (UTC) sets one")
 	f.Lookup("schedule").NoOptDefVal = scheduleConfig
-	f.IntVar(&fl.keep, "keep", 0, "with --schedule: after each backup, prune to the N newest (default: shoal:backup.keep or the inventory's backup.keep; 0 keeps all)")
+	f.IntVar(&fl.keep, "keep", 0, "with --schedule: after each backup, prune to the N newest (default: shoal:backup.keep or the inventory's backup.keep; --keep 0 keeps all, whatever they say)")
 	f.IntVar(&fl.keepDaily, "keep-daily", 0, "with --schedule: also keep the newest backup of each of the N latest days (default: shoal:backup.keepDaily or backup.keep_daily)")
 	f.BoolVar(&fl.inCluster, "in-cluster", false, "run as the scheduled backup service `shoal up` deploys (shoal:backup.schedule with shoal:heal off): secrets from the files the *_FILE variables name, the inventory from the stack's outputs; needs --schedule, --stack and --dir")
 	addStackFlags(cmd, &fl.stack)
@@ -233,8 +233,13 @@ func (a *app) openBackupTarget(cmd *cobra.Command, fl backupFlags, openStack boo
 	}
 	t.set.Recipient = cmp.Or(fl.recipient, t.set.Recipient)
 	t.set.To = cmp.Or(fl.to, t.set.To)
-	t.set.Keep = cmp.Or(fl.keep, t.set.Keep)
-	t.set.KeepDaily = cmp.Or(fl.keepDaily, t.set.KeepDaily)
+	// A flag given wins, 0 (keep all) too.
+	if cmd.Flags().Changed("keep") {
+		t.set.Keep = fl.keep
+	}
+	if cmd.Flags().Changed("keep-daily") {
+		t.set.KeepDaily = fl.keepDaily
+	}
 	if fl.keep < 0 || fl.keepDaily < 0 {
 		return nil, withCode(exitUsage, errors.New("--keep and --keep-daily must be 0 (keep all) or more"))
 	}

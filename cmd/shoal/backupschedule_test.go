@@ -49,6 +49,12 @@ func TestBackupListAndPruneOnADirectory(t *testing.T) {
 		t.Errorf("prune without --yes and no terminal: exit %d, want %d\n%s", code, exitRefused, errs)
 	}
 
+	// --keep 0 overrides the inventory's keep: 1 (no retention left, so
+	// nothing to prune by).
+	if code, _, errs := runCLI(t, "--inventory", inv, "backup", "prune", "--keep", "0", "--dry-run"); code != exitUsage || !strings.Contains(errs, "no retention") {
+		t.Errorf("prune --keep 0 over backup.keep 1: exit %d, want %d saying no retention\n%s", code, exitUsage, errs)
+	}
+
 	code, out, errs = runCLI(t, "--inventory", inv, "backup", "prune", "--keep", "1", "--yes", "-o", "json")
 	var j pruneJSON
 	if err := json.Unmarshal([]byte(out), &j); code != 0 || err != nil {
