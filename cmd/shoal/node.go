@@ -54,7 +54,10 @@ manager) and removed, and its server deleted:
   2. join it with NAME's role and labels
   3. wait until it is Ready
   4. drain NAME
-  5. wait until NAME's tasks run elsewhere
+  5. wait until NAME's tasks run elsewhere (a service that stays short of
+     tasks for a minute because the swarm finds no other node for it, or
+     its tasks keep failing, stops the replacement here, named with the
+     swarm's reason; NAME stays drained)
   6. demote NAME (managers only)
   7. remove NAME from the swarm
   8. delete NAME's server (labs and stacks)

@@ -14,7 +14,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	swarmtypes "github.com/moby/moby/api/types/swarm"
@@ -36,6 +38,9 @@ type Swarm struct {
 	Dial      remote.DialOptions
 	// Poll is the interval of waits (default 1s).
 	Poll time.Duration
+	// Stuck is how long a task may stay unplaceable (the scheduler finds
+	// no node for it) before WaitMoved gives up (default 1 minute).
+	Stuck time.Duration
 
 	heal *heal.Swarm
 }
@@ -94,7 +99,10 @@ func (s *Swarm) Drain(ctx context.Context, name string) error {
 }
 
 // WaitMoved waits until no task runs on node name and every replicated
-// service runs as many tasks as it wants elsewhere.
+// service runs as many tasks as it wants elsewhere. A service whose task
+// the scheduler cannot place anywhere else (a constraint only name met, no
+// node with the resources), or whose tasks keep failing, for s.Stuck
+// stops the wait with an *UnplaceableError: waiting longer would not help.
 func (s *Swarm) WaitMoved(ctx context.Context, name string) error {
 	id, _, _, ok, err := s.heal.Lookup(ctx, name)
 	if err != nil {
@@ -103,15 +111,27 @@ func (s *Swarm) WaitMoved(ctx context.Context, name string) error {
 	if !ok {
 		return fmt.Errorf("node %s is not in the swarm", name)
 	}
+	stuckFor := s.Stuck
+	if stuckFor <= 0 {
+		stuckFor = time.Minute
+	}
+	since := map[string]time.Time{} // service -> first seen unplaceable
 	for {
 		var left []string
+		var stuck map[string]string
 		err := s.WithClient(ctx, func(ctx context.Context, cli *client.Client) error {
 			var err error
-			left, err = notMoved(ctx, cli, id)
+			left, stuck, err = notMoved(ctx, cli, id)
 			return err
 		})
 		if err == nil && len(left) == 0 {
 			return nil
+		}
+		if err == nil {
+			if e := stuckLongEnough(since, stuck, time.Now(), stuckFor); e != nil {
+				e.Node = name
+				return e
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -121,39 +141,134 @@ func (s *Swarm) WaitMoved(ctx context.Context, name string) error {
 	}
 }
 
+// UnplaceableError: services short of tasks while a node is drained
+// cannot get them back by themselves: the scheduler finds no node for
+// them, or their tasks keep failing.
+type UnplaceableError struct {
+	Node string
+	// Services maps each service to the scheduler's reason.
+	Services map[string]string
+	For      time.Duration
+}
+
+func (e *UnplaceableError) Error() string {
+	var parts []string
+	for _, n := range slices.Sorted(maps.Keys(e.Services)) {
+		parts = append(parts, fmt.Sprintf("%s (%s)", n, e.Services[n]))
+	}
+	return fmt.Sprintf("for %s these services could not run their tasks away from %s: %s. %s is drained and still a member: "+
+		"fix those services (their placement constraints, resources or image), or add a node that meets them, and finish the remaining steps by hand; "+
+		"or give up with `docker node update --availability active %s`",
+		e.For.Round(time.Second), e.Node, strings.Join(parts, ", "), e.Node, e.Node)
+}
+
+// stuckLongEnough records in since when each service of stuck was first
+// seen unplaceable (forgetting the others) and returns an error naming
+// those stuck for at least d by now, or nil. Pure.
+func stuckLongEnough(since map[string]time.Time, stuck map[string]string, now time.Time, d time.Duration) *UnplaceableError {
+	for n := range since {
+		if _, ok := stuck[n]; !ok {
+			delete(since, n)
+		}
+	}
+	long := map[string]string{}
+	for n, why := range stuck {
+		t, ok := since[n]
+		if !ok {
+			since[n] = now
+			continue
+		}
+		if now.Sub(t) >= d {
+			long[n] = why
+		}
+	}
+	if len(long) == 0 {
+		return nil
+	}
+	return &UnplaceableError{Services: long, For: d}
+}
+
 // notMoved names what still keeps node id busy: its running tasks, and
-// replicated services with fewer running tasks than replicas.
-func notMoved(ctx context.Context, cli *client.Client, id string) ([]string, error) {
+// replicated services with fewer running tasks than replicas; and which
+// of those services cannot get there by themselves (with the reason).
+func notMoved(ctx context.Context, cli *client.Client, id string) (left []string, stuck map[string]string, err error) {
 	svcs, err := cli.ServiceList(ctx, client.ServiceListOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("list services: %w", err)
+		return nil, nil, fmt.Errorf("list services: %w", err)
 	}
-	tasks, err := cli.TaskList(ctx, client.TaskListOptions{Filters: make(client.Filters).Add("desired-state", "running")})
+	// Every task the swarm keeps (its task history too): the failures of
+	// the last moments say why a service stays short.
+	tasks, err := cli.TaskList(ctx, client.TaskListOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("list tasks: %w", err)
+		return nil, nil, fmt.Errorf("list tasks: %w", err)
 	}
-	names := map[string]string{}
-	for _, s := range svcs.Items {
-		names[s.ID] = s.Spec.Name
-	}
-	var left []string
+	left, stuck = moveState(svcs.Items, tasks.Items, id, time.Now())
+	return left, stuck, nil
+}
+
+// failedRecently is how far back a task's failure still explains why its
+// service is short of tasks (swarm restarts a failed task after 5 s by
+// default, so a service that cannot run fails again well within it).
+const failedRecently = 30 * time.Second
+
+// moveState is notMoved's decision on the listed services and tasks. A
+// service short of tasks is stuck when one of its tasks waits for a node
+// the scheduler cannot find, or failed (rejected: no such image; failed:
+// the process exits) within failedRecently of now; the reason is the
+// newest such task's error. A short service whose new tasks are still
+// starting (an image pull) is not stuck. Pure.
+func moveState(svcs []swarmtypes.Service, tasks []swarmtypes.Task, id string, now time.Time) (left []string, stuck map[string]string) {
 	running := map[string]uint64{}
-	for _, t := range tasks.Items {
-		if t.Status.State != swarmtypes.TaskStateRunning {
+	type why struct {
+		err string
+		at  time.Time
+	}
+	reason := map[string]why{}
+	for _, t := range tasks {
+		switch {
+		case t.DesiredState == swarmtypes.TaskStateRunning && t.Status.State == swarmtypes.TaskStateRunning:
+			if t.NodeID == id {
+				left = append(left, "a task of "+nameOf(svcs, t.ServiceID)+" on the node")
+			} else {
+				running[t.ServiceID]++
+			}
+			continue
+		case t.Status.Err == "":
+			continue
+		case t.Status.State == swarmtypes.TaskStatePending && t.DesiredState == swarmtypes.TaskStateRunning:
+			// The scheduler's reason, e.g. "no suitable node (scheduling
+			// constraints not satisfied on 4 nodes)".
+		case (t.Status.State == swarmtypes.TaskStateRejected || t.Status.State == swarmtypes.TaskStateFailed) && now.Sub(t.Status.Timestamp) <= failedRecently:
+		default:
 			continue
 		}
-		if t.NodeID == id {
-			left = append(left, "a task of "+names[t.ServiceID]+" on the node")
+		if r, ok := reason[t.ServiceID]; !ok || t.Status.Timestamp.After(r.at) {
+			reason[t.ServiceID] = why{t.Status.Err, t.Status.Timestamp}
+		}
+	}
+	for _, s := range svcs {
+		r := s.Spec.Mode.Replicated
+		if r == nil || r.Replicas == nil || running[s.ID] >= *r.Replicas {
 			continue
 		}
-		running[t.ServiceID]++
-	}
-	for _, s := range svcs.Items {
-		if r := s.Spec.Mode.Replicated; r != nil && r.Replicas != nil && running[s.ID] < *r.Replicas {
-			left = append(left, fmt.Sprintf("%s runs %d of %d", s.Spec.Name, running[s.ID], *r.Replicas))
+		left = append(left, fmt.Sprintf("%s runs %d of %d", s.Spec.Name, running[s.ID], *r.Replicas))
+		if w, ok := reason[s.ID]; ok {
+			if stuck == nil {
+				stuck = map[string]string{}
+			}
+			stuck[s.Spec.Name] = w.err
 		}
 	}
-	return left, nil
+	return left, stuck
+}
+
+func nameOf(svcs []swarmtypes.Service, id string) string {
+	for _, s := range svcs {
+		if s.ID == id {
+			return s.Spec.Name
+		}
+	}
+	return id
 }
 
 // Demote makes manager name a worker and waits until raft no longer
