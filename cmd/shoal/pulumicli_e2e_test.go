@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,8 +15,10 @@ import (
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	pulumirun "github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/shoalops/shoal/bootstrap/swarm"
+	"github.com/shoalops/shoal/infra"
 	"github.com/shoalops/shoal/infra/automation"
 	"github.com/shoalops/shoal/infra/wire"
 	"github.com/shoalops/shoal/internal/testlanghost"
@@ -29,8 +32,11 @@ import (
 // Pulumi home with `pulumi plugin install --file`, a file backend, the SSH
 // key set as config (the private key as a secret), `pulumi up` (quorum ok
 // through `shoal status` on an inventory made from the stack outputs),
-// `pulumi up` again with --expect-no-changes, `pulumi destroy` (no lab
-// container or network left). A stack file with a string where Pulumi.yaml
+// `pulumi up` again with --expect-no-changes, a heal of w-2 the way `shoal
+// heal` makes it (a new server at generation 1, kept as state, not in the
+// stack file) and then `pulumi up --expect-no-changes` again: the program
+// reads the generation back from its stack's outputs and replaces nothing
+// (ADR 0036), `pulumi destroy` (no lab container or network left). A stack file with a string where Pulumi.yaml
 // says array is refused by the CLI's own schema check, naming the key.
 //
 // The one part that is not the user's: pulumi-language-go cannot be built
@@ -47,6 +53,7 @@ func TestPulumiCLIUpUpAgainDestroyOnTheLocalStack(t *testing.T) {
 	}
 	repo := strings.TrimSpace(string(top))
 	repoBefore := gitStatus(t, repo)
+	const passphrase = "correct horse battery staple"
 	clone := cloneRepository(t)
 	work := t.TempDir()
 	home := filepath.Join(work, "shoal-home")
@@ -76,7 +83,7 @@ func TestPulumiCLIUpUpAgainDestroyOnTheLocalStack(t *testing.T) {
 	env := []string{
 		"PATH=" + langDir + string(os.PathListSeparator) + os.Getenv("PATH"),
 		"PULUMI_HOME=" + filepath.Join(work, "pulumi-home"),
-		"PULUMI_CONFIG_PASSPHRASE=correct horse battery staple",
+		"PULUMI_CONFIG_PASSPHRASE=" + passphrase,
 		"PULUMI_SKIP_UPDATE_CHECK=1",
 		"SHOAL_HOME=" + home,
 	}
@@ -195,6 +202,48 @@ func TestPulumiCLIUpUpAgainDestroyOnTheLocalStack(t *testing.T) {
 	t.Logf("pulumi up again: ...%s", summary(out))
 	if !strings.Contains(out, "15 unchanged") {
 		t.Errorf("the second pulumi up does not say its 15 resources are unchanged:\n%s", out)
+	}
+
+	// A heal raises w-2's generation the way `shoal heal` does (heal's
+	// actor: automation.Workspace.UpGenerations, shoal's own Pulumi run on
+	// this stack and backend): a new server under the same name, kept as
+	// state in the `nodes` output, the stack file untouched. The user's
+	// plain `pulumi up` then reads it back (cmd/shoal-program,
+	// infra.ProgramKeepingDeployed): nothing to replace, nothing to do.
+	t.Setenv("PULUMI_CONFIG_PASSPHRASE", passphrase) // shoal reads it from the environment
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	suffix := lab.HomeID(home)
+	ws, err := automation.Open(ctx, automation.Options{
+		Home: home, Stack: "local", Dir: clone, Backend: "file://" + filepath.Join(work, "state"),
+		PulumiDir: pulumiDir, Self: shoalBinary(t), Progress: io.Discard,
+		Program: func(o infra.Options) pulumirun.RunFunc { o.LocalSuffix = suffix; return infra.ProgramWith(o) },
+	})
+	if err != nil {
+		t.Fatalf("open the stack as shoal does: %v", err)
+	}
+	healed, _, err := ws.UpGenerations(ctx, map[string]int{"w-2": 1})
+	if err != nil {
+		t.Fatalf("heal w-2 (generation 1): %v", err)
+	}
+	if healed["replace"] != 1 {
+		t.Fatalf("heal w-2 (generation 1): %s, want its server replaced", healed)
+	}
+	code, out = run(nil, pulumiBin, "up", "--yes", "--expect-no-changes")
+	t.Logf("pulumi up after the heal: ...%s", summary(out))
+	if code != 0 || !strings.Contains(out, "15 unchanged") {
+		t.Fatalf("pulumi up after a heal: exit %d, want nothing to do (the healed w-2 kept at generation 1, not replaced again):\n%s", code, out)
+	}
+	var nodes []map[string]any
+	if err := json.Unmarshal([]byte(pulumi("stack", "output", "--json", "nodes")), &nodes); err != nil {
+		t.Fatalf("stack output nodes: %v", err)
+	}
+	gens := map[any]any{}
+	for _, n := range nodes {
+		gens[n["name"]] = n["generation"]
+	}
+	if gens["w-2"] != 1.0 || len(gens) != 5 {
+		t.Errorf("after pulumi up: generations %v, want w-2 at 1 of 5 nodes", gens)
 	}
 
 	pulumi("destroy", "--yes", "--skip-preview")
