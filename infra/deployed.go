@@ -3,6 +3,7 @@ package infra
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -65,13 +66,16 @@ const readStackOutputs = "pulumi:pulumi:readStackOutputs"
 // run (DeployedFromRead).
 func ProgramKeepingDeployed(o Options) pulumi.RunFunc {
 	return func(ctx *pulumi.Context) error {
-		stack := StackName(ctx.Organization(), ctx.Project(), ctx.Stack())
+		stack, err := StackName(ctx.Organization(), ctx.Project(), ctx.Stack())
+		if err != nil {
+			return err
+		}
 		var res struct {
 			Outputs map[string]any `pulumi:"outputs"`
 		}
 		// Raw: the stack's secret outputs (the unlock key) come back as
 		// secrets, which a plain invoke refuses; only `nodes` is read.
-		_, err := ctx.InvokePackageRaw(readStackOutputs, map[string]any{"name": stack}, &res, "")
+		_, err = ctx.InvokePackageRaw(readStackOutputs, map[string]any{"name": stack}, &res, "")
 		if o.Deployed, o.Successors, err = DeployedFromRead(stack, res.Outputs, err); err != nil {
 			return err
 		}
@@ -79,14 +83,23 @@ func ProgramKeepingDeployed(o Options) pulumi.RunFunc {
 	}
 }
 
-// StackName is the fully qualified name of the running stack
-// (organization/project/stack), or project/stack when the engine named no
-// organization.
-func StackName(org, project, stack string) string {
-	if org == "" {
-		return project + "/" + stack
+// StackName is the fully qualified name of the running stack,
+// organization/project/stack, from what the engine tells the program
+// (PULUMI_ORGANIZATION, PULUMI_PROJECT, PULUMI_STACK). A part missing is
+// an error: a shorter name would be resolved by the backend against its
+// own defaults (the user's default organization, the current directory's
+// project), possibly to another stack. Pure.
+func StackName(org, project, stack string) (string, error) {
+	for _, p := range []struct{ env, v string }{
+		{"PULUMI_ORGANIZATION", org}, {"PULUMI_PROJECT", project}, {"PULUMI_STACK", stack},
+	} {
+		if p.v == "" {
+			return "", fmt.Errorf("the engine did not name the stack's %s (%s is empty): the program cannot read "+
+				"what the stack's last run deployed, so it stops; run it with a Pulumi CLI that sets it",
+				strings.ToLower(strings.TrimPrefix(p.env, "PULUMI_")), p.env)
+		}
 	}
-	return org + "/" + project + "/" + stack
+	return org + "/" + project + "/" + stack, nil
 }
 
 // DeployedFromRead decides what a run keeps from reading stack's outputs:

@@ -73,6 +73,24 @@ func TestDeployedFromReadFailsClosed(t *testing.T) {
 	}
 }
 
+// The stack read is the running one, by its fully qualified name; a part
+// the engine did not give stops the run (a shorter name resolves against
+// the backend's defaults, maybe to another stack).
+func TestStackNameIsFullyQualifiedOrAnError(t *testing.T) {
+	if got, err := StackName("acme", "shoal", "prod"); err != nil || got != "acme/shoal/prod" {
+		t.Errorf("StackName: %q %v", got, err)
+	}
+	for _, tc := range [][4]string{
+		{"", "shoal", "prod", "PULUMI_ORGANIZATION"},
+		{"acme", "", "prod", "PULUMI_PROJECT"},
+		{"acme", "shoal", "", "PULUMI_STACK"},
+	} {
+		if got, err := StackName(tc[0], tc[1], tc[2]); err == nil || !strings.Contains(err.Error(), tc[3]) {
+			t.Errorf("StackName(%q, %q, %q) = %q, %v; want an error naming %s", tc[0], tc[1], tc[2], got, err, tc[3])
+		}
+	}
+}
+
 func equalGens(a, b map[string]int) bool {
 	if len(a) != len(b) {
 		return false
@@ -137,7 +155,7 @@ func TestProgramKeepingDeployedReadsItsOwnStacksOutputs(t *testing.T) {
 		values[k] = string(b)
 	}
 	runIt := func(m *stackMocks) error {
-		return pulumi.RunErr(ProgramKeepingDeployed(Options{}), pulumi.WithMocks("shoal", "local", m), func(info *pulumi.RunInfo) {
+		return pulumi.RunErr(ProgramKeepingDeployed(Options{}), pulumi.WithMocksWithOrganization("organization", "shoal", "local", m), func(info *pulumi.RunInfo) {
 			info.Config = values
 			info.ConfigSecretKeys = slices.Clone(secretKeys)
 		})
@@ -155,8 +173,8 @@ func TestProgramKeepingDeployedReadsItsOwnStacksOutputs(t *testing.T) {
 	if err := runIt(m); err != nil {
 		t.Fatalf("program: %v", err)
 	}
-	if len(m.asked) != 1 || !strings.HasSuffix(m.asked[0], "shoal/local") {
-		t.Errorf("read the outputs of %q, want once its own stack, .../shoal/local", m.asked)
+	if want := []string{"organization/shoal/local"}; !slices.Equal(m.asked, want) {
+		t.Errorf("read the outputs of %q, want once its own stack, %q", m.asked, want)
 	}
 	var servers []string
 	for _, s := range m.all("shoal:local:Server") {
