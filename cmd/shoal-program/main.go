@@ -1,7 +1,8 @@
 // Command shoal-program is shoal's Pulumi program as a binary, for
 // `pulumi up` on the project in the repository root (Pulumi.yaml: main:
 // ./cmd/shoal-program). `shoal up` runs the same infra.Program inline
-// through the Automation API.
+// through the Automation API; here the program reads what the stack's
+// last run deployed itself (infra.ProgramKeepingDeployed).
 package main
 
 import (
@@ -41,5 +42,9 @@ func main() {
 		}
 		slices.Sort(o.ConfigKeys)
 	}
-	pulumi.Run(infra.ProgramWith(o))
+	// The generations and successors the stack's last run deployed (heal,
+	// dr recover, node replace) are state, not config: the program reads
+	// them from its own stack's outputs through the engine, as `shoal up`
+	// passes them in, and stops when it cannot (ADR 0036).
+	pulumi.Run(infra.ProgramKeepingDeployed(o))
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,8 +15,10 @@ import (
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	pulumirun "github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/shoalops/shoal/bootstrap/swarm"
+	"github.com/shoalops/shoal/infra"
 	"github.com/shoalops/shoal/infra/automation"
 	"github.com/shoalops/shoal/infra/wire"
 	"github.com/shoalops/shoal/internal/testlanghost"
@@ -29,8 +32,12 @@ import (
 // Pulumi home with `pulumi plugin install --file`, a file backend, the SSH
 // key set as config (the private key as a secret), `pulumi up` (quorum ok
 // through `shoal status` on an inventory made from the stack outputs),
-// `pulumi up` again with --expect-no-changes, `pulumi destroy` (no lab
-// container or network left). A stack file with a string where Pulumi.yaml
+// `pulumi up` again with --expect-no-changes, a heal of w-2 and the first
+// step of `shoal node replace w-1` the way shoal makes them (a new server at
+// generation 1, the successor w-1-r1 joined beside w-1: state, not in the
+// stack file) and then `pulumi up --expect-no-changes` again: the program
+// reads both back from its stack's outputs and replaces and deletes nothing
+// (ADR 0036), `pulumi destroy` (no lab container or network left). A stack file with a string where Pulumi.yaml
 // says array is refused by the CLI's own schema check, naming the key.
 //
 // The one part that is not the user's: pulumi-language-go cannot be built
@@ -47,6 +54,7 @@ func TestPulumiCLIUpUpAgainDestroyOnTheLocalStack(t *testing.T) {
 	}
 	repo := strings.TrimSpace(string(top))
 	repoBefore := gitStatus(t, repo)
+	const passphrase = "correct horse battery staple"
 	clone := cloneRepository(t)
 	work := t.TempDir()
 	home := filepath.Join(work, "shoal-home")
@@ -76,7 +84,7 @@ func TestPulumiCLIUpUpAgainDestroyOnTheLocalStack(t *testing.T) {
 	env := []string{
 		"PATH=" + langDir + string(os.PathListSeparator) + os.Getenv("PATH"),
 		"PULUMI_HOME=" + filepath.Join(work, "pulumi-home"),
-		"PULUMI_CONFIG_PASSPHRASE=correct horse battery staple",
+		"PULUMI_CONFIG_PASSPHRASE=" + passphrase,
 		"PULUMI_SKIP_UPDATE_CHECK=1",
 		"SHOAL_HOME=" + home,
 	}
@@ -195,6 +203,65 @@ func TestPulumiCLIUpUpAgainDestroyOnTheLocalStack(t *testing.T) {
 	t.Logf("pulumi up again: ...%s", summary(out))
 	if !strings.Contains(out, "15 unchanged") {
 		t.Errorf("the second pulumi up does not say its 15 resources are unchanged:\n%s", out)
+	}
+
+	// Two day-2 changes the way shoal's verbs make them, through shoal's own
+	// Pulumi run on this stack and backend, the stack file untouched: a heal
+	// raises w-2's generation (heal's actor: Workspace.UpGenerations; a new
+	// server under the same name), and `shoal node replace w-1` takes its
+	// first step (replace/stackexec: Workspace.UpReplacement; the successor
+	// w-1-r1 made and joined beside w-1). Both are state, kept in the `nodes`
+	// output. The user's plain `pulumi up` then reads them back
+	// (cmd/shoal-program, infra.ProgramKeepingDeployed): nothing to replace,
+	// nothing to delete, nothing to do.
+	t.Setenv("PULUMI_CONFIG_PASSPHRASE", passphrase) // shoal reads it from the environment
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	suffix := lab.HomeID(home)
+	ws, err := automation.Open(ctx, automation.Options{
+		Home: home, Stack: "local", Dir: clone, Backend: "file://" + filepath.Join(work, "state"),
+		PulumiDir: pulumiDir, Self: shoalBinary(t), Progress: io.Discard,
+		Program: func(o infra.Options) pulumirun.RunFunc { o.LocalSuffix = suffix; return infra.ProgramWith(o) },
+	})
+	if err != nil {
+		t.Fatalf("open the stack as shoal does: %v", err)
+	}
+	healed, _, err := ws.UpGenerations(ctx, map[string]int{"w-2": 1})
+	if err != nil {
+		t.Fatalf("heal w-2 (generation 1): %v", err)
+	}
+	if healed["replace"] != 1 {
+		t.Fatalf("heal w-2 (generation 1): %s, want its server replaced", healed)
+	}
+	joined, _, err := ws.UpReplacement(ctx, infra.Replacement{Node: "w-1", Successor: "w-1-r1"})
+	if err != nil {
+		t.Fatalf("node replace w-1, first step (w-1-r1 beside it): %v", err)
+	}
+	if joined["create"] == 0 || joined["delete"] != 0 {
+		t.Fatalf("node replace w-1, first step: %s, want w-1-r1 created and nothing deleted", joined)
+	}
+	code, out = run(nil, pulumiBin, "up", "--yes", "--expect-no-changes")
+	t.Logf("pulumi up after the heal and the replacement's first step: ...%s", summary(out))
+	if code != 0 || strings.Contains(out, "replaced") || strings.Contains(out, "deleted") {
+		t.Fatalf("pulumi up after a heal and a node replace: exit %d, want nothing to do "+
+			"(w-2 kept at generation 1, not replaced again; w-1-r1 kept, not deleted):\n%s", code, out)
+	}
+	var nodes []map[string]any
+	if err := json.Unmarshal([]byte(pulumi("stack", "output", "--json", "nodes")), &nodes); err != nil {
+		t.Fatalf("stack output nodes: %v", err)
+	}
+	gens, succ := map[any]any{}, map[string]any(nil)
+	for _, n := range nodes {
+		gens[n["name"]] = n["generation"]
+		if n["name"] == "w-1-r1" {
+			succ, _ = n["successor"].(map[string]any)
+		}
+	}
+	if gens["w-2"] != 1.0 || len(gens) != 6 {
+		t.Errorf("after pulumi up: generations %v, want w-2 at 1 of 6 nodes", gens)
+	}
+	if succ["slot"] != "w-1" || succ["joining"] != true {
+		t.Errorf("after pulumi up: w-1-r1's successor output %v, want slot w-1, joining", succ)
 	}
 
 	pulumi("destroy", "--yes", "--skip-preview")

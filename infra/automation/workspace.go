@@ -163,23 +163,13 @@ func (w *Workspace) deployed(ctx context.Context) (map[string]int, []infra.Succe
 	return deployedOf(out)
 }
 
+// deployedOf is infra.DeployedOf on outputs read by the Automation API.
 func deployedOf(out auto.OutputMap) (map[string]int, []infra.Successor, error) {
-	gens := map[string]int{}
-	if _, ok := out[infra.OutputNodes]; !ok {
-		return gens, nil, nil
+	plain := make(map[string]any, len(out))
+	for k, v := range out {
+		plain[k] = v.Value
 	}
-	nodes, err := OutputNodes(out)
-	if err != nil {
-		return nil, nil, err
-	}
-	var succs []infra.Successor
-	for _, n := range nodes {
-		gens[n.Name] = n.Generation
-		if n.Successor != nil {
-			succs = append(succs, *n.Successor)
-		}
-	}
-	return gens, succs, nil
+	return infra.DeployedOf(plain)
 }
 
 // Successors are the successors the stack's last run deployed (`shoal
