@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -185,6 +186,8 @@ func (bl backupLab) object(ctx context.Context, t *testing.T, url string) []byte
 // with no other identity; `shoal backup verify` restores it into a
 // throwaway swarm with the manifest's services, networks, configs and
 // secrets (exit 0), and fails on the same backup cut short, naming it.
+// Last, with one manager killed, a backup is refused (exit 3): the
+// cluster cannot spare another manager, and none is stopped.
 func TestDRBackupVerifyPassesOnAGoodBackupAndFailsOnATruncatedOne(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
@@ -265,6 +268,37 @@ func TestDRBackupVerifyPassesOnAGoodBackupAndFailsOnATruncatedOne(t *testing.T) 
 	_ = os.WriteFile(wrong, []byte(other.String()+"\n"), 0o600)
 	if code, _, errs := c.run("backup", "verify", url, "--identity", wrong); code != exitFailed || !strings.Contains(errs, "does not open it") {
 		t.Errorf("verify with another identity: exit %d\n%s", code, errs)
+	}
+
+	// With one manager of three lost, the cluster cannot spare another for
+	// a backup: refused (exit 3), saying why, and no engine stopped.
+	if err := lab.KillNode(ctx, docker, c.labRef(bl.name), "m3"); err != nil {
+		t.Fatal(err)
+	}
+	m1 := c.managerDocker(ctx, bl.name, "m1")
+	managers := func() map[string]string {
+		st := map[string]string{}
+		res, err := m1.NodeList(ctx, client.NodeListOptions{})
+		if err != nil {
+			return st
+		}
+		for _, n := range res.Items {
+			if n.ManagerStatus != nil {
+				st[n.Description.Hostname] = string(n.ManagerStatus.Reachability)
+			}
+		}
+		return st
+	}
+	waitFor(t, "m3 unreachable", 2*time.Minute, func() (bool, string) {
+		st := managers()
+		return st["m3"] == "unreachable", fmt.Sprint(st)
+	})
+	code, out, errs = c.run("backup", "--to", bl.to)
+	if code != exitRefused || !strings.Contains(errs, "2 of 3 managers are reachable") || !strings.Contains(errs, "nothing was stopped") {
+		t.Errorf("backup with a manager lost: exit %d, want %d saying 2 of 3 managers are reachable\nstdout:\n%s\nstderr:\n%s", code, exitRefused, out, errs)
+	}
+	if st := managers(); st["m1"] != "reachable" || st["m2"] != "reachable" {
+		t.Errorf("after the refused backup the managers are %v, want m1 and m2 reachable", st)
 	}
 }
 
