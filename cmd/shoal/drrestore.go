@@ -502,6 +502,7 @@ func ensureEngine(ctx context.Context, conn *remote.Conn, say func(string, ...an
 // says what state the swarm is left in.
 func rehomeRaft(ctx context.Context, a *app, inv *inventory.Inventory, rh backup.Rehome, restoredID string, bo bootstrap.Options, say func(string, ...any)) error {
 	steps := rh.Steps()
+	start := time.Now()
 	hn, _ := inv.Node(rh.Helper)
 	rn, _ := inv.Node(rh.Node)
 	hc, err := remote.Dial(ctx, bootstrap.Target(inv, hn), bo.Dial)
@@ -590,7 +591,7 @@ func rehomeRaft(ctx context.Context, a *app, inv *inventory.Inventory, rh backup
 	if bad := backup.StaleRaftAddrs(list.Items, want); len(bad) > 0 {
 		return fmt.Errorf("raft addresses not of the new servers: %s (the swarm runs; check `docker node inspect` before going on)", joinComma(bad))
 	}
-	say("[%s] every manager's raft address is a new server's", rh.Node)
+	say("[%s] every manager's raft address is a new server's (moved in %s)", rh.Node, time.Since(start).Round(100*time.Millisecond))
 	return nil
 }
 
