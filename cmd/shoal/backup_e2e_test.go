@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -407,50 +408,16 @@ func TestDRRestoreFromS3AfterLosingEveryNode(t *testing.T) {
 	}
 }
 
-// TestDRRestoreOntoServersWithNewAddresses takes a backup of a 3+2 lab
-// with services and a secret, removes every VPS, takes the lab network's
-// old addresses with placeholder containers, and makes new VPSes, which
-// thus all get addresses the lost cluster never used, as new servers at
-// any hoster would. It writes a plain inventory for them (the backup's
-// names, roles and hosters, the new addresses, host keys pinned from the
-// Docker Engine) and runs `shoal dr restore --from ... --inventory ...`:
-// quorum ok with 3 managers, every manager's raft address a new one, the
-// services back with their IDs and running (web only runs while its secret
-// holds the expected value). Before, restore refused servers still in a
-// swarm (exit 3) and an inventory whose node names differ from the backup's
-// (exit 2, naming the node).
-func TestDRRestoreOntoServersWithNewAddresses(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
-	defer cancel()
-	bl := newBackupLabWith(ctx, t, 2)
-	c := bl.c
-	j := bl.take(t)
-	from := j.Backup + "?endpoint=" + bl.s3.URL()
-	invPath := filepath.Join(c.home, "lab", bl.name, "inventory.yaml")
-	old, err := inventory.Load(invPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	// The servers of the live cluster are in a swarm: refused.
-	if code, out, errs := c.run("dr", "restore", "--from", from, "--identity", bl.identity, "--inventory", invPath, "--yes"); code != exitRefused || !strings.Contains(errs, "in a swarm already") {
-		t.Fatalf("dr restore onto servers in a swarm: exit %d, want %d\n%s\n%s", code, exitRefused, out, errs)
-	}
-	// An inventory whose names differ: refused naming the field.
-	swapped := *old
-	swapped.Nodes = slices.Clone(old.Nodes)
-	for i := range swapped.Nodes {
-		if swapped.Nodes[i].Name == "w2" {
-			swapped.Nodes[i].Name = "w9"
-		}
-	}
-	labDir := lab.Ref(bl.name, filepath.Join(c.home, "lab", bl.name))
-	swappedPath := writeInventory(t, labDir, "swapped.yaml", &swapped)
-	if code, _, errs := c.run("dr", "restore", "--from", from, "--identity", bl.identity, "--inventory", swappedPath, "--yes"); code != exitUsage || !strings.Contains(errs, "nodes: no node w2") {
-		t.Errorf("dr restore onto an inventory without w2: exit %d, want %d naming the node\n%s", code, exitUsage, errs)
-	}
-
-	bl.removeEveryNode(ctx, t)
+// serversAtNewAddresses makes new VPSes for every node of old (the lab's
+// inventory before every node was removed) at addresses the lost cluster
+// never used, as new servers at any hoster would have: placeholders take
+// the lowest free addresses of the lab network, the old ones, first
+// (lab.Down removes them with the lab). It writes the lab's inventory for
+// them (host keys pinned from the Docker Engine) and returns their
+// addresses.
+func (bl backupLab) serversAtNewAddresses(ctx context.Context, t testing.TB, old *inventory.Inventory) []string {
+	t.Helper()
+	labDir := lab.Ref(bl.name, filepath.Join(bl.c.home, "lab", bl.name))
 	docker, err := localDocker()
 	if err != nil {
 		t.Fatal(err)
@@ -460,8 +427,6 @@ func TestDRRestoreOntoServersWithNewAddresses(t *testing.T) {
 	for _, n := range old.Nodes {
 		oldAddrs[n.Address] = n.Name
 	}
-	// Placeholders take the lowest free addresses of the lab network: the
-	// old ones (lab.Down removes them with the lab).
 	nodeImage, err := lab.EnsureImage(ctx, docker, lab.VariantDocker, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -518,8 +483,56 @@ func TestDRRestoreOntoServersWithNewAddresses(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	invPath = writeInventory(t, labDir, "inventory.yaml", &inv)
+	writeInventory(t, labDir, "inventory.yaml", &inv)
+	return newAddrs
 
+}
+
+// TestDRRestoreOntoServersWithNewAddresses takes a backup of a 3+2 lab
+// with services and a secret, removes every VPS, takes the lab network's
+// old addresses with placeholder containers, and makes new VPSes, which
+// thus all get addresses the lost cluster never used, as new servers at
+// any hoster would. It writes a plain inventory for them (the backup's
+// names, roles and hosters, the new addresses, host keys pinned from the
+// Docker Engine) and runs `shoal dr restore --from ... --inventory ...`:
+// quorum ok with 3 managers, every manager's raft address a new one, the
+// services back with their IDs and running (web only runs while its secret
+// holds the expected value). Before, restore refused servers still in a
+// swarm (exit 3) and an inventory whose node names differ from the backup's
+// (exit 2, naming the node).
+func TestDRRestoreOntoServersWithNewAddresses(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
+	defer cancel()
+	bl := newBackupLabWith(ctx, t, 2)
+	c := bl.c
+	j := bl.take(t)
+	from := j.Backup + "?endpoint=" + bl.s3.URL()
+	invPath := filepath.Join(c.home, "lab", bl.name, "inventory.yaml")
+	old, err := inventory.Load(invPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The servers of the live cluster are in a swarm: refused.
+	if code, out, errs := c.run("dr", "restore", "--from", from, "--identity", bl.identity, "--inventory", invPath, "--yes"); code != exitRefused || !strings.Contains(errs, "in a swarm already") {
+		t.Fatalf("dr restore onto servers in a swarm: exit %d, want %d\n%s\n%s", code, exitRefused, out, errs)
+	}
+	// An inventory whose names differ: refused naming the field.
+	swapped := *old
+	swapped.Nodes = slices.Clone(old.Nodes)
+	for i := range swapped.Nodes {
+		if swapped.Nodes[i].Name == "w2" {
+			swapped.Nodes[i].Name = "w9"
+		}
+	}
+	labDir := lab.Ref(bl.name, filepath.Join(c.home, "lab", bl.name))
+	swappedPath := writeInventory(t, labDir, "swapped.yaml", &swapped)
+	if code, _, errs := c.run("dr", "restore", "--from", from, "--identity", bl.identity, "--inventory", swappedPath, "--yes"); code != exitUsage || !strings.Contains(errs, "nodes: no node w2") {
+		t.Errorf("dr restore onto an inventory without w2: exit %d, want %d naming the node\n%s", code, exitUsage, errs)
+	}
+
+	bl.removeEveryNode(ctx, t)
+	newAddrs := bl.serversAtNewAddresses(ctx, t, old)
 	code, out, errs2 := c.run("dr", "restore", "--from", from, "--identity", bl.identity, "--inventory", invPath, "--dry-run")
 	if code != exitWork || !strings.Contains(out, "move "+j.Node+"'s raft address from ") {
 		t.Fatalf("dry run: exit %d, want %d with the plan moving the raft address\n%s\n%s", code, exitWork, out, errs2)
@@ -607,5 +620,45 @@ func BenchmarkDRRestore(b *testing.B) {
 			b.Fatalf("dr restore: exit %d\n%s\n%s", code, out, errs)
 		}
 		b.ReportMetric(took.Seconds(), "s/restore")
+	}
+}
+
+// BenchmarkDRRestoreOntoNewAddresses measures `shoal dr restore --from
+// ... --inventory ... --yes` onto new VPSes at addresses the lost 3+2 lab
+// never used (as in TestDRRestoreOntoServersWithNewAddresses), from the
+// command to every service converged (s/restore), and the move of the
+// restored manager's raft address within it (s/move, as restore reports
+// it). Run with:
+//
+//	go test -run '^$' -bench DRRestoreOntoNewAddresses -benchtime 1x ./cmd/shoal
+func BenchmarkDRRestoreOntoNewAddresses(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+		bl := newBackupLabWith(ctx, b, 2)
+		j := bl.take(b)
+		invPath := filepath.Join(bl.c.home, "lab", bl.name, "inventory.yaml")
+		old, err := inventory.Load(invPath)
+		if err != nil {
+			b.Fatal(err)
+		}
+		bl.removeEveryNode(ctx, b)
+		bl.serversAtNewAddresses(ctx, b, old)
+		_ = bl.loadDemoWhenUp(ctx)
+		b.StartTimer()
+		start := time.Now()
+		code, out, errs := bl.c.run("dr", "restore", "--from", j.Backup+"?endpoint="+bl.s3.URL(), "--identity", bl.identity, "--inventory", invPath, "--yes")
+		took := time.Since(start)
+		b.StopTimer()
+		cancel()
+		if code != 0 {
+			b.Fatalf("dr restore: exit %d\n%s\n%s", code, out, errs)
+		}
+		b.ReportMetric(took.Seconds(), "s/restore")
+		if m := regexp.MustCompile(`\(moved in ([0-9.]+m?s)\)`).FindStringSubmatch(errs); m != nil {
+			if d, err := time.ParseDuration(m[1]); err == nil {
+				b.ReportMetric(d.Seconds(), "s/move")
+			}
+		}
 	}
 }
