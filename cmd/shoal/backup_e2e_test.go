@@ -572,6 +572,55 @@ func TestDRRestoreOntoServersWithNewAddresses(t *testing.T) {
 	}
 }
 
+// TestDRRestoreRejoinsSurvivingWorkers takes a backup of a 3+2 lab,
+// removes its three managers only, and runs `shoal dr restore --lab`: the
+// two workers still running are kept (the same containers), leave the
+// lost swarm and join the restored one; quorum ok, the services back with
+// their IDs and running on them.
+func TestDRRestoreRejoinsSurvivingWorkers(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	bl := newBackupLabWith(ctx, t, 2)
+	c := bl.c
+	j := bl.take(t)
+	docker, err := localDocker()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer docker.Close()
+	ids := map[string]string{}
+	l := c.labRef(bl.name)
+	for _, n := range slices.Clone(l.Nodes) {
+		if n.Role == lab.RoleManager {
+			if err := lab.RemoveNode(ctx, docker, l, n.Name, io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		ins, err := docker.ContainerInspect(ctx, n.Container, client.ContainerInspectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[n.Name] = ins.Container.ID
+	}
+	start := time.Now()
+	code, out, errs := c.run("dr", "restore", "--lab", "--from", j.Backup+"?endpoint="+bl.s3.URL(), "--identity", bl.identity, "--yes")
+	t.Logf("dr restore took %s\nstdout:\n%s\nstderr:\n%s", time.Since(start).Round(100*time.Millisecond), out, errs)
+	if code != 0 {
+		t.Fatalf("dr restore: exit %d", code)
+	}
+	for name, id := range ids {
+		if !strings.Contains(errs, "["+name+"] surviving worker: leaving the lost swarm") {
+			t.Errorf("restore did not say %s leaves the lost swarm", name)
+		}
+		ins, err := docker.ContainerInspect(ctx, lab.ContainerName(bl.name, name), client.ContainerInspectOptions{})
+		if err != nil || ins.Container.ID != id {
+			t.Errorf("%s is not the surviving container %s any more (%v)", name, id[:12], err)
+		}
+	}
+	bl.assertRestored(ctx, t, j.Node, out)
+}
+
 // BenchmarkBackup measures how long `shoal backup` keeps the copied
 // manager's engine stopped (s/engine-stopped, from the stop command to the
 // engine answering again) and the whole backup (s/backup), on a 3+1 lab

@@ -49,7 +49,9 @@ servers are either
                         inventory does not match the backup's
   --lab                 new lab VPSes with the backup's names at the same
                         hosters (host keys pinned from the Docker Engine; the
-                        lab's inventory is written again)
+                        lab's inventory is written again); workers of the
+                        lost lab that still run are kept: they leave the lost
+                        swarm (step 3) and join again (step 5)
 
 Then:
 
@@ -71,7 +73,7 @@ Then:
   6. it waits until the managers have quorum and every service runs
 
 A failure says which step it stopped at and what is left. It refuses (exit
-3) while any node of the lab still runs (--lab): a cluster with a surviving
+3) while a manager of the lab still runs (--lab): a cluster with a surviving
 manager is ` + "`shoal dr recover`" + `'s work. Restoring a ` + "`shoal up`" + ` stack
 through its Pulumi program is not built: list its new servers in an
 inventory instead.
@@ -104,21 +106,32 @@ type restorePlan struct {
 // planRestore decides the steps of a restore of the cluster of old (the
 // backup's inventory) from a backup copied from node. target is the
 // inventory of the new servers, nil for new lab VPSes (whose addresses
-// are not known yet).
-func planRestore(old, target *inventory.Inventory, node string) restorePlan {
+// are not known yet); survivors are the lab's workers that still run
+// (kept, made to leave the lost swarm and joined again).
+func planRestore(old, target *inventory.Inventory, node string, survivors []string) restorePlan {
 	var names []string
 	for _, n := range old.Nodes {
-		names = append(names, fmt.Sprintf("%s (%s at %s)", n.Name, n.Role, n.Hoster))
+		if !slices.Contains(survivors, n.Name) {
+			names = append(names, fmt.Sprintf("%s (%s at %s)", n.Name, n.Role, n.Hoster))
+		}
 	}
 	var p restorePlan
 	if target == nil {
-		p.steps = append(p.steps, fmt.Sprintf("create %d new lab VPSes: %s; pin their host keys; write the inventory with their addresses", len(old.Nodes), joinComma(names)))
+		first := fmt.Sprintf("create %d new lab VPSes: %s; pin their host keys", len(names), joinComma(names))
+		if len(survivors) > 0 {
+			first += fmt.Sprintf("; keep the surviving workers %s", joinComma(survivors))
+		}
+		p.steps = append(p.steps, first+"; write the inventory with their addresses")
 	} else {
 		p.steps = append(p.steps, fmt.Sprintf("use the %d servers of %s: %s (checked: reachable, host keys pinned, in no swarm)", len(target.Nodes), target.Path, joinComma(names)))
 	}
+	remove := fmt.Sprintf("remove the entries of the lost nodes (every node but %s)", node)
+	if len(survivors) > 0 {
+		remove = fmt.Sprintf("make the surviving workers %s leave the lost swarm (swarm leave --force; their tasks stop until they join again); ", joinComma(survivors)) + remove
+	}
 	p.steps = append(p.steps,
 		fmt.Sprintf("put the backup's raft state onto %s and re-form the swarm there (swarm init --force-new-cluster, its new advertise address)", node),
-		fmt.Sprintf("remove the entries of the lost nodes (every node but %s)", node))
+		remove)
 
 	on := old
 	var rh backup.Rehome
@@ -149,6 +162,40 @@ func planRestore(old, target *inventory.Inventory, node string) restorePlan {
 	}
 	p.steps = append(p.steps, "wait until the managers have quorum and every service runs")
 	return p
+}
+
+// survivingWorkers says which of the lab nodes still running (present)
+// a restore keeps: workers of the backup's inventory. A manager alive
+// means the cluster is not lost (dr recover's work), and a node the
+// backup does not know is not the restore's to touch: both refuse.
+func survivingWorkers(old *inventory.Inventory, present []string) ([]string, error) {
+	var kept, managers, unknown []string
+	for _, name := range present {
+		n, ok := old.Node(name)
+		switch {
+		case !ok:
+			unknown = append(unknown, name)
+		case n.Role == inventory.RoleManager:
+			managers = append(managers, name)
+		default:
+			kept = append(kept, name)
+		}
+	}
+	switch {
+	case len(managers) > 0:
+		return nil, fmt.Errorf("managers %s still run: dr restore is for a cluster that lost every manager; with a manager alive use `shoal dr recover`, or remove the nodes first", joinComma(managers))
+	case len(unknown) > 0:
+		return nil, fmt.Errorf("%s not in the backup's inventory: remove them first, or restore onto another lab name", joinComma(unknown))
+	}
+	return kept, nil
+}
+
+func labNames(ns []lab.Node) []string {
+	var s []string
+	for _, n := range ns {
+		s = append(s, n.Name)
+	}
+	return s
 }
 
 // oldAdvertise is the address node advertised in the backed-up cluster,
@@ -215,6 +262,7 @@ func runDRRestore(cmd *cobra.Command, a *app, fl drRestoreFlags) error {
 		fl.from, m.SwarmID, m.Cluster, m.Node, m.Taken.Format(time.RFC3339), len(m.Objects.Services), len(m.Objects.Secrets))
 
 	var target *inventory.Inventory
+	var survivors []lab.Node // workers of the lost lab still running
 	if targetPath != "" {
 		if target, err = inventory.Load(targetPath); err != nil {
 			return withCode(exitUsage, fmt.Errorf("the inventory of the new servers: %w", err))
@@ -239,11 +287,19 @@ func runDRRestore(cmd *cobra.Command, a *app, fl drRestoreFlags) error {
 			for _, n := range l.Nodes {
 				names = append(names, n.Name)
 			}
-			return withCode(exitRefused, fmt.Errorf("lab %s still has nodes (%s): dr restore is for a cluster that lost every manager; with a manager alive use `shoal dr recover`, or remove the nodes first: nothing was changed", m.Cluster, joinComma(names)))
+			kept, err := survivingWorkers(old, names)
+			if err != nil {
+				return withCode(exitRefused, fmt.Errorf("lab %s still has nodes (%s): %w: nothing was changed", m.Cluster, joinComma(names), err))
+			}
+			for _, n := range l.Nodes {
+				if slices.Contains(kept, n.Name) {
+					survivors = append(survivors, n)
+				}
+			}
 		}
 	}
 
-	plan := planRestore(old, target, m.Node)
+	plan := planRestore(old, target, m.Node, labNames(survivors))
 	steps := plan.steps
 	if !a.json() {
 		fmt.Fprintf(a.stdout, "restore %s from %s in %d steps:\n", m.Cluster, fl.from, len(steps))
@@ -267,12 +323,12 @@ func runDRRestore(cmd *cobra.Command, a *app, fl drRestoreFlags) error {
 	inv := target
 	left := fmt.Sprintf("the servers of %s are left as they are", targetPath)
 	if target == nil {
-		if inv, err = restoreLabVPSes(ctx, a, old, m.Cluster, dir, invPath); err != nil {
+		if inv, err = restoreLabVPSes(ctx, a, old, m.Cluster, dir, invPath, survivors); err != nil {
 			return err
 		}
 		left = fmt.Sprintf("the lab's VPSes are left as they are: `shoal lab down --name %s` removes them", m.Cluster)
 	}
-	if err := restoreOnto(ctx, a, inv, m.Node, c, plan, step, fl.converge); err != nil {
+	if err := restoreOnto(ctx, a, inv, m.Node, c, plan, labNames(survivors), step, fl.converge); err != nil {
 		return withCode(exitFailed, fmt.Errorf("%w (%s)", err, left))
 	}
 	fmt.Fprintf(a.stderr, "restored %s from %s in %s: quorum ok, every service runs\n", m.Cluster, fl.from, time.Since(start).Round(100*time.Millisecond))
@@ -320,7 +376,7 @@ func checkRestoreTargets(ctx context.Context, a *app, target *inventory.Inventor
 
 // restoreLabVPSes makes the lab VPSes of a restore (step 1), in parallel,
 // and writes the lab's inventory with their addresses and pinned keys.
-func restoreLabVPSes(ctx context.Context, a *app, old *inventory.Inventory, cluster, dir, invPath string) (*inventory.Inventory, error) {
+func restoreLabVPSes(ctx context.Context, a *app, old *inventory.Inventory, cluster, dir, invPath string, survivors []lab.Node) (*inventory.Inventory, error) {
 	docker, err := localDocker()
 	if err != nil {
 		return nil, err
@@ -340,6 +396,10 @@ func restoreLabVPSes(ctx context.Context, a *app, old *inventory.Inventory, clus
 	errs := make([]error, len(old.Nodes))
 	var wg sync.WaitGroup
 	for i, n := range old.Nodes {
+		if j := slices.IndexFunc(survivors, func(s lab.Node) bool { return s.Name == n.Name }); j >= 0 {
+			nodes[i] = survivors[j]
+			continue
+		}
 		role := lab.RoleWorker
 		if n.Role == inventory.RoleManager {
 			role = lab.RoleManager
@@ -367,6 +427,10 @@ func restoreLabVPSes(ctx context.Context, a *app, old *inventory.Inventory, clus
 		if err := appendKnownHost(kh, nodes[i].Address, key); err != nil {
 			return nil, withCode(exitFailed, err)
 		}
+		if slices.ContainsFunc(survivors, func(s lab.Node) bool { return s.Name == nodes[i].Name }) {
+			fmt.Fprintf(a.stderr, "[%s %s] surviving worker at %s, kept\n", nodes[i].Name, nodes[i].Hoster, nodes[i].Address)
+			continue
+		}
 		fmt.Fprintf(a.stderr, "[%s %s] new lab VPS at %s (was %s)\n", nodes[i].Name, nodes[i].Hoster, nodes[i].Address, old.Nodes[i].Address)
 	}
 	inv.Path = invPath
@@ -385,7 +449,7 @@ func restoreLabVPSes(ctx context.Context, a *app, old *inventory.Inventory, clus
 }
 
 // restoreOnto runs the steps after the first on the new nodes of inv.
-func restoreOnto(ctx context.Context, a *app, inv *inventory.Inventory, node string, c *backup.Contents, plan restorePlan, step func(int), converge time.Duration) error {
+func restoreOnto(ctx context.Context, a *app, inv *inventory.Inventory, node string, c *backup.Contents, plan restorePlan, survivors []string, step func(int), converge time.Duration) error {
 	dial, closer, err := bootstrap.DialOptions(inv)
 	if err != nil {
 		return err
@@ -424,6 +488,10 @@ func restoreOnto(ctx context.Context, a *app, inv *inventory.Inventory, node str
 		return err
 	}
 	selfID := self.Info.Swarm.NodeID
+	left, err := leaveLostSwarm(ctx, inv, survivors, dial, say)
+	if err != nil {
+		return fmt.Errorf("step 3: %w (the swarm is re-formed on %s; its lost entries are not removed yet)", err, node)
+	}
 	raftAddr := ""
 	for _, e := range res.Items {
 		if e.ID == selfID {
@@ -433,7 +501,7 @@ func restoreOnto(ctx context.Context, a *app, inv *inventory.Inventory, node str
 			continue
 		}
 		name := swarm.NodeName(e.Spec.Labels, e.Description.Hostname)
-		if e.Status.State == swarmtypes.NodeStateReady {
+		if e.Status.State == swarmtypes.NodeStateReady && !left[e.ID] {
 			return fmt.Errorf("step 3: %s (%s) is Ready in the restored swarm: a node of the lost cluster still runs; not removed. The swarm is re-formed on %s alone: decide whether the lost cluster is really lost", name, e.ID, node)
 		}
 		if _, err := api.NodeRemove(ctx, e.ID, client.NodeRemoveOptions{Force: true}); err != nil {
@@ -478,6 +546,45 @@ func restoreOnto(ctx context.Context, a *app, inv *inventory.Inventory, node str
 		return writeJSON(a.stdout, map[string]any{"cluster": inv.Cluster.Name, "restored_on": node, "services": svcs})
 	}
 	return nil
+}
+
+// leaveLostSwarm makes each surviving worker leave the swarm it is in
+// (the lost one) and returns their node IDs in it.
+func leaveLostSwarm(ctx context.Context, inv *inventory.Inventory, survivors []string, dial remote.DialOptions, say func(string, ...any)) (map[string]bool, error) {
+	left := map[string]bool{}
+	for _, name := range survivors {
+		n, _ := inv.Node(name)
+		conn, err := remote.Dial(ctx, bootstrap.Target(inv, n), dial)
+		if err != nil {
+			return left, err
+		}
+		err = func() error {
+			defer conn.Close()
+			api, err := conn.Docker(ctx)
+			if err != nil {
+				return err
+			}
+			defer api.Close()
+			info, err := api.Info(ctx, client.InfoOptions{})
+			if err != nil {
+				return fmt.Errorf("%s: docker info: %w", name, err)
+			}
+			if info.Info.Swarm.LocalNodeState == swarmtypes.LocalNodeStateInactive {
+				say("[%s] surviving worker, in no swarm", name)
+				return nil
+			}
+			say("[%s] surviving worker: leaving the lost swarm (node %s, %s)", name, info.Info.Swarm.NodeID, info.Info.Swarm.LocalNodeState)
+			if _, err := api.SwarmLeave(ctx, client.SwarmLeaveOptions{Force: true}); err != nil {
+				return fmt.Errorf("%s: swarm leave --force: %w", name, err)
+			}
+			left[info.Info.Swarm.NodeID] = true
+			return nil
+		}()
+		if err != nil {
+			return left, err
+		}
+	}
+	return left, nil
 }
 
 // ensureEngine installs or starts Docker Engine on a new server that has

@@ -21,7 +21,7 @@ func restoreInv(path, prefix string) *inventory.Inventory {
 
 func TestPlanRestoreOntoNewAddressesMovesTheRaftAddress(t *testing.T) {
 	old := restoreInv("", "10.0.0.")
-	p := planRestore(old, restoreInv("new.yaml", "192.0.2."), "m2")
+	p := planRestore(old, restoreInv("new.yaml", "192.0.2."), "m2", nil)
 	want := []string{
 		"use the 4 servers of new.yaml:",
 		"put the backup's raft state onto m2",
@@ -45,20 +45,20 @@ func TestPlanRestoreOntoNewAddressesMovesTheRaftAddress(t *testing.T) {
 
 func TestPlanRestoreOntoTheOldAddressesMovesNothing(t *testing.T) {
 	old := restoreInv("", "10.0.0.")
-	p := planRestore(old, restoreInv("same.yaml", "10.0.0."), "m2")
+	p := planRestore(old, restoreInv("same.yaml", "10.0.0."), "m2", nil)
 	if p.rehome != 0 || len(p.steps) != 5 || p.join != 4 {
 		t.Errorf("steps %q (rehome %d, join %d), want 5 without a move", p.steps, p.rehome, p.join)
 	}
 }
 
 func TestPlanRestoreOnALabMovesTheAddressIfItIsKept(t *testing.T) {
-	p := planRestore(restoreInv("", "10.0.0."), nil, "m2")
+	p := planRestore(restoreInv("", "10.0.0."), nil, "m2", nil)
 	if !strings.HasPrefix(p.steps[0], "create 4 new lab VPSes") || p.rehome != 4 ||
 		!strings.HasPrefix(p.steps[3], "if m2 kept its old raft address 10.0.0.2:2377: on m1 only, send raft traffic for 10.0.0.2:2377 to its new address") {
 		t.Errorf("steps %q (rehome %d)", p.steps, p.rehome)
 	}
 	one := &inventory.Inventory{Nodes: []inventory.Node{{Name: "m1", Role: "manager", Hoster: "a", Address: "10.0.0.1"}}}
-	if p := planRestore(one, nil, "m1"); p.rehome != 0 || p.join != 0 || len(p.steps) != 4 {
+	if p := planRestore(one, nil, "m1", nil); p.rehome != 0 || p.join != 0 || len(p.steps) != 4 {
 		t.Errorf("one node: steps %q (rehome %d, join %d), want 4 without move or join", p.steps, p.rehome, p.join)
 	}
 }
@@ -90,5 +90,23 @@ func TestRehomeWaitsReadTheNodeList(t *testing.T) {
 		if done != (c.want == "") || why != c.want {
 			t.Errorf("%+v: %v %q, want %q", c.n.ManagerStatus, done, why, c.want)
 		}
+	}
+}
+
+func TestSurvivingWorkersAreKeptAndManagersRefuse(t *testing.T) {
+	old := restoreInv("", "10.0.0.")
+	if kept, err := survivingWorkers(old, []string{"w1"}); err != nil || len(kept) != 1 || kept[0] != "w1" {
+		t.Errorf("w1 alone: kept %q, %v; want w1", kept, err)
+	}
+	if _, err := survivingWorkers(old, []string{"w1", "m3"}); err == nil || !strings.Contains(err.Error(), "managers m3 still run") || !strings.Contains(err.Error(), "dr recover") {
+		t.Errorf("m3 alive: %v, want refused naming m3 and dr recover", err)
+	}
+	if _, err := survivingWorkers(old, []string{"w7"}); err == nil || !strings.Contains(err.Error(), "w7 not in the backup's inventory") {
+		t.Errorf("unknown w7: %v", err)
+	}
+	p := planRestore(old, nil, "m2", []string{"w1"})
+	if !strings.HasPrefix(p.steps[0], "create 3 new lab VPSes: m1 (manager at a), m2 (manager at b), m3 (manager at c); pin their host keys; keep the surviving workers w1;") ||
+		!strings.HasPrefix(p.steps[2], "make the surviving workers w1 leave the lost swarm") || !strings.HasPrefix(p.steps[p.join-1], "join m1, m3, w1 ") {
+		t.Errorf("steps with a survivor: %q", p.steps)
 	}
 }
