@@ -41,7 +41,8 @@ func newDRRestoreCmd(a *app) *cobra.Command {
 reads the inventory it holds (names, roles, hosters, labels). The new
 servers are either
 
-  --inventory NEW.yaml  servers you made, listed with the backup's node
+  --inventory NEW.yaml  (or $SHOAL_INVENTORY; never ./inventory.yaml or the
+                        last lab) servers you made, listed with the backup's node
                         names, roles and hosters and the cluster's name (any
                         addresses; host keys pinned in its known_hosts, as for
                         ` + "`shoal bootstrap`" + `); refused (exit 3) when any of them is in a
@@ -63,7 +64,7 @@ Then:
      their values
   3. the entries of the lost nodes are removed
   4. when the re-formed swarm kept the old server's raft address (Docker
-     Engine does), it is moved to the new one: on a second node only, raft
+     Engine 20.10 does), it is moved to the new one: on a second node only, raft
      traffic for the old address is sent to the new one (a temporary
      iptables DNAT rule, through sudo when the login user is not root);
      that node joins as a manager; the restored manager is demoted and
