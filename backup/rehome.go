@@ -2,6 +2,8 @@ package backup
 
 import (
 	"cmp"
+	"context"
+	"errors"
 	"fmt"
 	"net"
 	"slices"
@@ -181,4 +183,79 @@ func sameHost(a, b string) bool {
 		return ia.Equal(ib)
 	}
 	return ha == hb
+}
+
+// RehomeExec does the effects of a Rehome; RunRehome decides their order.
+type RehomeExec interface {
+	// AddRule and RemoveRule add and remove the DNAT rule on the helper
+	// (DNATCmd).
+	AddRule(ctx context.Context) error
+	RemoveRule(ctx context.Context) error
+	// JoinHelper joins the helper to the swarm as a manager.
+	JoinHelper(ctx context.Context) error
+	// Demote makes node a worker and waits until it is one (and, for the
+	// restored manager, until the helper leads).
+	Demote(ctx context.Context, node string) error
+	// Promote makes node a manager and waits until it is a reachable one
+	// at the Rehome's New address.
+	Promote(ctx context.Context, node string) error
+	// CheckAddrs checks that every manager's raft address is a new
+	// server's (StaleRaftAddrs).
+	CheckAddrs(ctx context.Context) error
+}
+
+// RunRehome moves r.Node's raft address as r says, through x. Each step
+// is said before it runs; an error says what state the swarm is left in.
+// The DNAT rule, once added, is removed whatever happens (a failure to
+// remove it is joined to the error with the command to run by hand).
+func RunRehome(ctx context.Context, r Rehome, x RehomeExec, say func(string, ...any)) (err error) {
+	if !r.Needed {
+		return nil
+	}
+	steps := r.Steps()
+	say("[%s] %s", r.Helper, steps[0])
+	if err := x.AddRule(ctx); err != nil {
+		return fmt.Errorf("%s: add the DNAT rule: %w (the swarm runs on %s alone, raft address %s: a manager can join only once raft traffic for %s reaches %s)", r.Helper, err, r.Node, r.Old, r.Old, r.New)
+	}
+	tried := false // to remove the rule: once
+	remove := func(ctx context.Context) error {
+		tried = true
+		say("[%s] %s", r.Helper, steps[3])
+		if err := x.RemoveRule(ctx); err != nil {
+			return fmt.Errorf("%s: remove the DNAT rule: %w (remove it by hand: %s)", r.Helper, err, r.DNATCmd(false).Script)
+		}
+		return nil
+	}
+	defer func() {
+		if !tried {
+			err = errors.Join(err, remove(context.WithoutCancel(ctx)))
+		}
+	}()
+
+	say("[%s] %s", r.Helper, steps[1])
+	if err := x.JoinHelper(ctx); err != nil {
+		return fmt.Errorf("join %s as a manager: %w (the swarm runs on %s, raft address %s; %s may have joined: `docker node ls` on %s says)", r.Helper, err, r.Node, r.Old, r.Helper, r.Node)
+	}
+	say("[%s] %s", r.Node, steps[2])
+	if err := x.Demote(ctx, r.Node); err != nil {
+		return fmt.Errorf("demote %s: %w (the swarm's managers are %s and %s, or %s alone: `docker node ls` on %s shows which; promote %s again with `docker node promote` once %s leads)", r.Node, err, r.Node, r.Helper, r.Helper, r.Helper, r.Node, r.Helper)
+	}
+	say("[%s] a worker now; %s leads", r.Node, r.Helper)
+	if err := x.Promote(ctx, r.Node); err != nil {
+		return fmt.Errorf("promote %s: %w (%s leads; `docker node ls` on it shows whether %s became a manager at %s: if not, run `docker node promote %s` there)", r.Node, err, r.Helper, r.Node, r.New, r.Node)
+	}
+	say("[%s] a reachable manager again, raft address %s", r.Node, r.New)
+	if err := remove(ctx); err != nil {
+		return err
+	}
+	if r.HelperIsWorker {
+		say("[%s] %s", r.Helper, steps[4])
+		if err := x.Demote(ctx, r.Helper); err != nil {
+			return fmt.Errorf("demote %s back to a worker: %w (the swarm's managers are %s and %s: `shoal bootstrap` asks to demote it)", r.Helper, err, r.Node, r.Helper)
+		}
+	}
+	if err := x.CheckAddrs(ctx); err != nil {
+		return fmt.Errorf("check the raft addresses: %w (the swarm runs; check `docker node inspect` before going on)", err)
+	}
+	return nil
 }

@@ -1,6 +1,9 @@
 package backup
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -116,5 +119,85 @@ func TestStaleRaftAddrsNamesManagersNotAtANewAddress(t *testing.T) {
 	got := StaleRaftAddrs(nodes, []string{"192.0.2.1", "192.0.2.2:2377"})
 	if len(got) != 1 || got[0] != "m2 at 10.0.0.2:2377" {
 		t.Errorf("got %q, want m2 only", got)
+	}
+}
+
+// rehomeRecorder records RehomeExec calls and fails the one named fail.
+type rehomeRecorder struct {
+	calls []string
+	fail  string
+}
+
+func (r *rehomeRecorder) do(call string) error {
+	r.calls = append(r.calls, call)
+	if call == r.fail {
+		return errors.New("boom")
+	}
+	return nil
+}
+func (r *rehomeRecorder) AddRule(context.Context) error    { return r.do("add-rule") }
+func (r *rehomeRecorder) RemoveRule(context.Context) error { return r.do("remove-rule") }
+func (r *rehomeRecorder) JoinHelper(context.Context) error { return r.do("join-helper") }
+func (r *rehomeRecorder) Demote(_ context.Context, n string) error {
+	return r.do("demote " + n)
+}
+func (r *rehomeRecorder) Promote(_ context.Context, n string) error {
+	return r.do("promote " + n)
+}
+func (r *rehomeRecorder) CheckAddrs(context.Context) error { return r.do("check") }
+
+func TestRunRehomeOrderAndTheRuleAlwaysRemoved(t *testing.T) {
+	r := PlanRehome(threeTwo("192.0.2."), "m2", "10.0.0.2", "192.0.2.2")
+	say := func(string, ...any) {}
+	for _, c := range []struct {
+		fail, want, says string
+	}{
+		{"", "add-rule join-helper demote m2 promote m2 remove-rule check", ""},
+		{"add-rule", "add-rule", "the swarm runs on m2 alone, raft address 10.0.0.2:2377"},
+		{"join-helper", "add-rule join-helper remove-rule", "join m1 as a manager: boom"},
+		{"demote m2", "add-rule join-helper demote m2 remove-rule", "promote m2 again with `docker node promote` once m1 leads"},
+		{"promote m2", "add-rule join-helper demote m2 promote m2 remove-rule", "run `docker node promote m2` there"},
+		{"remove-rule", "add-rule join-helper demote m2 promote m2 remove-rule", "remove it by hand: while iptables -t nat -D OUTPUT -d 10.0.0.2"},
+		{"check", "add-rule join-helper demote m2 promote m2 remove-rule check", "check the raft addresses: boom"},
+	} {
+		x := &rehomeRecorder{fail: c.fail}
+		err := RunRehome(context.Background(), r, x, say)
+		if got := strings.Join(x.calls, " "); got != c.want {
+			t.Errorf("fail %q: calls %q, want %q", c.fail, got, c.want)
+		}
+		if (err == nil) != (c.fail == "") || (err != nil && !strings.Contains(err.Error(), c.says)) {
+			t.Errorf("fail %q: %v, want it to say %q", c.fail, err, c.says)
+		}
+	}
+	// The rule left after a failed step and a failed removal: both said.
+	x := &rehomeRecorder{fail: "join-helper"}
+	x2 := &failTwice{rehomeRecorder: x}
+	if err := RunRehome(context.Background(), r, x2, say); err == nil || !strings.Contains(err.Error(), "join m1") || !strings.Contains(err.Error(), "remove it by hand") {
+		t.Errorf("join and removal failing: %v", err)
+	}
+}
+
+type failTwice struct{ *rehomeRecorder }
+
+func (f *failTwice) RemoveRule(context.Context) error { return errors.New("gone") }
+
+func TestRunRehomeDemotesABorrowedWorkerAndSkipsWhenNotNeeded(t *testing.T) {
+	inv := threeTwo("192.0.2.")
+	inv.Nodes = slices.DeleteFunc(inv.Nodes, func(n inventory.Node) bool { return n.Name == "m1" || n.Name == "m3" })
+	x := &rehomeRecorder{}
+	var said []string
+	say := func(f string, a ...any) { said = append(said, fmt.Sprintf(f, a...)) }
+	if err := RunRehome(context.Background(), PlanRehome(inv, "m2", "10.0.0.2", "192.0.2.2"), x, say); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(x.calls, " "); got != "add-rule join-helper demote m2 promote m2 remove-rule demote w1 check" {
+		t.Errorf("calls %q", got)
+	}
+	if len(said) < 6 || !strings.HasPrefix(said[0], "[w1] on w1 only") {
+		t.Errorf("said %q", said)
+	}
+	x = &rehomeRecorder{}
+	if err := RunRehome(context.Background(), PlanRehome(inv, "m2", "192.0.2.2", "192.0.2.2"), x, say); err != nil || len(x.calls) != 0 {
+		t.Errorf("not needed: %v, calls %q", err, x.calls)
 	}
 }

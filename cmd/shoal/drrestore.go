@@ -517,7 +517,7 @@ func restoreOnto(ctx context.Context, a *app, inv *inventory.Inventory, node str
 		rh := backup.PlanRehome(inv, node, raftAddr, self.Info.Swarm.NodeAddr)
 		if !rh.Needed {
 			say("[%s] nothing to move: %s", node, rh.Why)
-		} else if err := rehomeRaft(ctx, a, inv, rh, selfID, bo, say); err != nil {
+		} else if err := rehomeRaft(ctx, a, inv, rh, selfID, api, bo, say); err != nil {
 			return fmt.Errorf("step %d: %w", plan.rehome, err)
 		}
 	}
@@ -606,100 +606,123 @@ func ensureEngine(ctx context.Context, conn *remote.Conn, say func(string, ...an
 }
 
 // rehomeRaft moves the restored manager's raft address from rh.Old to
-// rh.New (backup.Rehome says how). Every step says what it does; an error
-// says what state the swarm is left in.
-func rehomeRaft(ctx context.Context, a *app, inv *inventory.Inventory, rh backup.Rehome, restoredID string, bo bootstrap.Options, say func(string, ...any)) error {
-	steps := rh.Steps()
+// rh.New: backup.RunRehome decides the order, rehomeExec does each step
+// over SSH and the helper's Docker API.
+func rehomeRaft(ctx context.Context, a *app, inv *inventory.Inventory, rh backup.Rehome, restoredID string, restored *client.Client, bo bootstrap.Options, say func(string, ...any)) error {
 	start := time.Now()
 	hn, _ := inv.Node(rh.Helper)
-	rn, _ := inv.Node(rh.Node)
 	hc, err := remote.Dial(ctx, bootstrap.Target(inv, hn), bo.Dial)
 	if err != nil {
 		return fmt.Errorf("reach %s to help move %s's raft address: %w (the swarm runs on %s alone, raft address %s)", rh.Helper, rh.Node, err, rh.Node, rh.Old)
 	}
 	defer hc.Close()
-	say("[%s] %s", rh.Helper, steps[0])
-	if _, err := hc.Run(ctx, rh.DNATCmd(true)); err != nil {
-		return fmt.Errorf("%s: add the DNAT rule: %w (the swarm runs on %s alone, raft address %s: a manager can join only once raft traffic for %s reaches %s)", rh.Helper, err, rh.Node, rh.Old, rh.Old, rh.New)
-	}
-	removed := false
-	removeRule := func(c context.Context) error {
-		if removed {
-			return nil
-		}
-		say("[%s] %s", rh.Helper, steps[3])
-		if _, err := hc.Run(c, rh.DNATCmd(false)); err != nil {
-			return fmt.Errorf("%s: remove the DNAT rule (remove it by hand: %s): %w", rh.Helper, rh.DNATCmd(false).Script, err)
-		}
-		removed = true
-		return nil
-	}
-	defer func() {
-		if err := removeRule(context.WithoutCancel(ctx)); err != nil {
-			say("warning: %v", err)
-		}
-	}()
-
-	say("[%s] %s", rh.Helper, steps[1])
-	sub := *inv
-	hm := hn
-	hm.Role = inventory.RoleManager
-	sub.Nodes = []inventory.Node{rn, hm}
-	if _, err := bootstrap.Run(ctx, &sub, bo, newNodePrinter(a.stderr, &sub)); err != nil {
-		return fmt.Errorf("join %s as a manager: %w (the swarm runs on %s, raft address %s; %s may have joined: `docker node ls` on %s says)", rh.Helper, err, rh.Node, rh.Old, rh.Helper, rh.Node)
-	}
-	api, err := hc.Docker(ctx)
-	if err != nil {
+	x := &rehomeExec{a: a, inv: inv, rh: rh, bo: bo, conn: hc, restored: restored, ids: map[string]string{rh.Node: restoredID}}
+	defer x.close()
+	if err := backup.RunRehome(ctx, rh, x, say); err != nil {
 		return err
-	}
-	defer api.Close()
-	info, err := api.Info(ctx, client.InfoOptions{})
-	if err != nil {
-		return fmt.Errorf("%s: docker info: %w", rh.Helper, err)
-	}
-	helperID := info.Info.Swarm.NodeID
-
-	say("[%s] %s", rh.Node, steps[2])
-	if err := setNodeRole(ctx, api, restoredID, swarmtypes.NodeRoleWorker); err != nil {
-		return fmt.Errorf("demote %s: %w (the swarm has managers %s and %s; nothing else changed)", rh.Node, err, rh.Node, rh.Helper)
-	}
-	if err := waitNodes(ctx, api, 2*time.Minute, func(ns []swarmtypes.Node) (bool, string) {
-		return demotedUnder(ns, restoredID, helperID)
-	}); err != nil {
-		return fmt.Errorf("after demoting %s: %w (the swarm's managers are being changed: `docker node ls` on %s shows them; promote %s again with `docker node promote` once %s leads)", rh.Node, err, rh.Helper, rh.Node, rh.Helper)
-	}
-	say("[%s] a worker now; %s leads", rh.Node, rh.Helper)
-	if err := setNodeRole(ctx, api, restoredID, swarmtypes.NodeRoleManager); err != nil {
-		return fmt.Errorf("promote %s: %w (%s is the only manager, %s a worker: run `docker node promote` on %s, then `shoal bootstrap`)", rh.Node, err, rh.Helper, rh.Node, rh.Helper)
-	}
-	if err := waitNodes(ctx, api, 3*time.Minute, func(ns []swarmtypes.Node) (bool, string) {
-		return reachableAt(ns, restoredID, rh.New)
-	}); err != nil {
-		return fmt.Errorf("after promoting %s: %w (%s leads; `docker node ls` on it shows whether %s became a manager)", rh.Node, err, rh.Helper, rh.Node)
-	}
-	say("[%s] a reachable manager again, raft address %s", rh.Node, rh.New)
-	if err := removeRule(ctx); err != nil {
-		return err
-	}
-	if rh.HelperIsWorker {
-		say("[%s] %s", rh.Helper, steps[4])
-		if err := setNodeRole(ctx, api, helperID, swarmtypes.NodeRoleWorker); err != nil {
-			return fmt.Errorf("demote %s back to a worker: %w (the swarm has managers %s and %s: `shoal bootstrap` asks to demote it)", rh.Helper, err, rh.Node, rh.Helper)
-		}
-	}
-	list, err := api.NodeList(ctx, client.NodeListOptions{})
-	if err != nil {
-		return fmt.Errorf("%s: node list: %w", rh.Helper, err)
-	}
-	var want []string
-	for _, n := range inv.Nodes {
-		want = append(want, swarm.AdvertiseAddr(inv, n))
-	}
-	want = append(want, rh.New)
-	if bad := backup.StaleRaftAddrs(list.Items, want); len(bad) > 0 {
-		return fmt.Errorf("raft addresses not of the new servers: %s (the swarm runs; check `docker node inspect` before going on)", joinComma(bad))
 	}
 	say("[%s] every manager's raft address is a new server's (moved in %s)", rh.Node, time.Since(start).Round(100*time.Millisecond))
+	return nil
+}
+
+// rehomeExec is backup.RehomeExec on the helper's SSH connection and,
+// once it is a manager, its Docker API; the restored manager's Docker API
+// watches while the helper's role changes.
+type rehomeExec struct {
+	a        *app
+	inv      *inventory.Inventory
+	rh       backup.Rehome
+	bo       bootstrap.Options
+	conn     *remote.Conn
+	api      *client.Client // the helper's
+	restored *client.Client
+	ids      map[string]string // node name -> swarm node ID
+}
+
+func (x *rehomeExec) close() {
+	if x.api != nil {
+		x.api.Close()
+	}
+}
+
+// via is the Docker API of the manager that stays one while node's role
+// changes: a worker's engine cannot list nodes.
+func (x *rehomeExec) via(node string) *client.Client {
+	if node == x.rh.Helper {
+		return x.restored
+	}
+	return x.api
+}
+
+func (x *rehomeExec) AddRule(ctx context.Context) error {
+	_, err := x.conn.Run(ctx, x.rh.DNATCmd(true))
+	return err
+}
+
+func (x *rehomeExec) RemoveRule(ctx context.Context) error {
+	_, err := x.conn.Run(ctx, x.rh.DNATCmd(false))
+	return err
+}
+
+// JoinHelper runs bootstrap on the restored manager and the helper only,
+// the helper as a manager whatever its role in the inventory.
+func (x *rehomeExec) JoinHelper(ctx context.Context) error {
+	rn, _ := x.inv.Node(x.rh.Node)
+	hn, _ := x.inv.Node(x.rh.Helper)
+	hn.Role = inventory.RoleManager
+	sub := *x.inv
+	sub.Nodes = []inventory.Node{rn, hn}
+	if _, err := bootstrap.Run(ctx, &sub, x.bo, newNodePrinter(x.a.stderr, &sub)); err != nil {
+		return err
+	}
+	api, err := x.conn.Docker(ctx)
+	if err != nil {
+		return err
+	}
+	x.api = api
+	info, err := api.Info(ctx, client.InfoOptions{})
+	if err != nil {
+		return fmt.Errorf("%s: docker info: %w", x.rh.Helper, err)
+	}
+	x.ids[x.rh.Helper] = info.Info.Swarm.NodeID
+	return nil
+}
+
+func (x *rehomeExec) Demote(ctx context.Context, node string) error {
+	if err := setNodeRole(ctx, x.via(node), x.ids[node], swarmtypes.NodeRoleWorker); err != nil {
+		return err
+	}
+	leader := x.ids[x.rh.Helper]
+	if node == x.rh.Helper {
+		leader = x.ids[x.rh.Node]
+	}
+	return waitNodes(ctx, x.via(node), 2*time.Minute, func(ns []swarmtypes.Node) (bool, string) {
+		return demotedUnder(ns, x.ids[node], leader)
+	})
+}
+
+func (x *rehomeExec) Promote(ctx context.Context, node string) error {
+	if err := setNodeRole(ctx, x.via(node), x.ids[node], swarmtypes.NodeRoleManager); err != nil {
+		return err
+	}
+	return waitNodes(ctx, x.via(node), 3*time.Minute, func(ns []swarmtypes.Node) (bool, string) {
+		return reachableAt(ns, x.ids[node], x.rh.New)
+	})
+}
+
+func (x *rehomeExec) CheckAddrs(ctx context.Context) error {
+	list, err := x.restored.NodeList(ctx, client.NodeListOptions{})
+	if err != nil {
+		return fmt.Errorf("%s: node list: %w", x.rh.Node, err)
+	}
+	var want []string
+	for _, n := range x.inv.Nodes {
+		want = append(want, swarm.AdvertiseAddr(x.inv, n))
+	}
+	want = append(want, x.rh.New)
+	if bad := backup.StaleRaftAddrs(list.Items, want); len(bad) > 0 {
+		return fmt.Errorf("raft addresses not of the new servers: %s", joinComma(bad))
+	}
 	return nil
 }
 
