@@ -6,17 +6,22 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"filippo.io/age"
 	"github.com/minio/minio-go/v7"
+	"github.com/moby/moby/api/types/container"
 	mswarm "github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
 
@@ -41,11 +46,18 @@ type backupLab struct {
 	demo     string
 	services map[string]string // name -> ID
 	swarmID  string
+	workers  int
 }
 
 const backupSecretValue = "s3cr3t value of the restore test\n"
 
 func newBackupLab(ctx context.Context, t testing.TB) backupLab {
+	t.Helper()
+	return newBackupLabWith(ctx, t, 1)
+}
+
+// newBackupLabWith is newBackupLab with workers workers (w1, w2, ...).
+func newBackupLabWith(ctx context.Context, t testing.TB, workers int) backupLab {
 	t.Helper()
 	c, name := newLab(t)
 	docker, err := localDocker()
@@ -61,7 +73,7 @@ func newBackupLab(ctx context.Context, t testing.TB) backupLab {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.must("lab", "up", "--name", name, "--managers", "3", "--workers", "1")
+	c.must("lab", "up", "--name", name, "--managers", "3", "--workers", strconv.Itoa(workers))
 	s3, err := lab.StartS3(ctx, docker, lab.Ref(name, filepath.Join(c.home, "lab", name)), s3img, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -72,8 +84,10 @@ func newBackupLab(ctx context.Context, t testing.TB) backupLab {
 	for k, v := range s3.Env() {
 		t.Setenv(k, v)
 	}
-	if err := images.LoadInto(ctx, demo, lab.ContainerName(name, "w1")); err != nil {
-		t.Fatal(err)
+	for i := 1; i <= workers; i++ {
+		if err := images.LoadInto(ctx, demo, lab.ContainerName(name, fmt.Sprintf("w%d", i))); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	// The recipient in the inventory, the identity off the cluster.
@@ -100,7 +114,7 @@ func newBackupLab(ctx context.Context, t testing.TB) backupLab {
 	}
 
 	m1 := c.managerDocker(ctx, name, "m1")
-	bl := backupLab{c: c, name: name, s3: s3, to: "s3://backups/" + name + "?endpoint=" + s3.URL(), identity: idFile, id: id, demo: demo,
+	bl := backupLab{c: c, name: name, s3: s3, workers: workers, to: "s3://backups/" + name + "?endpoint=" + s3.URL(), identity: idFile, id: id, demo: demo,
 		services: map[string]string{}}
 	if _, err := m1.NetworkCreate(ctx, "backend", client.NetworkCreateOptions{Driver: "overlay", Scope: "swarm"}); err != nil {
 		t.Fatal(err)
@@ -177,6 +191,84 @@ func (bl backupLab) object(ctx context.Context, t *testing.T, url string) []byte
 		t.Fatalf("read %s: %v", url, err)
 	}
 	return b
+}
+
+// removeEveryNode removes every VPS of the lab (its S3 server stays).
+func (bl backupLab) removeEveryNode(ctx context.Context, t testing.TB) {
+	t.Helper()
+	docker, err := localDocker()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer docker.Close()
+	l := bl.c.labRef(bl.name)
+	for _, n := range slices.Clone(l.Nodes) { // RemoveNode drops each from l.Nodes
+		if err := lab.RemoveNode(ctx, docker, l, n.Name, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// loadDemoWhenUp loads the demo image into the new workers as soon as
+// their engines answer (lab VPSes cannot pull, a registry would serve
+// it); the channel says how it went.
+func (bl backupLab) loadDemoWhenUp(ctx context.Context) <-chan error {
+	loaded := make(chan error, 1)
+	go func() {
+		var errs []error
+		for i := 1; i <= bl.workers; i++ {
+			var err error
+			deadline := time.Now().Add(5 * time.Minute)
+			for time.Now().Before(deadline) && ctx.Err() == nil {
+				if err = images.LoadInto(ctx, bl.demo, lab.ContainerName(bl.name, fmt.Sprintf("w%d", i))); err == nil {
+					break
+				}
+				select {
+				case <-ctx.Done():
+				case <-time.After(2 * time.Second):
+				}
+			}
+			errs = append(errs, err)
+		}
+		loaded <- errors.Join(errs...)
+	}()
+	return loaded
+}
+
+// assertRestored checks a restored lab of 3 managers and bl.workers
+// workers: quorum ok, the swarm's ID, the services with their IDs (in
+// restore's output out) running, and web's log showing its secret's value
+// checked. It returns the restored manager's Docker API.
+func (bl backupLab) assertRestored(ctx context.Context, t *testing.T, node, out string) *client.Client {
+	t.Helper()
+	st := bl.c.status()
+	if st.Quorum != quorum.OK || st.Managers != 3 || st.ManagersReachable != 3 || len(st.Nodes) != 3+bl.workers {
+		t.Errorf("after restore: quorum %s, %d/%d managers, %d nodes; want ok, 3/3, %d", st.Quorum, st.ManagersReachable, st.Managers, len(st.Nodes), 3+bl.workers)
+	}
+	m := bl.c.managerDocker(ctx, bl.name, node)
+	sw, err := m.SwarmInspect(ctx, client.SwarmInspectOptions{})
+	if err != nil || sw.Swarm.ID != bl.swarmID {
+		t.Errorf("swarm ID after restore = %q (%v), want %s", sw.Swarm.ID, err, bl.swarmID)
+	}
+	for name, id := range bl.services {
+		if !strings.Contains(out, id+"  "+name) {
+			t.Errorf("restore's service list lacks %s %s", id, name)
+		}
+		if _, err := waitServiceRunning(ctx, m, id, time.Minute); err != nil {
+			t.Errorf("service %s (%s) does not run after restore: %v", name, id, err)
+		}
+	}
+	// web's task read the secret and found the value it expects.
+	rc, err := m.ServiceLogs(ctx, bl.services["web"], client.ServiceLogsOptions{ShowStdout: true, ShowStderr: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs, _ := io.ReadAll(io.LimitReader(rc, 1<<20))
+	rc.Close()
+	if !bytes.Contains(logs, []byte("/run/secrets/db-password holds the expected content")) {
+		t.Errorf("web's log does not show the secret's value checked:\n%s", logs)
+	}
+	return m
 }
 
 // TestDRBackupVerifyPassesOnAGoodBackupAndFailsOnATruncatedOne takes a
@@ -320,46 +412,17 @@ func TestDRRestoreFromS3AfterLosingEveryNode(t *testing.T) {
 	if code, out, errs := c.run("dr", "restore", "--lab", "--from", from, "--identity", bl.identity, "--yes"); code != exitRefused || !strings.Contains(errs, "still has nodes") {
 		t.Fatalf("dr restore while the lab runs: exit %d, want %d\n%s\n%s", code, exitRefused, out, errs)
 	}
-	if code, _, errs := c.run("dr", "restore", "--from", from, "--identity", bl.identity, "--yes"); code != exitUsage || !strings.Contains(errs, "not built yet") {
-		t.Errorf("dr restore without --lab: exit %d, want %d saying not built yet\n%s", code, exitUsage, errs)
+	if code, _, errs := c.run("dr", "restore", "--from", from, "--identity", bl.identity, "--yes"); code != exitUsage || !strings.Contains(errs, "--inventory NEW.yaml") {
+		t.Errorf("dr restore without --lab or --inventory: exit %d, want %d asking for the new servers\n%s", code, exitUsage, errs)
 	}
 
-	docker, err := localDocker()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer docker.Close()
-	l := c.labRef(bl.name)
-	for _, n := range slices.Clone(l.Nodes) { // RemoveNode drops each from l.Nodes
-		if err := lab.RemoveNode(ctx, docker, l, n.Name, io.Discard); err != nil {
-			t.Fatal(err)
-		}
-	}
+	bl.removeEveryNode(ctx, t)
 	code, out, errs := c.run("dr", "restore", "--lab", "--from", from, "--identity", bl.identity, "--dry-run")
 	if code != exitWork || !strings.Contains(out, "put the backup's raft state onto "+j.Node) {
 		t.Fatalf("dry run: exit %d, want %d with the plan\n%s\n%s", code, exitWork, out, errs)
 	}
 
-	// Lab VPSes cannot pull: load the demo image into the new worker as
-	// soon as its engine answers, as a registry would serve it.
-	loaded := make(chan error, 1)
-	go func() {
-		var err error
-		deadline := time.Now().Add(5 * time.Minute)
-		for time.Now().Before(deadline) {
-			if err = images.LoadInto(ctx, bl.demo, lab.ContainerName(bl.name, "w1")); err == nil {
-				break
-			}
-			select {
-			case <-ctx.Done():
-				loaded <- ctx.Err()
-				return
-			case <-time.After(2 * time.Second):
-			}
-		}
-		loaded <- err
-	}()
-
+	loaded := bl.loadDemoWhenUp(ctx)
 	start := time.Now()
 	code, out, errs = c.run("dr", "restore", "--lab", "--from", from, "--identity", bl.identity, "--yes")
 	took := time.Since(start)
@@ -371,37 +434,224 @@ func TestDRRestoreFromS3AfterLosingEveryNode(t *testing.T) {
 		t.Errorf("load the demo image into the new w1: %v", err)
 	}
 
-	st := c.status()
-	if st.Quorum != quorum.OK || st.Managers != 3 || st.ManagersReachable != 3 || len(st.Nodes) != 4 {
-		t.Errorf("after restore: quorum %s, %d/%d managers, %d nodes; want ok, 3/3, 4", st.Quorum, st.ManagersReachable, st.Managers, len(st.Nodes))
-	}
-	m := c.managerDocker(ctx, bl.name, j.Node)
-	sw, err := m.SwarmInspect(ctx, client.SwarmInspectOptions{})
-	if err != nil || sw.Swarm.ID != bl.swarmID {
-		t.Errorf("swarm ID after restore = %q (%v), want %s", sw.Swarm.ID, err, bl.swarmID)
-	}
-	for name, id := range bl.services {
-		if !strings.Contains(out, id+"  "+name) {
-			t.Errorf("restore's service list lacks %s %s", id, name)
-		}
-		if _, err := waitServiceRunning(ctx, m, id, time.Minute); err != nil {
-			t.Errorf("service %s (%s) does not run after restore: %v", name, id, err)
-		}
-	}
-	// web's task read the secret and found the value it expects.
-	rc, err := m.ServiceLogs(ctx, bl.services["web"], client.ServiceLogsOptions{ShowStdout: true, ShowStderr: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs, _ := io.ReadAll(io.LimitReader(rc, 1<<20))
-	rc.Close()
-	if !bytes.Contains(logs, []byte("/run/secrets/db-password holds the expected content")) {
-		t.Errorf("web's log does not show the secret's value checked:\n%s", logs)
-	}
+	bl.assertRestored(ctx, t, j.Node, out)
 	// Restored: bootstrap has nothing left to do.
 	if code, out, errs := c.run("bootstrap", "--dry-run"); code != 0 {
 		t.Errorf("bootstrap --dry-run after restore: exit %d, want 0\n%s\n%s", code, out, errs)
 	}
+}
+
+// serversAtNewAddresses makes new VPSes for every node of old (the lab's
+// inventory before every node was removed) at addresses the lost cluster
+// never used, as new servers at any hoster would have: placeholders take
+// the lowest free addresses of the lab network, the old ones, first
+// (lab.Down removes them with the lab). It writes the lab's inventory for
+// them (host keys pinned from the Docker Engine) and returns their
+// addresses.
+func (bl backupLab) serversAtNewAddresses(ctx context.Context, t testing.TB, old *inventory.Inventory) []string {
+	t.Helper()
+	labDir := lab.Ref(bl.name, filepath.Join(bl.c.home, "lab", bl.name))
+	docker, err := localDocker()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer docker.Close()
+	oldAddrs := map[string]string{} // address -> node
+	for _, n := range old.Nodes {
+		oldAddrs[n.Address] = n.Name
+	}
+	nodeImage, err := lab.EnsureImage(ctx, docker, lab.VariantDocker, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range old.Nodes {
+		name := fmt.Sprintf("shoal-%s-placeholder-%d", bl.name, i)
+		if _, err := docker.ContainerCreate(ctx, client.ContainerCreateOptions{Name: name,
+			Config:     &container.Config{Image: nodeImage, Entrypoint: []string{"sleep", "infinity"}, Labels: map[string]string{lab.LabelLab: bl.name, lab.LabelService: "placeholder"}},
+			HostConfig: &container.HostConfig{NetworkMode: container.NetworkMode(lab.NetworkName(bl.name))},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := docker.ContainerStart(ctx, name, client.ContainerStartOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The new servers, in parallel, and their inventory.
+	nodes := make([]lab.Node, len(old.Nodes))
+	errs := make([]error, len(old.Nodes))
+	var wg sync.WaitGroup
+	for i, n := range old.Nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			role := lab.RoleWorker
+			if n.Role == inventory.RoleManager {
+				role = lab.RoleManager
+			}
+			nodes[i], errs[i] = lab.AddNode(ctx, docker, lab.Ref(bl.name, labDir.Dir), lab.NodeSpec{Name: n.Name, Role: role, Hoster: n.Hoster, Region: n.Region}, io.Discard)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	inv := *old
+	inv.Nodes = slices.Clone(old.Nodes)
+	if err := os.Remove(inv.SSH.KnownHosts); err != nil {
+		t.Fatal(err)
+	}
+	var newAddrs []string
+	for i := range inv.Nodes {
+		if was, ok := oldAddrs[nodes[i].Address]; ok {
+			t.Fatalf("setup: new %s got %s, the address of the lost %s; the test needs new addresses only", nodes[i].Name, nodes[i].Address, was)
+		}
+		t.Logf("%s: %s, was %s", nodes[i].Name, nodes[i].Address, inv.Nodes[i].Address)
+		inv.Nodes[i].Address = nodes[i].Address
+		newAddrs = append(newAddrs, nodes[i].Address)
+		key, err := nodes[i].HostPublicKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := appendKnownHost(inv.SSH.KnownHosts, nodes[i].Address, key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeInventory(t, labDir, "inventory.yaml", &inv)
+	return newAddrs
+
+}
+
+// TestDRRestoreOntoServersWithNewAddresses takes a backup of a 3+2 lab
+// with services and a secret, removes every VPS, takes the lab network's
+// old addresses with placeholder containers, and makes new VPSes, which
+// thus all get addresses the lost cluster never used, as new servers at
+// any hoster would. It writes a plain inventory for them (the backup's
+// names, roles and hosters, the new addresses, host keys pinned from the
+// Docker Engine) and runs `shoal dr restore --from ... --inventory ...`:
+// quorum ok with 3 managers, every manager's raft address a new one, the
+// services back with their IDs and running (web only runs while its secret
+// holds the expected value). Before, restore refused servers still in a
+// swarm (exit 3) and an inventory whose node names differ from the backup's
+// (exit 2, naming the node).
+func TestDRRestoreOntoServersWithNewAddresses(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
+	defer cancel()
+	bl := newBackupLabWith(ctx, t, 2)
+	c := bl.c
+	j := bl.take(t)
+	from := j.Backup + "?endpoint=" + bl.s3.URL()
+	invPath := filepath.Join(c.home, "lab", bl.name, "inventory.yaml")
+	old, err := inventory.Load(invPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The servers of the live cluster are in a swarm: refused.
+	if code, out, errs := c.run("dr", "restore", "--from", from, "--identity", bl.identity, "--inventory", invPath, "--yes"); code != exitRefused || !strings.Contains(errs, "in a swarm already") {
+		t.Fatalf("dr restore onto servers in a swarm: exit %d, want %d\n%s\n%s", code, exitRefused, out, errs)
+	}
+	// An inventory whose names differ: refused naming the field.
+	swapped := *old
+	swapped.Nodes = slices.Clone(old.Nodes)
+	for i := range swapped.Nodes {
+		if swapped.Nodes[i].Name == "w2" {
+			swapped.Nodes[i].Name = "w9"
+		}
+	}
+	labDir := lab.Ref(bl.name, filepath.Join(c.home, "lab", bl.name))
+	swappedPath := writeInventory(t, labDir, "swapped.yaml", &swapped)
+	if code, _, errs := c.run("dr", "restore", "--from", from, "--identity", bl.identity, "--inventory", swappedPath, "--yes"); code != exitUsage || !strings.Contains(errs, "nodes: no node w2") {
+		t.Errorf("dr restore onto an inventory without w2: exit %d, want %d naming the node\n%s", code, exitUsage, errs)
+	}
+
+	bl.removeEveryNode(ctx, t)
+	newAddrs := bl.serversAtNewAddresses(ctx, t, old)
+	code, out, errs2 := c.run("dr", "restore", "--from", from, "--identity", bl.identity, "--inventory", invPath, "--dry-run")
+	if code != exitWork || !strings.Contains(out, "move "+j.Node+"'s raft address from ") {
+		t.Fatalf("dry run: exit %d, want %d with the plan moving the raft address\n%s\n%s", code, exitWork, out, errs2)
+	}
+	t.Logf("plan:\n%s", out)
+
+	loaded := bl.loadDemoWhenUp(ctx)
+	start := time.Now()
+	code, out, errs2 = c.run("dr", "restore", "--from", from, "--identity", bl.identity, "--inventory", invPath, "--yes")
+	t.Logf("dr restore took %s\nstdout:\n%s\nstderr:\n%s", time.Since(start).Round(100*time.Millisecond), out, errs2)
+	if code != 0 {
+		t.Fatalf("dr restore: exit %d", code)
+	}
+	if err := <-loaded; err != nil {
+		t.Errorf("load the demo image into the new workers: %v", err)
+	}
+	m := bl.assertRestored(ctx, t, j.Node, out)
+	list, err := m.NodeList(ctx, client.NodeListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	managers := 0
+	for _, n := range list.Items {
+		if n.ManagerStatus == nil {
+			continue
+		}
+		managers++
+		if bad := backup.StaleRaftAddrs([]mswarm.Node{n}, newAddrs); len(bad) > 0 {
+			t.Errorf("raft address not a new server's: %v", bad)
+		}
+	}
+	if managers != 3 {
+		t.Errorf("%d managers in the node list, want 3", managers)
+	}
+	if code, out, errs := c.run("bootstrap", "--dry-run"); code != 0 {
+		t.Errorf("bootstrap --dry-run after restore: exit %d, want 0\n%s\n%s", code, out, errs)
+	}
+}
+
+// TestDRRestoreRejoinsSurvivingWorkers takes a backup of a 3+2 lab,
+// removes its three managers only, and runs `shoal dr restore --lab`: the
+// two workers still running are kept (the same containers), leave the
+// lost swarm and join the restored one; quorum ok, the services back with
+// their IDs and running on them.
+func TestDRRestoreRejoinsSurvivingWorkers(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	bl := newBackupLabWith(ctx, t, 2)
+	c := bl.c
+	j := bl.take(t)
+	docker, err := localDocker()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer docker.Close()
+	ids := map[string]string{}
+	l := c.labRef(bl.name)
+	for _, n := range slices.Clone(l.Nodes) {
+		if n.Role == lab.RoleManager {
+			if err := lab.RemoveNode(ctx, docker, l, n.Name, io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		ins, err := docker.ContainerInspect(ctx, n.Container, client.ContainerInspectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[n.Name] = ins.Container.ID
+	}
+	start := time.Now()
+	code, out, errs := c.run("dr", "restore", "--lab", "--from", j.Backup+"?endpoint="+bl.s3.URL(), "--identity", bl.identity, "--yes")
+	t.Logf("dr restore took %s\nstdout:\n%s\nstderr:\n%s", time.Since(start).Round(100*time.Millisecond), out, errs)
+	if code != 0 {
+		t.Fatalf("dr restore: exit %d", code)
+	}
+	for name, id := range ids {
+		if !strings.Contains(errs, "["+name+"] surviving worker: leaving the lost swarm") {
+			t.Errorf("restore did not say %s leaves the lost swarm", name)
+		}
+		ins, err := docker.ContainerInspect(ctx, lab.ContainerName(bl.name, name), client.ContainerInspectOptions{})
+		if err != nil || ins.Container.ID != id {
+			t.Errorf("%s is not the surviving container %s any more (%v)", name, id[:12], err)
+		}
+	}
+	bl.assertRestored(ctx, t, j.Node, out)
 }
 
 // BenchmarkBackup measures how long `shoal backup` keeps the copied
@@ -440,22 +690,8 @@ func BenchmarkDRRestore(b *testing.B) {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 		bl := newBackupLab(ctx, b)
 		j := bl.take(b)
-		docker, err := localDocker()
-		if err != nil {
-			b.Fatal(err)
-		}
-		l := bl.c.labRef(bl.name)
-		for _, n := range slices.Clone(l.Nodes) {
-			if err := lab.RemoveNode(ctx, docker, l, n.Name, io.Discard); err != nil {
-				b.Fatal(err)
-			}
-		}
-		docker.Close()
-		go func() { // the demo image into the new worker, as in the test
-			for ctx.Err() == nil && images.LoadInto(ctx, bl.demo, lab.ContainerName(bl.name, "w1")) != nil {
-				time.Sleep(2 * time.Second)
-			}
-		}()
+		bl.removeEveryNode(ctx, b)
+		_ = bl.loadDemoWhenUp(ctx) // as in the test
 		b.StartTimer()
 		start := time.Now()
 		code, out, errs := bl.c.run("dr", "restore", "--lab", "--from", j.Backup+"?endpoint="+bl.s3.URL(), "--identity", bl.identity, "--yes")
@@ -466,5 +702,45 @@ func BenchmarkDRRestore(b *testing.B) {
 			b.Fatalf("dr restore: exit %d\n%s\n%s", code, out, errs)
 		}
 		b.ReportMetric(took.Seconds(), "s/restore")
+	}
+}
+
+// BenchmarkDRRestoreOntoNewAddresses measures `shoal dr restore --from
+// ... --inventory ... --yes` onto new VPSes at addresses the lost 3+2 lab
+// never used (as in TestDRRestoreOntoServersWithNewAddresses), from the
+// command to every service converged (s/restore), and the move of the
+// restored manager's raft address within it (s/move, as restore reports
+// it). Run with:
+//
+//	go test -run '^$' -bench DRRestoreOntoNewAddresses -benchtime 1x ./cmd/shoal
+func BenchmarkDRRestoreOntoNewAddresses(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+		bl := newBackupLabWith(ctx, b, 2)
+		j := bl.take(b)
+		invPath := filepath.Join(bl.c.home, "lab", bl.name, "inventory.yaml")
+		old, err := inventory.Load(invPath)
+		if err != nil {
+			b.Fatal(err)
+		}
+		bl.removeEveryNode(ctx, b)
+		bl.serversAtNewAddresses(ctx, b, old)
+		_ = bl.loadDemoWhenUp(ctx)
+		b.StartTimer()
+		start := time.Now()
+		code, out, errs := bl.c.run("dr", "restore", "--from", j.Backup+"?endpoint="+bl.s3.URL(), "--identity", bl.identity, "--inventory", invPath, "--yes")
+		took := time.Since(start)
+		b.StopTimer()
+		cancel()
+		if code != 0 {
+			b.Fatalf("dr restore: exit %d\n%s\n%s", code, out, errs)
+		}
+		b.ReportMetric(took.Seconds(), "s/restore")
+		if m := regexp.MustCompile(`\(moved in ([0-9.]+m?s)\)`).FindStringSubmatch(errs); m != nil {
+			if d, err := time.ParseDuration(m[1]); err == nil {
+				b.ReportMetric(d.Seconds(), "s/move")
+			}
+		}
 	}
 }

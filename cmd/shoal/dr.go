@@ -25,7 +25,8 @@ func newDRCmd(a *app) *cobra.Command {
   recover   quorum lost, at least one manager alive: re-form the swarm on the
             survivor with the most recent raft state
   restore   every manager lost: rebuild the cluster from a backup taken
-            with ` + "`shoal backup`" + ` (check one with ` + "`shoal backup verify`" + `)`,
+            with ` + "`shoal backup`" + ` (check one with ` + "`shoal backup verify`" + `)
+            onto new servers (--inventory) or new lab VPSes (--lab)`,
 	}
 	cmd.AddCommand(newDRRecoverCmd(a), newDRRestoreCmd(a))
 	return cmd

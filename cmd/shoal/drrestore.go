@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	swarmtypes "github.com/moby/moby/api/types/swarm"
@@ -17,6 +17,7 @@ import (
 
 	"github.com/shoalops/shoal/backup"
 	"github.com/shoalops/shoal/bootstrap"
+	"github.com/shoalops/shoal/bootstrap/host"
 	"github.com/shoalops/shoal/bootstrap/inventory"
 	"github.com/shoalops/shoal/bootstrap/remote"
 	"github.com/shoalops/shoal/bootstrap/swarm"
@@ -37,33 +38,51 @@ func newDRRestoreCmd(a *app) *cobra.Command {
 		Short: "Bring a cluster back from a backup after every manager is lost",
 		Long: `restore rebuilds a cluster whose managers are all lost from a backup made by
 ` + "`shoal backup`" + `. It decrypts the backup (--identity), checks it whole, and
-reads the inventory it holds (names, roles, hosters, labels). Then:
+reads the inventory it holds (names, roles, hosters, labels). The new
+servers are either
 
-  1. new servers for every node of that inventory (on a lab, --lab: new lab
-     VPSes with the same names at the same hosters, made one at a time so
-     that each gets its old address again: the re-formed swarm keeps the
-     copied manager's raft address; their host keys are pinned from the
-     Docker Engine, and the inventory is written again)
+  --inventory NEW.yaml  (or $SHOAL_INVENTORY; never ./inventory.yaml or the
+                        last lab) servers you made, listed with the backup's node
+                        names, roles and hosters and the cluster's name (any
+                        addresses; host keys pinned in its known_hosts, as for
+                        ` + "`shoal bootstrap`" + `); refused (exit 3) when any of them is in a
+                        swarm already, and (exit 2) naming the field when the
+                        inventory does not match the backup's
+  --lab                 new lab VPSes with the backup's names at the same
+                        hosters (host keys pinned from the Docker Engine; the
+                        lab's inventory is written again); workers of the
+                        lost lab that still run are kept: they leave the lost
+                        swarm (step 3) and join again (step 5)
+
+Then:
+
+  1. the new servers: made (--lab) or checked (--inventory)
   2. the raft state of the backup is put onto the manager it was copied
      from, and the swarm is re-formed there (swarm init
      --force-new-cluster with its new advertise address): services,
      networks, configs and secrets come back with their IDs, secrets with
      their values
   3. the entries of the lost nodes are removed
-  4. the other managers and the workers join, as ` + "`shoal bootstrap`" + ` joins them
-  5. it waits until the managers have quorum and every service runs
+  4. when the re-formed swarm kept the old server's raft address (Docker
+     Engine 20.10 does), it is moved to the new one: on a second node only, raft
+     traffic for the old address is sent to the new one (a temporary
+     iptables DNAT rule, through sudo when the login user is not root);
+     that node joins as a manager; the restored manager is demoted and
+     promoted again, and re-joins raft at its new address; the rule is
+     removed. Every manager's raft address is then checked
+  5. the other managers and the workers join, as ` + "`shoal bootstrap`" + ` joins them
+  6. it waits until the managers have quorum and every service runs
 
-It refuses (exit 3) while any node of the lab still runs: a cluster with a
-surviving manager is ` + "`shoal dr recover`" + `'s work. Restoring onto new servers
-of a plain inventory or of a ` + "`shoal up`" + ` stack is not built yet (exit 2):
-restore onto a lab with --lab, or follow Docker's manual restore on one new
-manager that has the copied manager's address (unpack the backup's
-swarm.tar.gz into the data root, start Docker, swarm init
---force-new-cluster), then run ` + "`shoal bootstrap`" + `.
+A failure says which step it stopped at and what is left. It refuses (exit
+3) while a manager of the lab still runs (--lab): a cluster with a surviving
+manager is ` + "`shoal dr recover`" + `'s work. Restoring a ` + "`shoal up`" + ` stack
+through its Pulumi program is not built: list its new servers in an
+inventory instead.
 
---dry-run checks the backup and prints the steps (exit 4). Without --yes the
-plan is confirmed on the terminal; without a terminal it refuses (exit 3).`,
-		Example: `  shoal dr restore --lab --from /var/backups/shoal/lab-20261203T070000Z.backup.age --identity backup.key --dry-run
+--dry-run checks the backup (and the servers of --inventory) and prints the
+steps (exit 4). Without --yes the plan is confirmed on the terminal; without
+a terminal it refuses (exit 3).`,
+		Example: `  shoal dr restore --from /var/backups/shoal/prod-20261203T070000Z.backup.age --identity backup.key --inventory new-servers.yaml --dry-run
   shoal dr restore --lab --from 's3://backups/lab/lab-20261203T070000Z.backup.age?endpoint=http://10.0.0.5:7070' --identity backup.key --yes`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runDRRestore(cmd, a, fl) },
@@ -71,61 +90,134 @@ plan is confirmed on the terminal; without a terminal it refuses (exit 3).`,
 	f := cmd.Flags()
 	f.StringVar(&fl.from, "from", "", "the backup: a file, file://PATH or s3://BUCKET/KEY (as `shoal backup` printed it)")
 	f.StringVar(&fl.identity, "identity", "", "age identity file (the private key) that opens the backup")
-	f.BoolVar(&fl.lab, "lab", false, "restore onto new lab VPSes (the only target built so far)")
+	f.BoolVar(&fl.lab, "lab", false, "restore onto new lab VPSes (instead of the servers of --inventory)")
 	f.BoolVar(&fl.dryRun, "dry-run", false, "check the backup and print the steps; change nothing")
 	f.BoolVarP(&fl.yes, "yes", "y", false, "restore without asking")
 	f.DurationVar(&fl.converge, "converge-within", 4*time.Minute, "how long to wait for every service to run again")
 	return cmd
 }
 
-// restoreSteps are the steps of a restore of the cluster of inv from a
-// backup copied from node: what the plan prints.
-func restoreSteps(inv *inventory.Inventory, node string) []string {
+// restorePlan is what a restore prints and runs: its steps, and the
+// numbers (from 1; 0: absent) of the steps that may be left out.
+type restorePlan struct {
+	steps        []string
+	rehome, join int
+}
+
+// planRestore decides the steps of a restore of the cluster of old (the
+// backup's inventory) from a backup copied from node. target is the
+// inventory of the new servers, nil for new lab VPSes (whose addresses
+// are not known yet); survivors are the lab's workers that still run
+// (kept, made to leave the lost swarm and joined again).
+func planRestore(old, target *inventory.Inventory, node string, survivors []string) restorePlan {
 	var names []string
-	for _, n := range inv.Nodes {
-		names = append(names, fmt.Sprintf("%s (%s at %s)", n.Name, n.Role, n.Hoster))
+	for _, n := range old.Nodes {
+		if !slices.Contains(survivors, n.Name) {
+			names = append(names, fmt.Sprintf("%s (%s at %s)", n.Name, n.Role, n.Hoster))
+		}
 	}
-	steps := []string{
-		fmt.Sprintf("create %d new lab VPSes: %s, one at a time in the order of their old addresses (so each gets it again); pin their host keys; write the inventory with their addresses", len(inv.Nodes), joinComma(names)),
+	var p restorePlan
+	if target == nil {
+		first := fmt.Sprintf("create %d new lab VPSes: %s; pin their host keys", len(names), joinComma(names))
+		if len(survivors) > 0 {
+			first += fmt.Sprintf("; keep the surviving workers %s", joinComma(survivors))
+		}
+		p.steps = append(p.steps, first+"; write the inventory with their addresses")
+	} else {
+		p.steps = append(p.steps, fmt.Sprintf("use the %d servers of %s: %s (checked: reachable, host keys pinned, in no swarm)", len(target.Nodes), target.Path, joinComma(names)))
+	}
+	remove := fmt.Sprintf("remove the entries of the lost nodes (every node but %s)", node)
+	if len(survivors) > 0 {
+		remove = fmt.Sprintf("make the surviving workers %s leave the lost swarm (swarm leave --force; their tasks stop until they join again); ", joinComma(survivors)) + remove
+	}
+	p.steps = append(p.steps,
 		fmt.Sprintf("put the backup's raft state onto %s and re-form the swarm there (swarm init --force-new-cluster, its new advertise address)", node),
-		fmt.Sprintf("remove the entries of the lost nodes (every node but %s)", node),
+		remove)
+
+	on := old
+	var rh backup.Rehome
+	if target == nil {
+		rh = backup.PlanRehome(on, node, oldAdvertise(old, node), "")
+	} else {
+		on = target
+		n, _ := target.Node(node)
+		rh = backup.PlanRehome(on, node, oldAdvertise(old, node), swarm.AdvertiseAddr(target, n))
+	}
+	switch {
+	case rh.Needed && target == nil:
+		p.steps = append(p.steps, fmt.Sprintf("if %s kept its old raft address %s: %s; check every manager's raft address", node, rh.Old, joinSemi(rh.Steps())))
+		p.rehome = len(p.steps)
+	case rh.Needed:
+		p.steps = append(p.steps, fmt.Sprintf("move %s's raft address from %s to %s: %s; check every manager's raft address", node, rh.Old, rh.New, joinSemi(rh.Steps())))
+		p.rehome = len(p.steps)
 	}
 	var others []string
-	for _, n := range inv.Nodes {
+	for _, n := range on.Nodes {
 		if n.Name != node {
 			others = append(others, n.Name)
 		}
 	}
 	if len(others) > 0 {
-		steps = append(steps, "join "+joinComma(others)+" with their roles and labels (as `shoal bootstrap` does)")
+		p.steps = append(p.steps, "join "+joinComma(others)+" with their roles and labels (as `shoal bootstrap` does)")
+		p.join = len(p.steps)
 	}
-	return append(steps, "wait until the managers have quorum and every service runs")
+	p.steps = append(p.steps, "wait until the managers have quorum and every service runs")
+	return p
 }
 
-// compareAddr orders IPv4 addresses numerically (others after, by text).
-func compareAddr(a, b string) int {
-	pa, ea := netip.ParseAddr(a)
-	pb, eb := netip.ParseAddr(b)
-	switch {
-	case ea == nil && eb == nil:
-		return pa.Compare(pb)
-	case ea == nil:
-		return -1
-	case eb == nil:
-		return 1
-	}
-	return strings.Compare(a, b)
-}
-
-func joinComma(s []string) string {
-	out := ""
-	for i, x := range s {
-		if i > 0 {
-			out += ", "
+// survivingWorkers says which of the lab nodes still running (present)
+// a restore keeps: workers of the backup's inventory. A manager alive
+// means the cluster is not lost (dr recover's work), and a node the
+// backup does not know is not the restore's to touch: both refuse.
+func survivingWorkers(old *inventory.Inventory, present []string) ([]string, error) {
+	var kept, managers, unknown []string
+	for _, name := range present {
+		n, ok := old.Node(name)
+		switch {
+		case !ok:
+			unknown = append(unknown, name)
+		case n.Role == inventory.RoleManager:
+			managers = append(managers, name)
+		default:
+			kept = append(kept, name)
 		}
-		out += x
 	}
-	return out
+	switch {
+	case len(managers) > 0:
+		return nil, fmt.Errorf("managers %s still run: dr restore is for a cluster that lost every manager; with a manager alive use `shoal dr recover`, or remove the nodes first", joinComma(managers))
+	case len(unknown) > 0:
+		return nil, fmt.Errorf("%s not in the backup's inventory: remove them first, or restore onto another lab name", joinComma(unknown))
+	}
+	return kept, nil
+}
+
+func labNames(ns []lab.Node) []string {
+	var s []string
+	for _, n := range ns {
+		s = append(s, n.Name)
+	}
+	return s
+}
+
+// oldAdvertise is the address node advertised in the backed-up cluster,
+// as its inventory says.
+func oldAdvertise(old *inventory.Inventory, node string) string {
+	n, _ := old.Node(node)
+	return swarm.AdvertiseAddr(old, n)
+}
+
+func joinSemi(s []string) string { return strings.Join(s, "; ") }
+
+func joinComma(s []string) string { return strings.Join(s, ", ") }
+
+// targetInventory is the inventory restore works on without --lab: only
+// one named on purpose (--inventory or $SHOAL_INVENTORY), never the
+// fallbacks other commands use (./inventory.yaml, the last lab).
+func (a *app) targetInventory() string {
+	if a.inventory != "" {
+		return a.inventory
+	}
+	return os.Getenv("SHOAL_INVENTORY")
 }
 
 func runDRRestore(cmd *cobra.Command, a *app, fl drRestoreFlags) error {
@@ -134,8 +226,14 @@ func runDRRestore(cmd *cobra.Command, a *app, fl drRestoreFlags) error {
 	if fl.from == "" {
 		return withCode(exitUsage, errors.New("--from is required: the backup to restore (see `shoal backup`)"))
 	}
-	if !fl.lab {
-		return withCode(exitUsage, errors.New("dr restore onto new servers of a plain inventory or a `shoal up` stack is not built yet: nothing was changed. Restore onto lab VPSes with --lab, or by hand: on one new manager with the copied manager's address, unpack the backup's swarm.tar.gz into Docker's data root, start Docker, run `docker swarm init --force-new-cluster`, then `shoal bootstrap`"))
+	targetPath := a.targetInventory()
+	switch {
+	case fl.lab && a.inventory != "":
+		return withCode(exitUsage, errors.New("--lab and --inventory both given: restore onto new lab VPSes (--lab) or onto the servers of an inventory (--inventory), not both"))
+	case fl.lab:
+		targetPath = ""
+	case targetPath == "":
+		return withCode(exitUsage, errors.New("dr restore needs the new servers: --inventory NEW.yaml listing them with the backup's node names, roles and hosters (see --help), or --lab for new lab VPSes: nothing was changed"))
 	}
 	if !fl.dryRun && !fl.yes && !a.interactive() {
 		return withCode(exitRefused, errors.New("dr restore: no terminal to ask on, and --yes not given: nothing was changed (pass --yes to go ahead unasked, or --dry-run to see the plan)"))
@@ -151,6 +249,9 @@ func runDRRestore(cmd *cobra.Command, a *app, fl drRestoreFlags) error {
 	}
 	dir := filepath.Join(a.home, "lab", m.Cluster)
 	invPath := filepath.Join(dir, "inventory.yaml")
+	if targetPath != "" {
+		invPath = "the backup's inventory"
+	}
 	old, err := inventory.Parse(invPath, raw)
 	if err != nil {
 		return withCode(exitUsage, fmt.Errorf("the backup's inventory: %w", err))
@@ -161,22 +262,46 @@ func runDRRestore(cmd *cobra.Command, a *app, fl drRestoreFlags) error {
 	fmt.Fprintf(a.stderr, "backup %s: whole; swarm %s of %s, raft state of %s taken %s (%d services, %d secrets)\n",
 		fl.from, m.SwarmID, m.Cluster, m.Node, m.Taken.Format(time.RFC3339), len(m.Objects.Services), len(m.Objects.Secrets))
 
-	docker, err := localDocker()
-	if err != nil {
-		return err
-	}
-	defer docker.Close()
-	if l, ok, err := lab.Find(ctx, docker, m.Cluster); err != nil {
-		return err
-	} else if ok && len(l.Nodes) > 0 {
-		var names []string
-		for _, n := range l.Nodes {
-			names = append(names, n.Name)
+	var target *inventory.Inventory
+	var survivors []lab.Node // workers of the lost lab still running
+	if targetPath != "" {
+		if target, err = inventory.Load(targetPath); err != nil {
+			return withCode(exitUsage, fmt.Errorf("the inventory of the new servers: %w", err))
 		}
-		return withCode(exitRefused, fmt.Errorf("lab %s still has nodes (%s): dr restore is for a cluster that lost every manager; with a manager alive use `shoal dr recover`, or remove the nodes first: nothing was changed", m.Cluster, joinComma(names)))
+		if err := backup.CheckTarget(old, target); err != nil {
+			return withCode(exitUsage, fmt.Errorf("%w: nothing was changed", err))
+		}
+		if err := checkRestoreTargets(ctx, a, target); err != nil {
+			return err
+		}
+	} else {
+		docker, err := localDocker()
+		if err != nil {
+			return err
+		}
+		l, ok, err := lab.Find(ctx, docker, m.Cluster)
+		docker.Close()
+		if err != nil {
+			return err
+		} else if ok && len(l.Nodes) > 0 {
+			var names []string
+			for _, n := range l.Nodes {
+				names = append(names, n.Name)
+			}
+			kept, err := survivingWorkers(old, names)
+			if err != nil {
+				return withCode(exitRefused, fmt.Errorf("lab %s still has nodes (%s): %w: nothing was changed", m.Cluster, joinComma(names), err))
+			}
+			for _, n := range l.Nodes {
+				if slices.Contains(kept, n.Name) {
+					survivors = append(survivors, n)
+				}
+			}
+		}
 	}
 
-	steps := restoreSteps(old, m.Node)
+	plan := planRestore(old, target, m.Node, labNames(survivors))
+	steps := plan.steps
 	if !a.json() {
 		fmt.Fprintf(a.stdout, "restore %s from %s in %d steps:\n", m.Cluster, fl.from, len(steps))
 		for i, s := range steps {
@@ -186,46 +311,109 @@ func runDRRestore(cmd *cobra.Command, a *app, fl drRestoreFlags) error {
 	if fl.dryRun {
 		return withCode(exitWork, errors.New(""))
 	}
-	if !fl.yes && !a.confirm(fmt.Sprintf("restore %s onto %d new lab VPSes?", m.Cluster, len(old.Nodes))) {
+	onto := fmt.Sprintf("%d new lab VPSes", len(old.Nodes))
+	if target != nil {
+		onto = fmt.Sprintf("the %d servers of %s", len(target.Nodes), target.Path)
+	}
+	if !fl.yes && !a.confirm(fmt.Sprintf("restore %s onto %s?", m.Cluster, onto)) {
 		return withCode(exitRefused, errors.New("dr restore not confirmed: nothing was changed"))
 	}
 	step := func(i int) { fmt.Fprintf(a.stderr, "step %d/%d: %s\n", i, len(steps), steps[i-1]) }
 
-	// 1. New lab VPSes, in parallel; the inventory with their addresses.
 	step(1)
-	l := lab.Ref(m.Cluster, dir)
+	inv := target
+	left := fmt.Sprintf("the servers of %s are left as they are", targetPath)
+	if target == nil {
+		if inv, err = restoreLabVPSes(ctx, a, old, m.Cluster, dir, invPath, survivors); err != nil {
+			return err
+		}
+		left = fmt.Sprintf("the lab's VPSes are left as they are: `shoal lab down --name %s` removes them", m.Cluster)
+	}
+	if err := restoreOnto(ctx, a, inv, m.Node, c, plan, labNames(survivors), step, fl.converge); err != nil {
+		return withCode(exitFailed, fmt.Errorf("%w (%s)", err, left))
+	}
+	fmt.Fprintf(a.stderr, "restored %s from %s in %s: quorum ok, every service runs\n", m.Cluster, fl.from, time.Since(start).Round(100*time.Millisecond))
+	return nil
+}
+
+// checkRestoreTargets connects to every server of target (host keys as
+// its known_hosts pins them) and refuses (exit 3) when one is in a swarm.
+func checkRestoreTargets(ctx context.Context, a *app, target *inventory.Inventory) error {
+	dial, closer, err := bootstrap.DialOptions(target)
+	if err != nil {
+		return withCode(exitUsage, fmt.Errorf("%s: %w", target.Path, err))
+	}
+	defer closer.Close()
+	dial.Logger = a.log
+	fleet := bootstrap.Connect(ctx, target, nil, dial, 0, newNodePrinter(a.stderr, target))
+	defer fleet.Close()
+	if len(fleet.Fatal) > 0 {
+		return withCode(exitRefused, fmt.Errorf("the new servers: %w: nothing was changed", errors.Join(fleet.Fatal...)))
+	}
+	var unreachable []string
+	for _, n := range target.Nodes {
+		if why, ok := fleet.Unreachable[n.Name]; ok {
+			unreachable = append(unreachable, n.Name+": "+why)
+		}
+	}
+	if len(unreachable) > 0 {
+		return withCode(exitFailed, fmt.Errorf("cannot reach every new server (%s): nothing was changed", strings.Join(unreachable, "; ")))
+	}
+	var inSwarm []string
+	for _, n := range target.Nodes {
+		f, err := host.Gather(ctx, fleet.Conns[n.Name])
+		if err != nil {
+			return withCode(exitFailed, fmt.Errorf("%s: %w: nothing was changed", n.Name, err))
+		}
+		if f.Engine != nil && f.Engine.Swarm.LocalNodeState != swarmtypes.LocalNodeStateInactive && f.Engine.Swarm.LocalNodeState != "" {
+			inSwarm = append(inSwarm, fmt.Sprintf("%s (%s, swarm node %s)", n.Name, f.Engine.Swarm.LocalNodeState, f.Engine.Swarm.NodeID))
+		}
+	}
+	if len(inSwarm) > 0 {
+		return withCode(exitRefused, fmt.Errorf("%s in a swarm already: dr restore builds the cluster again on servers outside any swarm; if the lost cluster still has a manager use `shoal dr recover`, else make them leave (`docker swarm leave --force`) or list other servers: nothing was changed", joinComma(inSwarm)))
+	}
+	return nil
+}
+
+// restoreLabVPSes makes the lab VPSes of a restore (step 1), in parallel,
+// and writes the lab's inventory with their addresses and pinned keys.
+func restoreLabVPSes(ctx context.Context, a *app, old *inventory.Inventory, cluster, dir, invPath string, survivors []lab.Node) (*inventory.Inventory, error) {
+	docker, err := localDocker()
+	if err != nil {
+		return nil, err
+	}
+	defer docker.Close()
+	l := lab.Ref(cluster, dir)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
+		return nil, err
 	}
 	kh := filepath.Join(dir, "known_hosts")
 	if err := os.Remove(kh); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
+		return nil, err
 	}
-	// One at a time, in the order of their old addresses: Docker hands a
-	// new container the lowest free address of the lab network, so each
-	// gets the address it had. That matters: on Engine 20.10 the re-formed
-	// swarm keeps the raft address the copied manager had, and raft traffic
-	// to it must reach the restored node.
+	// In parallel, in any order: the restored manager's raft address is
+	// moved to its new address (step 4) whatever Docker hands out.
 	nodes := make([]lab.Node, len(old.Nodes))
 	errs := make([]error, len(old.Nodes))
-	order := make([]int, len(old.Nodes))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortStableFunc(order, func(i, j int) int { return compareAddr(old.Nodes[i].Address, old.Nodes[j].Address) })
-	for _, i := range order {
-		n := old.Nodes[i]
+	var wg sync.WaitGroup
+	for i, n := range old.Nodes {
+		if j := slices.IndexFunc(survivors, func(s lab.Node) bool { return s.Name == n.Name }); j >= 0 {
+			nodes[i] = survivors[j]
+			continue
+		}
 		role := lab.RoleWorker
 		if n.Role == inventory.RoleManager {
 			role = lab.RoleManager
 		}
-		nodes[i], errs[i] = lab.AddNode(ctx, docker, lab.Ref(m.Cluster, dir), lab.NodeSpec{Name: n.Name, Role: role, Hoster: n.Hoster, Region: n.Region}, labProgress(a))
-		if errs[i] != nil {
-			break
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			nodes[i], errs[i] = lab.AddNode(ctx, docker, lab.Ref(cluster, dir), lab.NodeSpec{Name: n.Name, Role: role, Hoster: n.Hoster, Region: n.Region}, labProgress(a))
+		}()
 	}
+	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return withCode(exitFailed, fmt.Errorf("create the lab VPSes (remove them with `shoal lab down`): %w", err))
+		return nil, withCode(exitFailed, fmt.Errorf("create the lab VPSes (remove them with `shoal lab down --name %s`): %w", cluster, err))
 	}
 	inv := *old
 	inv.Nodes = slices.Clone(old.Nodes)
@@ -235,37 +423,34 @@ func runDRRestore(cmd *cobra.Command, a *app, fl drRestoreFlags) error {
 		inv.Nodes[i].AdvertiseAddress = ""
 		key, err := nodes[i].HostPublicKey()
 		if err != nil {
-			return withCode(exitFailed, err)
+			return nil, withCode(exitFailed, err)
 		}
 		if err := appendKnownHost(kh, nodes[i].Address, key); err != nil {
-			return withCode(exitFailed, err)
+			return nil, withCode(exitFailed, err)
+		}
+		if slices.ContainsFunc(survivors, func(s lab.Node) bool { return s.Name == nodes[i].Name }) {
+			fmt.Fprintf(a.stderr, "[%s %s] surviving worker at %s, kept\n", nodes[i].Name, nodes[i].Hoster, nodes[i].Address)
+			continue
 		}
 		fmt.Fprintf(a.stderr, "[%s %s] new lab VPS at %s (was %s)\n", nodes[i].Name, nodes[i].Hoster, nodes[i].Address, old.Nodes[i].Address)
-		if old.Nodes[i].Name == m.Node && nodes[i].Address != old.Nodes[i].Address {
-			fmt.Fprintf(a.stderr, "warning: %s did not get its old address %s: the re-formed swarm's raft address stays %s on Engine 20.10, and managers may fail to join\n", m.Node, old.Nodes[i].Address, old.Nodes[i].Address)
-		}
 	}
 	inv.Path = invPath
 	b, err := inventory.Marshal(&inv)
 	if err != nil {
-		return withCode(exitFailed, err)
+		return nil, withCode(exitFailed, err)
 	}
 	if err := os.WriteFile(invPath, b, 0o600); err != nil {
-		return withCode(exitFailed, fmt.Errorf("write the inventory: %w", err))
+		return nil, withCode(exitFailed, fmt.Errorf("write the inventory: %w", err))
 	}
 	if err := os.WriteFile(a.currentPointer(), []byte(invPath+"\n"), 0o600); err != nil {
-		return withCode(exitFailed, err)
+		return nil, withCode(exitFailed, err)
 	}
 	fmt.Fprintf(a.stderr, "inventory %s written with the new addresses\n", invPath)
-	if err := restoreOnto(ctx, a, &inv, m.Node, c, steps, step, fl.converge); err != nil {
-		return withCode(exitFailed, fmt.Errorf("%w (the lab's VPSes are left as they are: `shoal lab down --name %s` removes them)", err, m.Cluster))
-	}
-	fmt.Fprintf(a.stderr, "restored %s from %s in %s: quorum ok, every service runs\n", m.Cluster, fl.from, time.Since(start).Round(100*time.Millisecond))
-	return nil
+	return &inv, nil
 }
 
-// restoreOnto runs steps 2 to 5 on the new nodes of inv.
-func restoreOnto(ctx context.Context, a *app, inv *inventory.Inventory, node string, c *backup.Contents, steps []string, step func(int), converge time.Duration) error {
+// restoreOnto runs the steps after the first on the new nodes of inv.
+func restoreOnto(ctx context.Context, a *app, inv *inventory.Inventory, node string, c *backup.Contents, plan restorePlan, survivors []string, step func(int), converge time.Duration) error {
 	dial, closer, err := bootstrap.DialOptions(inv)
 	if err != nil {
 		return err
@@ -281,9 +466,12 @@ func restoreOnto(ctx context.Context, a *app, inv *inventory.Inventory, node str
 		return err
 	}
 	defer conn.Close()
+	if err := ensureEngine(ctx, conn, say); err != nil {
+		return fmt.Errorf("step 2: %w (nothing was restored yet)", err)
+	}
 	if err := backup.RestoreSwarm(ctx, conn, c.Files[backup.SwarmFile], backup.RestoreOptions{
 		Init: swarm.InitOptions(inv, n), UnlockKey: string(c.Files[backup.UnlockKeyFile]), Say: say}); err != nil {
-		return err
+		return fmt.Errorf("step 2: %w", err)
 	}
 
 	step(3)
@@ -300,28 +488,48 @@ func restoreOnto(ctx context.Context, a *app, inv *inventory.Inventory, node str
 	if err != nil {
 		return err
 	}
+	selfID := self.Info.Swarm.NodeID
+	left, err := leaveLostSwarm(ctx, inv, survivors, dial, say)
+	if err != nil {
+		return fmt.Errorf("step 3: %w (the swarm is re-formed on %s; its lost entries are not removed yet)", err, node)
+	}
+	raftAddr := ""
 	for _, e := range res.Items {
-		if e.ID == self.Info.Swarm.NodeID {
+		if e.ID == selfID {
+			if e.ManagerStatus != nil {
+				raftAddr = e.ManagerStatus.Addr
+			}
 			continue
 		}
 		name := swarm.NodeName(e.Spec.Labels, e.Description.Hostname)
-		if e.Status.State == swarmtypes.NodeStateReady {
-			return fmt.Errorf("%s (%s) is Ready in the restored swarm: a node of the lost cluster still runs; not removed", name, e.ID)
+		if e.Status.State == swarmtypes.NodeStateReady && !left[e.ID] {
+			return fmt.Errorf("step 3: %s (%s) is Ready in the restored swarm: a node of the lost cluster still runs; not removed. The swarm is re-formed on %s alone: decide whether the lost cluster is really lost", name, e.ID, node)
 		}
 		if _, err := api.NodeRemove(ctx, e.ID, client.NodeRemoveOptions{Force: true}); err != nil {
-			return fmt.Errorf("remove the lost node %s (%s): %w", name, e.ID, err)
+			return fmt.Errorf("step 3: remove the lost node %s (%s): %w", name, e.ID, err)
 		}
 		say("[%s] removed the entry of the lost node (%s)", name, e.ID)
 	}
+	bo := bootstrap.Options{Dial: dial, Log: a.log}
 
-	if len(steps) == 5 {
-		step(4)
-		if _, err := bootstrap.Run(ctx, inv, bootstrap.Options{Dial: dial, Log: a.log}, newNodePrinter(a.stderr, inv)); err != nil {
-			return fmt.Errorf("join the other nodes: %w", err)
+	if plan.rehome > 0 {
+		step(plan.rehome)
+		rh := backup.PlanRehome(inv, node, raftAddr, self.Info.Swarm.NodeAddr)
+		if !rh.Needed {
+			say("[%s] nothing to move: %s", node, rh.Why)
+		} else if err := rehomeRaft(ctx, a, inv, rh, selfID, api, bo, say); err != nil {
+			return fmt.Errorf("step %d: %w", plan.rehome, err)
 		}
 	}
 
-	step(len(steps))
+	if plan.join > 0 {
+		step(plan.join)
+		if _, err := bootstrap.Run(ctx, inv, bo, newNodePrinter(a.stderr, inv)); err != nil {
+			return fmt.Errorf("step %d: join the other nodes: %w (the swarm runs with the managers joined so far; `shoal bootstrap` joins the rest)", plan.join, err)
+		}
+	}
+
+	step(len(plan.steps))
 	x, err := drexec.New(inv.Path, node, drexec.Options{Dial: dial, Progress: a.stderr, Log: a.log, Converge: converge})
 	if err != nil {
 		return err
@@ -339,4 +547,249 @@ func restoreOnto(ctx context.Context, a *app, inv *inventory.Inventory, node str
 		return writeJSON(a.stdout, map[string]any{"cluster": inv.Cluster.Name, "restored_on": node, "services": svcs})
 	}
 	return nil
+}
+
+// leaveLostSwarm makes each surviving worker leave the swarm it is in
+// (the lost one) and returns their node IDs in it.
+func leaveLostSwarm(ctx context.Context, inv *inventory.Inventory, survivors []string, dial remote.DialOptions, say func(string, ...any)) (map[string]bool, error) {
+	left := map[string]bool{}
+	for _, name := range survivors {
+		n, _ := inv.Node(name)
+		conn, err := remote.Dial(ctx, bootstrap.Target(inv, n), dial)
+		if err != nil {
+			return left, err
+		}
+		err = func() error {
+			defer conn.Close()
+			api, err := conn.Docker(ctx)
+			if err != nil {
+				return err
+			}
+			defer api.Close()
+			info, err := api.Info(ctx, client.InfoOptions{})
+			if err != nil {
+				return fmt.Errorf("%s: docker info: %w", name, err)
+			}
+			if info.Info.Swarm.LocalNodeState == swarmtypes.LocalNodeStateInactive {
+				say("[%s] surviving worker, in no swarm", name)
+				return nil
+			}
+			say("[%s] surviving worker: leaving the lost swarm (node %s, %s)", name, info.Info.Swarm.NodeID, info.Info.Swarm.LocalNodeState)
+			if _, err := api.SwarmLeave(ctx, client.SwarmLeaveOptions{Force: true}); err != nil {
+				return fmt.Errorf("%s: swarm leave --force: %w", name, err)
+			}
+			left[info.Info.Swarm.NodeID] = true
+			return nil
+		}()
+		if err != nil {
+			return left, err
+		}
+	}
+	return left, nil
+}
+
+// ensureEngine installs or starts Docker Engine on a new server that has
+// none running, as bootstrap's host preparation does, without any swarm
+// step: the raft state goes in before the engine joins anything.
+func ensureEngine(ctx context.Context, conn *remote.Conn, say func(string, ...any)) error {
+	rep, err := host.Observe(ctx, conn, host.Options{})
+	if err != nil {
+		return err
+	}
+	if rep.Facts.Running() {
+		return nil
+	}
+	for _, act := range rep.Plan.Actions {
+		say("[%s] %s", conn.Target().Name, act.Name)
+	}
+	return host.Apply(ctx, conn, &rep)
+}
+
+// rehomeRaft moves the restored manager's raft address from rh.Old to
+// rh.New: backup.RunRehome decides the order, rehomeExec does each step
+// over SSH and the helper's Docker API.
+func rehomeRaft(ctx context.Context, a *app, inv *inventory.Inventory, rh backup.Rehome, restoredID string, restored *client.Client, bo bootstrap.Options, say func(string, ...any)) error {
+	start := time.Now()
+	hn, _ := inv.Node(rh.Helper)
+	hc, err := remote.Dial(ctx, bootstrap.Target(inv, hn), bo.Dial)
+	if err != nil {
+		return fmt.Errorf("reach %s to help move %s's raft address: %w (the swarm runs on %s alone, raft address %s)", rh.Helper, rh.Node, err, rh.Node, rh.Old)
+	}
+	defer hc.Close()
+	x := &rehomeExec{a: a, inv: inv, rh: rh, bo: bo, conn: hc, restored: restored, ids: map[string]string{rh.Node: restoredID}}
+	defer x.close()
+	if err := backup.RunRehome(ctx, rh, x, say); err != nil {
+		return err
+	}
+	say("[%s] every manager's raft address is a new server's (moved in %s)", rh.Node, time.Since(start).Round(100*time.Millisecond))
+	return nil
+}
+
+// rehomeExec is backup.RehomeExec on the helper's SSH connection and,
+// once it is a manager, its Docker API; the restored manager's Docker API
+// watches while the helper's role changes.
+type rehomeExec struct {
+	a        *app
+	inv      *inventory.Inventory
+	rh       backup.Rehome
+	bo       bootstrap.Options
+	conn     *remote.Conn
+	api      *client.Client // the helper's
+	restored *client.Client
+	ids      map[string]string // node name -> swarm node ID
+}
+
+func (x *rehomeExec) close() {
+	if x.api != nil {
+		x.api.Close()
+	}
+}
+
+// via is the Docker API of the manager that stays one while node's role
+// changes: a worker's engine cannot list nodes.
+func (x *rehomeExec) via(node string) *client.Client {
+	if node == x.rh.Helper {
+		return x.restored
+	}
+	return x.api
+}
+
+func (x *rehomeExec) AddRule(ctx context.Context) error {
+	_, err := x.conn.Run(ctx, x.rh.DNATCmd(true))
+	return err
+}
+
+func (x *rehomeExec) RemoveRule(ctx context.Context) error {
+	_, err := x.conn.Run(ctx, x.rh.DNATCmd(false))
+	return err
+}
+
+// JoinHelper runs bootstrap on the restored manager and the helper only,
+// the helper as a manager whatever its role in the inventory.
+func (x *rehomeExec) JoinHelper(ctx context.Context) error {
+	rn, _ := x.inv.Node(x.rh.Node)
+	hn, _ := x.inv.Node(x.rh.Helper)
+	hn.Role = inventory.RoleManager
+	sub := *x.inv
+	sub.Nodes = []inventory.Node{rn, hn}
+	if _, err := bootstrap.Run(ctx, &sub, x.bo, newNodePrinter(x.a.stderr, &sub)); err != nil {
+		return err
+	}
+	api, err := x.conn.Docker(ctx)
+	if err != nil {
+		return err
+	}
+	x.api = api
+	info, err := api.Info(ctx, client.InfoOptions{})
+	if err != nil {
+		return fmt.Errorf("%s: docker info: %w", x.rh.Helper, err)
+	}
+	x.ids[x.rh.Helper] = info.Info.Swarm.NodeID
+	return nil
+}
+
+func (x *rehomeExec) Demote(ctx context.Context, node string) error {
+	if err := setNodeRole(ctx, x.via(node), x.ids[node], swarmtypes.NodeRoleWorker); err != nil {
+		return err
+	}
+	leader := x.ids[x.rh.Helper]
+	if node == x.rh.Helper {
+		leader = x.ids[x.rh.Node]
+	}
+	return waitNodes(ctx, x.via(node), 2*time.Minute, func(ns []swarmtypes.Node) (bool, string) {
+		return demotedUnder(ns, x.ids[node], leader)
+	})
+}
+
+func (x *rehomeExec) Promote(ctx context.Context, node string) error {
+	if err := setNodeRole(ctx, x.via(node), x.ids[node], swarmtypes.NodeRoleManager); err != nil {
+		return err
+	}
+	return waitNodes(ctx, x.via(node), 3*time.Minute, func(ns []swarmtypes.Node) (bool, string) {
+		return reachableAt(ns, x.ids[node], x.rh.New)
+	})
+}
+
+func (x *rehomeExec) CheckAddrs(ctx context.Context) error {
+	list, err := x.restored.NodeList(ctx, client.NodeListOptions{})
+	if err != nil {
+		return fmt.Errorf("%s: node list: %w", x.rh.Node, err)
+	}
+	var want []string
+	for _, n := range x.inv.Nodes {
+		want = append(want, swarm.AdvertiseAddr(x.inv, n))
+	}
+	want = append(want, x.rh.New)
+	if bad := backup.StaleRaftAddrs(list.Items, want); len(bad) > 0 {
+		return fmt.Errorf("raft addresses not of the new servers: %s", joinComma(bad))
+	}
+	return nil
+}
+
+// setNodeRole sets node id's role in its spec.
+func setNodeRole(ctx context.Context, api *client.Client, id string, role swarmtypes.NodeRole) error {
+	ni, err := api.NodeInspect(ctx, id, client.NodeInspectOptions{})
+	if err != nil {
+		return err
+	}
+	spec := ni.Node.Spec
+	spec.Role = role
+	_, err = api.NodeUpdate(ctx, id, client.NodeUpdateOptions{Version: ni.Node.Version, Spec: spec})
+	return err
+}
+
+// waitNodes polls the node list until done says so, at most within.
+func waitNodes(ctx context.Context, api *client.Client, within time.Duration, done func([]swarmtypes.Node) (bool, string)) error {
+	wctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	last := "no answer yet"
+	for {
+		res, err := api.NodeList(wctx, client.NodeListOptions{})
+		if err != nil {
+			last = err.Error()
+		} else if ok, why := done(res.Items); ok {
+			return nil
+		} else {
+			last = why
+		}
+		select {
+		case <-wctx.Done():
+			return fmt.Errorf("not within %s: %s", within, last)
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// demotedUnder tells whether node id is no manager any more and leader
+// leads.
+func demotedUnder(ns []swarmtypes.Node, id, leader string) (bool, string) {
+	for _, n := range ns {
+		if n.ID == id && n.ManagerStatus != nil {
+			return false, "still a manager (" + string(n.ManagerStatus.Reachability) + ")"
+		}
+		if n.ID == leader && (n.ManagerStatus == nil || !n.ManagerStatus.Leader) {
+			return false, "the helper does not lead yet"
+		}
+	}
+	return true, ""
+}
+
+// reachableAt tells whether node id is a reachable manager with raft
+// address addr.
+func reachableAt(ns []swarmtypes.Node, id, addr string) (bool, string) {
+	for _, n := range ns {
+		if n.ID != id {
+			continue
+		}
+		switch {
+		case n.ManagerStatus == nil:
+			return false, "not a manager yet"
+		case n.ManagerStatus.Reachability != swarmtypes.ReachabilityReachable:
+			return false, "manager, " + string(n.ManagerStatus.Reachability)
+		case n.ManagerStatus.Addr != addr:
+			return false, "raft address " + n.ManagerStatus.Addr + ", not " + addr
+		}
+		return true, ""
+	}
+	return false, "not in the node list"
 }
