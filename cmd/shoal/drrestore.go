@@ -710,18 +710,27 @@ func (x *rehomeExec) Promote(ctx context.Context, node string) error {
 	})
 }
 
+// CheckAddrs reads the node list from the helper, the manager that led
+// through the move: the restored manager, just promoted, may still answer
+// "Manager is being prepared" for a moment. Transient errors are retried
+// for a minute.
 func (x *rehomeExec) CheckAddrs(ctx context.Context) error {
-	list, err := x.restored.NodeList(ctx, client.NodeListOptions{})
-	if err != nil {
-		return fmt.Errorf("%s: node list: %w", x.rh.Node, err)
-	}
 	var want []string
 	for _, n := range x.inv.Nodes {
 		want = append(want, swarm.AdvertiseAddr(x.inv, n))
 	}
 	want = append(want, x.rh.New)
-	if bad := backup.StaleRaftAddrs(list.Items, want); len(bad) > 0 {
-		return fmt.Errorf("raft addresses not of the new servers: %s", joinComma(bad))
+	api, who := x.api, x.rh.Helper
+	if api == nil {
+		api, who = x.restored, x.rh.Node
+	}
+	if err := waitNodes(ctx, api, time.Minute, func(ns []swarmtypes.Node) (bool, string) {
+		if bad := backup.StaleRaftAddrs(ns, want); len(bad) > 0 {
+			return false, "raft addresses not of the new servers: " + joinComma(bad)
+		}
+		return true, ""
+	}); err != nil {
+		return fmt.Errorf("%s's node list: %w", who, err)
 	}
 	return nil
 }
