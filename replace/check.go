@@ -70,6 +70,11 @@ func (l layout) apply(p Plan, s Step) layout {
 		if p.New.Role == inventory.RoleManager {
 			next[p.New.Name] = manager{hoster: p.New.Hoster}
 		}
+	case Resume:
+		// The successor is in the swarm and Ready (Joined's rule).
+		if p.New.Role == inventory.RoleManager {
+			next[p.New.Name] = manager{hoster: p.New.Hoster, reachable: true}
+		}
 	case WaitReady:
 		if m, ok := next[s.Node]; ok {
 			m.reachable = true

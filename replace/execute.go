@@ -14,6 +14,10 @@ import (
 // Implementations: replace/labexec (labs: the new server is a lab VPS
 // container, joined with the code of `shoal bootstrap`).
 type Executor interface {
+	// Resume takes over n, joined beside old by an earlier run (a plan's
+	// Resume step): it checks n is Ready and makes it the node the later
+	// steps count on in old's place.
+	Resume(ctx context.Context, n, old Node) error
 	// CreateServer creates the new server n (its role, hoster, region).
 	CreateServer(ctx context.Context, n Node) error
 	// Join joins n to the swarm with its role and labels, in the place
@@ -70,6 +74,8 @@ func Execute(ctx context.Context, p Plan, x Executor, progress io.Writer) error 
 		fmt.Fprintf(progress, "step %d/%d: %s\n", i+1, len(p.Steps), s.Text)
 		var err error
 		switch s.Kind {
+		case Resume:
+			err = x.Resume(ctx, p.New, p.Old)
 		case CreateServer:
 			err = x.CreateServer(ctx, p.New)
 		case Join:

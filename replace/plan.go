@@ -56,6 +56,10 @@ type Kind string
 
 // Step kinds, in the order a plan runs them.
 const (
+	// Resume takes over the successor an earlier run joined beside NAME
+	// (labs and plain inventories; see Joined): it stands for the create,
+	// join and wait-ready steps, which that run finished.
+	Resume       Kind = "resume"
 	CreateServer Kind = "create server"
 	Join         Kind = "join"
 	WaitReady    Kind = "wait ready"
@@ -108,6 +112,10 @@ type Plan struct {
 	// Next is what the operator does when a step fails ("" for the
 	// general advice).
 	Next string
+	// Resumed: New was joined beside Old by an earlier run that stopped
+	// after its join (a stack's: deployed by the program), and this plan
+	// goes on with it.
+	Resumed bool
 }
 
 // shoalLabels are the labels shoal keeps for itself on every node; a new
@@ -127,7 +135,13 @@ func Compute(inv *inventory.Inventory, obs swarm.Observed, req Request) (Plan, e
 		return Plan{}, err
 	}
 	name := req.Successor
-	if name == "" {
+	var joined *Node // the successor an earlier run of a lab or inventory left joined
+	if name == "" && req.Source != SourceStack {
+		if joined, err = Joined(inv, obs, old, req); err != nil {
+			return Plan{}, err
+		}
+	}
+	if name == "" && joined == nil {
 		name = SuccessorName(old.Name, taken(inv, obs))
 	}
 	nu := Node{
@@ -141,8 +155,14 @@ func Compute(inv *inventory.Inventory, obs swarm.Observed, req Request) (Plan, e
 	if nu.Hoster == "" || nu.Hoster == old.Hoster {
 		nu.Hoster, nu.Region = old.Hoster, old.Region
 	}
-	p := Plan{Source: req.Source, Old: old, New: nu}
+	if joined != nil {
+		nu = *joined
+	}
+	p := Plan{Source: req.Source, Old: old, New: nu, Resumed: joined != nil || req.Successor != ""}
 	p.Steps = steps(req, old, nu)
+	if joined != nil {
+		p.Steps = resumeSteps(p.Steps, old, nu)
+	}
 	switch req.Source {
 	case SourceInventory:
 		p.Notes = []string{
@@ -152,11 +172,14 @@ func Compute(inv *inventory.Inventory, obs swarm.Observed, req Request) (Plan, e
 	}
 	if req.Source == SourceStack {
 		p.Next = resumeHint(req, old.Name, nu.Name)
+	} else {
+		p.Next = fmt.Sprintf("look at `shoal status`; once the cause is fixed, run the same `shoal node replace %s` again: once %s has joined, it resumes with it from the drain (or undo the steps by hand)", old.Name, nu.Name)
 	}
 	before := layoutOf(inv, obs)
 	// A resumed successor may be in the swarm already: the steps are
-	// checked from the layout it joins, which it leaves no weaker.
-	delete(before, req.Successor)
+	// checked from the layout it joins (or, taken over, enters Ready),
+	// which it leaves no weaker.
+	delete(before, nu.Name)
 	if err := check(before, p); err != nil {
 		return Plan{}, err
 	}
@@ -263,18 +286,7 @@ func findNode(inv *inventory.Inventory, obs swarm.Observed, name string) (Node, 
 		if memberName(m) != name {
 			continue
 		}
-		n := Node{Name: name, ID: m.ID, Role: m.Role, Hoster: m.Labels[swarm.LabelHoster], Region: m.Labels[swarm.LabelRegion], Address: m.Addr, Labels: map[string]string{}}
-		if in, ok := inv.Node(name); ok {
-			n.Hoster = cmpOr(n.Hoster, in.Hoster)
-			n.Region = cmpOr(n.Region, in.Region)
-			n.Address = in.Address
-		}
-		for k, v := range m.Labels {
-			if !slices.Contains(shoalLabels, k) {
-				n.Labels[k] = v
-			}
-		}
-		return n, nil
+		return memberNode(inv, m), nil
 	}
 	e := &UnknownNodeError{Name: name}
 	var known []string

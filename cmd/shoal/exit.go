@@ -58,9 +58,10 @@ func codeOf(err error) int {
 	var cn *swarm.ClusterNameError
 	var nq *swarm.NoQuorumError
 	var rr *replace.RefusedError
+	var rs *replace.ResumeError
 	var dre *dr.RefusedError
 	var bre *backup.RefusedError
-	if errors.As(err, &rr) || errors.As(err, &dre) || errors.As(err, &bre) {
+	if errors.As(err, &rr) || errors.As(err, &rs) || errors.As(err, &dre) || errors.As(err, &bre) {
 		return exitRefused
 	}
 	if errors.As(err, &qe) || errors.As(err, &re) || errors.As(err, &fs) || errors.As(err, &hk) || errors.As(err, &cn) || errors.As(err, &nq) {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -37,6 +38,7 @@ type nodeReplaceFlags struct {
 	stack           stackFlags
 	dryRun, yes     bool
 	writeInventory  bool
+	stuckAfter      time.Duration
 }
 
 func newNodeReplaceCmd(a *app) *cobra.Command {
@@ -55,12 +57,24 @@ manager) and removed, and its server deleted:
   3. wait until it is Ready
   4. drain NAME
   5. wait until NAME's tasks run elsewhere (a service that stays short of
-     tasks for a minute because the swarm finds no other node for it, or
-     its tasks keep failing, stops the replacement here, named with the
+     tasks for --stuck-after because the swarm finds no other node for it,
+     or its tasks keep failing, stops the replacement here, named with the
      swarm's reason; NAME stays drained)
   6. demote NAME (managers only)
   7. remove NAME from the swarm
   8. delete NAME's server (labs and stacks)
+
+A run that stops after the join (say at step 5) leaves the successor
+joined beside NAME. Fix the cause and run the same command again: it resumes
+with that successor instead of creating another. On a lab or a plain
+inventory, a swarm member named as shoal names successors (NAME-rK, K any
+number; for w1-r1: w1-rK) other than NAME, with NAME's role, Ready, active (and reachable, as a manager), and not listed in
+the inventory beside NAME, is taken over: steps 1 to 3 become one "resume
+with NAME-rK" step, and the plan goes on from the drain (the plan and
+--dry-run say so). One that is not Ready, has another role or availability,
+runs at another --hoster than asked, or more than one of them, is refused
+(exit 3) with what to do; nothing is changed. On a plain inventory pass the
+same --address again.
 
 Before anything changes, every step is checked: the reachable managers stay a
 majority (a joining manager counts as reachable only once Ready), there are
@@ -113,12 +127,16 @@ Where the new server comes from:
 	addStackFlags(cmd, &fl.stack)
 	f.BoolVar(&fl.dryRun, "dry-run", false, "print the numbered steps and change nothing")
 	f.BoolVarP(&fl.yes, "yes", "y", false, "replace without asking")
+	f.DurationVar(&fl.stuckAfter, "stuck-after", time.Minute, "how long a service may stay short of tasks while NAME drains, the swarm finding no other node for them or their tasks failing, before step 5 stops the replacement")
 	f.BoolVar(&fl.writeInventory, "write-inventory", false, "plain inventories: put the new node in NAME's place in the inventory file at the end, every other line kept (refused up front when that cannot be done)")
 	return cmd
 }
 
 func runNodeReplace(cmd *cobra.Command, a *app, name string, fl nodeReplaceFlags) error {
 	ctx := cmd.Context()
+	if fl.stuckAfter <= 0 {
+		return withCode(exitUsage, fmt.Errorf("node replace %s: --stuck-after %s: want a positive duration (nothing was changed)", name, fl.stuckAfter))
+	}
 	if !fl.dryRun && !fl.yes && !a.interactive() {
 		// As up: refuse before anything is read, never hang on a question.
 		return withCode(exitRefused, fmt.Errorf("node replace %s: no terminal to ask on, and --yes not given: nothing done (pass --yes to go ahead unasked, or --dry-run to see the steps)", name))
@@ -231,7 +249,9 @@ func runNodeReplace(cmd *cobra.Command, a *app, name string, fl nodeReplaceFlags
 	var x replace.Executor
 	switch src {
 	case replace.SourceStack:
-		x = stackexec.New(ws, inv.Path, stackexec.Options{Dial: dial, Progress: labProgress(a), Log: a.log})
+		sx := stackexec.New(ws, inv.Path, stackexec.Options{Dial: dial, Progress: labProgress(a), Log: a.log})
+		sx.Stuck = fl.stuckAfter
+		x = sx
 	case replace.SourceLab:
 		docker, err := localDocker()
 		if err != nil {
@@ -242,9 +262,12 @@ func runNodeReplace(cmd *cobra.Command, a *app, name string, fl nodeReplaceFlags
 		if err != nil {
 			return err
 		}
+		lx.Stuck = fl.stuckAfter
 		x = lx
 	default:
-		x = swarmexec.NewInventory(inv, swarmexec.Options{Dial: dial, Progress: labProgress(a), Log: a.log})
+		ix := swarmexec.NewInventory(inv, swarmexec.Options{Dial: dial, Progress: labProgress(a), Log: a.log})
+		ix.Stuck = fl.stuckAfter
+		x = ix
 	}
 	if err := replace.Execute(ctx, plan, x, a.stderr); err != nil {
 		return withCode(exitFailed, err)
@@ -289,7 +312,11 @@ func writeInventoryFile(path string, data []byte) error {
 }
 
 func printReplacePlan(w io.Writer, p replace.Plan) {
-	fmt.Fprintf(w, "replace %s (%s, %s) by %s (%s) in %d steps:\n", p.Old.Name, p.Old.Role, p.Old.Hoster, p.New.Name, p.New.Hoster, len(p.Steps))
+	if p.Resumed {
+		fmt.Fprintf(w, "resume the replacement of %s (%s, %s) by %s (%s), joined beside it by an earlier run, in %d steps:\n", p.Old.Name, p.Old.Role, p.Old.Hoster, p.New.Name, p.New.Hoster, len(p.Steps))
+	} else {
+		fmt.Fprintf(w, "replace %s (%s, %s) by %s (%s) in %d steps:\n", p.Old.Name, p.Old.Role, p.Old.Hoster, p.New.Name, p.New.Hoster, len(p.Steps))
+	}
 	for i, s := range p.Steps {
 		fmt.Fprintf(w, "  %d. %s\n", i+1, s)
 	}
@@ -305,6 +332,7 @@ func printReplacePlan(w io.Writer, p replace.Plan) {
 type replaceJSON struct {
 	Cluster string            `json:"cluster"`
 	Source  string            `json:"source"`
+	Resumed bool              `json:"resumed"`
 	Old     replaceNodeJSON   `json:"old"`
 	New     replaceNodeJSON   `json:"new"`
 	Steps   []replaceStepJSON `json:"steps"`
@@ -335,7 +363,7 @@ func writeReplaceJSON(w io.Writer, inv *inventory.Inventory, p replace.Plan) err
 		}
 		return replaceNodeJSON{Name: n.Name, Role: n.Role, Hoster: n.Hoster, Region: n.Region, Address: n.Address, Labels: l}
 	}
-	doc := replaceJSON{Cluster: inv.Cluster.Name, Source: string(p.Source), Old: node(p.Old), New: node(p.New), Steps: []replaceStepJSON{}, Notes: p.Notes}
+	doc := replaceJSON{Cluster: inv.Cluster.Name, Source: string(p.Source), Resumed: p.Resumed, Old: node(p.Old), New: node(p.New), Steps: []replaceStepJSON{}, Notes: p.Notes}
 	if doc.Notes == nil {
 		doc.Notes = []string{}
 	}

@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/shoalops/shoal/replace"
 )
 
 // TestNodeReplaceRefusesBeforeTouchingAnything checks the cases node
@@ -39,7 +42,10 @@ nodes:
 		{name: "--address on a shoal up stack is refused before any node is dialled", args: []string{"node", "replace", "w1", "--address", "192.0.2.9", "--dry-run"}, stack: true,
 			wantCode: exitUsage, wantErr: []string{"--address is not used for a `shoal up` stack"}},
 		{name: "help lists the steps and the sources", args: []string{"node", "replace", "--help"}, wantCode: exitOK,
-			wantOut: []string{"1. create the new server (labs and stacks)", "6. demote NAME (managers only)", "--dry-run prints the numbered steps", "a stack of `shoal up` (--stack, or its inventory): through the Pulumi", "joins as a worker and is\n    promoted in step 2", "--address", "--type"}},
+			wantOut: []string{"1. create the new server (labs and stacks)", "6. demote NAME (managers only)", "--dry-run prints the numbered steps", "a stack of `shoal up` (--stack, or its inventory): through the Pulumi", "joins as a worker and is\n    promoted in step 2", "--address", "--type",
+				"run the same command again: it resumes", "--stuck-after"}},
+		{name: "--stuck-after takes a positive duration only", args: []string{"node", "replace", "w1", "--stuck-after", "0s", "--dry-run"},
+			wantCode: exitUsage, wantErr: []string{"--stuck-after 0s: want a positive duration"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -70,5 +76,14 @@ nodes:
 				}
 			}
 		})
+	}
+}
+
+// A successor that cannot be taken over is refused by a safety rule:
+// exit 3, as the quorum and hoster rules.
+func TestNodeReplaceResumeRefusalExitsRefused(t *testing.T) {
+	err := fmt.Errorf("plan: %w", &replace.ResumeError{Node: "w1", Successor: "w1-r1", Why: "it is not Ready (state down)", Next: "bring it back"})
+	if got := codeOf(err); got != exitRefused {
+		t.Errorf("codeOf(%v) = %d, want %d", err, got, exitRefused)
 	}
 }

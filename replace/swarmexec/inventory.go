@@ -109,20 +109,40 @@ func (x *Inventory) Join(ctx context.Context, n, old replace.Node) error {
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	next := *x.cur
+	x.cur = inPlace(x.cur, old.Name, entry)
+	return nil
+}
+
+// Resume takes over n, joined beside old by an earlier run: from now on
+// the steps ask the managers of the inventory with n in old's place (as
+// after Join), and old leaves from its own engine at the remove step.
+func (x *Inventory) Resume(ctx context.Context, n, old replace.Node) error {
+	x.mu.Lock()
+	oldEntry, _ := x.cur.Node(old.Name)
+	x.old = oldEntry
+	x.cur = inPlace(x.cur, old.Name, Entry(n, old, oldEntry))
+	x.mu.Unlock()
+	return x.Swarm.Resume(ctx, n, old)
+}
+
+// inPlace is inv with entry in the place of the node named old (appended
+// if inv has no such node, and kept once if it lists entry already).
+func inPlace(inv *inventory.Inventory, old string, entry inventory.Node) *inventory.Inventory {
+	next := *inv
 	next.Nodes = nil
-	for _, e := range x.cur.Nodes {
-		if e.Name == old.Name {
+	for _, e := range inv.Nodes {
+		switch e.Name {
+		case old:
 			next.Nodes = append(next.Nodes, entry)
-			continue
+		case entry.Name:
+		default:
+			next.Nodes = append(next.Nodes, e)
 		}
-		next.Nodes = append(next.Nodes, e)
 	}
 	if _, ok := next.Node(entry.Name); !ok {
 		next.Nodes = append(next.Nodes, entry)
 	}
-	x.cur = &next
-	return nil
+	return &next
 }
 
 // Remove has node name (demoted by now) leave the swarm from its own

@@ -27,6 +27,7 @@ import (
 	"github.com/shoalops/shoal/bootstrap/remote"
 	"github.com/shoalops/shoal/bootstrap/swarm"
 	"github.com/shoalops/shoal/heal"
+	"github.com/shoalops/shoal/replace"
 )
 
 // Swarm does the swarm steps of a replacement through the first manager
@@ -93,6 +94,13 @@ func (s *Swarm) WaitReady(ctx context.Context, name string) error {
 	return s.heal.WaitReady(ctx, name)
 }
 
+// Resume takes over n, joined beside old by an earlier run: it waits
+// until n is Ready (it was when the plan was made). A lab's inventory
+// lists n in old's place since that run's join; Inventory keeps its own.
+func (s *Swarm) Resume(ctx context.Context, n, old replace.Node) error {
+	return s.heal.WaitReady(ctx, n.Name)
+}
+
 // Drain sets node name's availability to drain.
 func (s *Swarm) Drain(ctx context.Context, name string) error {
 	return s.heal.Update(ctx, name, func(spec *swarmtypes.NodeSpec) { spec.Availability = swarmtypes.NodeAvailabilityDrain })
@@ -157,9 +165,10 @@ func (e *UnplaceableError) Error() string {
 		parts = append(parts, fmt.Sprintf("%s (%s)", n, e.Services[n]))
 	}
 	return fmt.Sprintf("for %s these services could not run their tasks away from %s: %s. %s is drained and still a member: "+
-		"fix those services (their placement constraints, resources or image), or add a node that meets them, and finish the remaining steps by hand; "+
+		"fix those services (their placement constraints, resources or image), or add a node that meets them, "+
+		"then run the same `shoal node replace %s` again: it resumes with the successor from the drain; "+
 		"or give up with `docker node update --availability active %s`",
-		e.For.Round(time.Second), e.Node, strings.Join(parts, ", "), e.Node, e.Node)
+		e.For.Round(time.Second), e.Node, strings.Join(parts, ", "), e.Node, e.Node, e.Node)
 }
 
 // stuckLongEnough records in since when each service of stuck was first

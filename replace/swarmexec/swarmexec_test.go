@@ -124,7 +124,7 @@ func TestStuckLongEnough(t *testing.T) {
 		t.Fatal("stuck for a minute: no error")
 	}
 	e.Node = "w1"
-	for _, want := range []string{"for 1m0s", "away from w1: pinned (no suitable node)", "w1 is drained", "by hand", "docker node update --availability active w1"} {
+	for _, want := range []string{"for 1m0s", "away from w1: pinned (no suitable node)", "w1 is drained", "run the same `shoal node replace w1` again: it resumes", "docker node update --availability active w1"} {
 		if !strings.Contains(e.Error(), want) {
 			t.Errorf("error %q lacks %q", e, want)
 		}
