@@ -39,8 +39,9 @@ type Swarm struct {
 	Dial      remote.DialOptions
 	// Poll is the interval of waits (default 1s).
 	Poll time.Duration
-	// Stuck is how long a task may stay unplaceable (the scheduler finds
-	// no node for it) before WaitMoved gives up (default 1 minute).
+	// Stuck is how long a service may stay short of tasks that cannot
+	// get there by themselves (the scheduler finds no node for them, or
+	// they keep failing) before WaitMoved gives up (default 1 minute).
 	Stuck time.Duration
 
 	heal *heal.Swarm
