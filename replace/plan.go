@@ -258,8 +258,16 @@ func steps(req Request, old, nu Node) []Step {
 			// one layout: one manager more is an even count.
 			promote = "; it joins as a worker and is promoted"
 		}
-		add(Join, nu.Name, "create server %s at %s%s and join it as %s with %s (pulumi up of stack %s: %s listed beside %s, which keeps its server%s)",
-			nu.Name, where, typ, nu.Role, labels, req.Stack, nu.Name, old.Name, promote)
+		if req.Successor != "" {
+			// Resumed: the earlier run's up made the server; this up
+			// makes sure it is there and joined, and otherwise changes
+			// nothing.
+			add(Join, nu.Name, "make sure server %s at %s%s, deployed beside %s by an earlier run, is there and joined as %s with %s (pulumi up of stack %s: no change when it is%s)",
+				nu.Name, where, typ, old.Name, nu.Role, labels, req.Stack, promote)
+		} else {
+			add(Join, nu.Name, "create server %s at %s%s and join it as %s with %s (pulumi up of stack %s: %s listed beside %s, which keeps its server%s)",
+				nu.Name, where, typ, nu.Role, labels, req.Stack, nu.Name, old.Name, promote)
+		}
 	} else {
 		add(Join, nu.Name, "join %s (%s) as %s with %s", nu.Name, where, nu.Role, labels)
 	}

@@ -113,6 +113,15 @@ func TestCompute(t *testing.T) {
 				"", "", "", "", "delete the server of w1 (pulumi up of stack prod: w1-r1 in its place)"},
 		},
 		{
+			name:  "a stack's replacement resumed: the join step makes sure the earlier run's successor is there, it does not say it creates one",
+			nodes: threeOnThree,
+			req:   Request{Node: "w1", Source: SourceStack, Stack: "prod", Successor: "w1-r1"},
+			wantSteps: []string{"join w1-r1", "wait ready w1-r1", "drain w1", "wait tasks moved w1",
+				"remove w1", "delete server w1"},
+			wantNew: Node{Name: "w1-r1", Role: "worker", Hoster: "a", Region: "a-1", Labels: map[string]string{"disk": "ssd"}},
+			wantTexts: []string{"make sure server w1-r1 at a/a-1, deployed beside w1 by an earlier run, is there and joined as worker with labels disk=ssd (pulumi up of stack prod: no change when it is)"},
+		},
+		{
 			name:  "a manager of a `shoal up` stack joins as a worker and is promoted in the join step",
 			nodes: threeOnThree,
 			req:   Request{Node: "m2", Source: SourceStack, Stack: "prod"},

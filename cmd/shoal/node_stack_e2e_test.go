@@ -125,7 +125,7 @@ func TestNodeReplaceOnAShoalUpStack(t *testing.T) {
 	if testing.Verbose() {
 		t.Logf("node replace w-1:\n%s", errs)
 	}
-	for _, want := range []string{"resuming its unfinished replacement by w-1-r1", "step 1/6: create server w-1-r1", "step 4/6: wait until the tasks of w-1 run elsewhere", "step 6/6: done", "replaced w-1 by w-1-r1"} {
+	for _, want := range []string{"resuming its unfinished replacement by w-1-r1", "step 1/6: make sure server w-1-r1", "step 4/6: wait until the tasks of w-1 run elsewhere", "step 6/6: done", "replaced w-1 by w-1-r1"} {
 		if !strings.Contains(errs, want) {
 			t.Errorf("progress lacks %q:\n%s", want, errs)
 		}
