@@ -74,7 +74,7 @@ func RestoreSwarm(ctx context.Context, conn *remote.Conn, swarmTgz []byte, o Res
 		return errors.Join(fmt.Errorf("%s: stop the engine: %w", name, err), serr)
 	}
 	_, xerr := conn.Run(ctx, remote.Cmd{Sudo: true, Stdin: swarmTgz,
-		Script: fmt.Sprintf("rm -rf %[1]s/swarm && umask 077 && tar -C %[1]s -xzf -", quote(root))})
+		Script: fmt.Sprintf("rm -rf %[1]s/swarm && umask 077 && tar -C %[1]s -xzf -", remote.Quote(root))})
 	_, serr := conn.Run(context.WithoutCancel(ctx), ctl.Start)
 	if serr != nil {
 		return fmt.Errorf("%s: start the engine again: %w", name, serr)

@@ -9,7 +9,6 @@ import (
 	"os"
 	"runtime/debug"
 	"slices"
-	"strings"
 	"time"
 
 	swarmtypes "github.com/moby/moby/api/types/swarm"
@@ -189,7 +188,7 @@ func copySwarm(ctx context.Context, conn *remote.Conn, say func(string, ...any))
 		_, serr := conn.Run(context.WithoutCancel(ctx), ctl.Start)
 		return nil, 0, errors.Join(fmt.Errorf("stop the engine: %w", err), serr)
 	}
-	_, terr := conn.Run(ctx, remote.Cmd{Sudo: true, Script: fmt.Sprintf("umask 077; tar -C %s -czf %s swarm", quote(root), tmp)})
+	_, terr := conn.Run(ctx, remote.Cmd{Sudo: true, Script: fmt.Sprintf("umask 077; tar -C %s -czf %s swarm", remote.Quote(root), tmp)})
 	_, serr := conn.Run(context.WithoutCancel(ctx), ctl.Start)
 	stopped := time.Since(start)
 	if serr != nil {
@@ -349,5 +348,3 @@ func Version() string {
 	}
 	return v
 }
-
-func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

@@ -113,7 +113,7 @@ func ReadRaft(ctx context.Context, r Runner) (RaftState, error) {
 		}
 		return floor, nil
 	}
-	res, err = r.Run(ctx, remote.Cmd{Script: "gzip -c " + quote(dir+"/"+seg), Sudo: true})
+	res, err = r.Run(ctx, remote.Cmd{Script: "gzip -c " + remote.Quote(dir+"/"+seg), Sudo: true})
 	if err != nil {
 		return RaftState{}, fmt.Errorf("read raft log segment %s: %w", seg, err)
 	}
@@ -167,5 +167,3 @@ func parseRaftList(out string) (dir string, wals, snaps []string, err error) {
 	}
 	return dir, wals, snaps, nil
 }
-
-func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

@@ -118,7 +118,7 @@ func TestCompute(t *testing.T) {
 			req:   Request{Node: "w1", Source: SourceStack, Stack: "prod", Successor: "w1-r1"},
 			wantSteps: []string{"join w1-r1", "wait ready w1-r1", "drain w1", "wait tasks moved w1",
 				"remove w1", "delete server w1"},
-			wantNew: Node{Name: "w1-r1", Role: "worker", Hoster: "a", Region: "a-1", Labels: map[string]string{"disk": "ssd"}},
+			wantNew:   Node{Name: "w1-r1", Role: "worker", Hoster: "a", Region: "a-1", Labels: map[string]string{"disk": "ssd"}},
 			wantTexts: []string{"make sure server w1-r1 at a/a-1, deployed beside w1 by an earlier run, is there and joined as worker with labels disk=ssd (pulumi up of stack prod: no change when it is)"},
 		},
 		{

@@ -216,5 +216,5 @@ func quoteIfNeeded(s string) string {
 	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,:/_-+@%") == "" {
 		return s
 	}
-	return shellQuote(s)
+	return Quote(s)
 }

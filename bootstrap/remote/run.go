@@ -113,10 +113,10 @@ func remoteCommand(cmd Cmd, user string) string {
 	return shCommand(cmd.Script)
 }
 
-func shCommand(script string) string { return "sh -c " + shellQuote(script) }
+func shCommand(script string) string { return "sh -c " + Quote(script) }
 
-// shellQuote quotes s as one word for a POSIX shell.
-func shellQuote(s string) string {
+// Quote quotes s as one word for a POSIX shell.
+func Quote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 

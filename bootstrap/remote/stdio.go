@@ -21,9 +21,9 @@ func (c *Conn) DockerSudo(ctx context.Context, cli string) (*client.Client, erro
 	if cli == "" {
 		return nil, fmt.Errorf("%s: docker api through sudo: no docker client found on the host", c.target)
 	}
-	line := "sudo -n " + shellQuote(cli) + " system dial-stdio"
+	line := "sudo -n " + Quote(cli) + " system dial-stdio"
 	if c.target.user() == "root" {
-		line = shellQuote(cli) + " system dial-stdio"
+		line = Quote(cli) + " system dial-stdio"
 	}
 	cl, err := client.New(
 		client.WithHost("unix://"+dockerSocket),

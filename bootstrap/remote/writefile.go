@@ -39,6 +39,6 @@ trap 'rm -f "$t"' EXIT
 cat > "$t"
 chmod %04o "$t"
 mv -f "$t" "$f"
-trap - EXIT`, shellQuote(file), mode.Perm())
+trap - EXIT`, Quote(file), mode.Perm())
 	return Cmd{Script: script, Stdin: data, Sudo: true}, nil
 }

@@ -72,7 +72,7 @@ func TestWriteFileCmd(t *testing.T) {
 			if !cmd.Sudo || string(cmd.Stdin) != "SECRET=x" || strings.Contains(cmd.Script, "SECRET") {
 				t.Errorf("cmd = %+v, want sudo and the data only on stdin", cmd)
 			}
-			if !strings.Contains(cmd.Script, "f="+shellQuote(tt.path)) || !strings.Contains(cmd.Script, "chmod 0600") {
+			if !strings.Contains(cmd.Script, "f="+Quote(tt.path)) || !strings.Contains(cmd.Script, "chmod 0600") {
 				t.Errorf("script = %s", cmd.Script)
 			}
 		})

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -367,12 +369,50 @@ func checkRestoreTargets(ctx context.Context, a *app, target *inventory.Inventor
 		}
 		if f.Engine != nil && f.Engine.Swarm.LocalNodeState != swarmtypes.LocalNodeStateInactive && f.Engine.Swarm.LocalNodeState != "" {
 			inSwarm = append(inSwarm, fmt.Sprintf("%s (%s, swarm node %s)", n.Name, f.Engine.Swarm.LocalNodeState, f.Engine.Swarm.NodeID))
+			continue
+		}
+		dir, left, err := swarmStateLeft(ctx, fleet.Conns[n.Name], f)
+		if err != nil {
+			return withCode(exitFailed, fmt.Errorf("%s: %w: nothing was changed", n.Name, err))
+		}
+		if left {
+			inSwarm = append(inSwarm, fmt.Sprintf("%s (its engine is stopped, but %s holds an earlier swarm's state: started, it would rejoin that swarm; start it and `docker swarm leave --force`, or remove %s)", n.Name, dir, dir))
 		}
 	}
 	if len(inSwarm) > 0 {
 		return withCode(exitRefused, fmt.Errorf("%s in a swarm already: dr restore builds the cluster again on servers outside any swarm; if the lost cluster still has a manager use `shoal dr recover`, else make them leave (`docker swarm leave --force`) or list other servers: nothing was changed", joinComma(inSwarm)))
 	}
 	return nil
+}
+
+// swarmStateLeft tells whether a server whose Docker Engine is installed
+// but does not answer (stopped) keeps an earlier swarm's state in its data
+// root (dir, the swarm directory): the engine, once started, would be in
+// that swarm again. An engine that answers says so itself (f.Engine), and
+// a server without Docker has no state; neither is asked.
+func swarmStateLeft(ctx context.Context, r remote.Runner, f host.Facts) (dir string, left bool, err error) {
+	if f.Engine != nil || f.DockerdPath == "" {
+		return "", false, nil
+	}
+	dir = path.Join(dataRoot(f.DaemonJSON), "swarm")
+	res, err := r.Run(ctx, remote.Cmd{Sudo: true, Script: fmt.Sprintf("if [ -e %s ]; then echo yes; else echo no; fi", remote.Quote(path.Join(dir, "docker-state.json")))})
+	if err != nil {
+		return dir, false, fmt.Errorf("look for swarm state in %s: %w", dir, err)
+	}
+	return dir, strings.TrimSpace(string(res.Stdout)) == "yes", nil
+}
+
+// dataRoot is Docker's data root as daemon.json sets it ("data-root"),
+// else the default. A daemon.json that cannot be read as JSON gives the
+// default too: the engine would refuse to start on it anyway. Pure.
+func dataRoot(daemonJSON string) string {
+	var cfg struct {
+		DataRoot string `json:"data-root"`
+	}
+	if json.Unmarshal([]byte(daemonJSON), &cfg) == nil && path.IsAbs(cfg.DataRoot) {
+		return path.Clean(cfg.DataRoot)
+	}
+	return "/var/lib/docker"
 }
 
 // restoreLabVPSes makes the lab VPSes of a restore (step 1), in parallel,

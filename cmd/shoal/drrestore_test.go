@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"strings"
 	"testing"
 
 	swarmtypes "github.com/moby/moby/api/types/swarm"
 
+	"github.com/shoalops/shoal/bootstrap/host"
 	"github.com/shoalops/shoal/bootstrap/inventory"
+	"github.com/shoalops/shoal/bootstrap/remote"
 )
 
 func restoreInv(path, prefix string) *inventory.Inventory {
@@ -108,5 +111,60 @@ func TestSurvivingWorkersAreKeptAndManagersRefuse(t *testing.T) {
 	if !strings.HasPrefix(p.steps[0], "create 3 new lab VPSes: m1 (manager at a), m2 (manager at b), m3 (manager at c); pin their host keys; keep the surviving workers w1;") ||
 		!strings.HasPrefix(p.steps[2], "make the surviving workers w1 leave the lost swarm") || !strings.HasPrefix(p.steps[p.join-1], "join m1, m3, w1 ") {
 		t.Errorf("steps with a survivor: %q", p.steps)
+	}
+}
+
+func TestDataRoot(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                              "/var/lib/docker",
+		`{"log-driver":"json-file"}`:    "/var/lib/docker",
+		`{"data-root":"/srv/docker/"}`:  "/srv/docker",
+		`{"data-root":"relative"}`:      "/var/lib/docker",
+		`{"data-root":"/srv/docker"`:    "/var/lib/docker", // not JSON: dockerd refuses it anyway
+		`{"data-root":"/mnt/d o'cker"}`: "/mnt/d o'cker",
+	} {
+		if got := dataRoot(in); got != want {
+			t.Errorf("dataRoot(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// scriptRunner answers every command with out and records the scripts.
+type scriptRunner struct {
+	out     string
+	scripts []string
+	sudo    []bool
+}
+
+func (r *scriptRunner) Run(_ context.Context, c remote.Cmd) (remote.Result, error) {
+	r.scripts = append(r.scripts, c.Script)
+	r.sudo = append(r.sudo, c.Sudo)
+	return remote.Result{Stdout: []byte(r.out)}, nil
+}
+
+// A stopped engine's data root is looked at (through sudo) for an earlier
+// swarm's state file; an engine that answers, or no Docker at all, is
+// not asked.
+func TestSwarmStateLeft(t *testing.T) {
+	stopped := host.Facts{DockerdPath: "/usr/sbin/dockerd", DaemonJSON: `{"data-root":"/srv/d'x"}`}
+	r := &scriptRunner{out: "yes\n"}
+	dir, left, err := swarmStateLeft(context.Background(), r, stopped)
+	if err != nil || !left || dir != "/srv/d'x/swarm" {
+		t.Fatalf("stopped engine with state: %q %v %v", dir, left, err)
+	}
+	if len(r.scripts) != 1 || !r.sudo[0] || !strings.Contains(r.scripts[0], `'/srv/d'\''x/swarm/docker-state.json'`) {
+		t.Errorf("scripts %q (sudo %v)", r.scripts, r.sudo)
+	}
+	if _, left, _ := swarmStateLeft(context.Background(), &scriptRunner{out: "no\n"}, stopped); left {
+		t.Error("no state file: reported left")
+	}
+	for name, f := range map[string]host.Facts{
+		"an engine that answers": {DockerdPath: "/usr/sbin/dockerd", Engine: &host.EngineInfo{}},
+		"no Docker":              {},
+	} {
+		r := &scriptRunner{out: "yes\n"}
+		if _, left, err := swarmStateLeft(context.Background(), r, f); left || err != nil || len(r.scripts) > 0 {
+			t.Errorf("%s: left %v, err %v, ran %q", name, left, err, r.scripts)
+		}
 	}
 }
