@@ -18,8 +18,8 @@ type Service struct {
 // webhook it checked, and what it re-synced (each line names the service
 // and why; empty when every webhook and Vault token was as it should be).
 type WebhookReport struct {
-	Checked  int
-	Resynced []string
+	Checked  int      `json:"checked"`
+	Resynced []string `json:"resynced"`
 }
 
 // Result is what a recovery ended with: the services CheckServices saw

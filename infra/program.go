@@ -278,6 +278,11 @@ func deploy(ctx *pulumi.Context, opts Options) (*Outputs, error) {
 		if sc := succs[n.Name]; sc != nil {
 			entry["successor"] = successorMap(*sc)
 		}
+		if srv.HasHostKey {
+			// Current after a run that leaves the swarm resource out
+			// (`shoal dr restore`), when its hostKeys output is not.
+			entry["hostKey"] = srv.HostKey
+		}
 		out = append(out, entry)
 	}
 	cluster, err := NewCluster(ctx, spec.Cluster, args, pulumi.DependsOn(waitFor))

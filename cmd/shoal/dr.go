@@ -206,19 +206,24 @@ func runDRRecover(cmd *cobra.Command, a *app, fl drRecoverFlags) error {
 		fmt.Fprintf(a.stdout, "  %s  %s  %d/%d\n", s.ID, s.Name, s.Running, s.Desired)
 	}
 	if w := res.Webhooks; w != nil {
-		if len(w.Resynced) == 0 {
-			fmt.Fprintf(a.stdout, "webhooks and Vault tokens: %d checked, unchanged\n", w.Checked)
-		} else {
-			fmt.Fprintf(a.stdout, "webhooks and Vault tokens: %d checked; not as they were:\n", w.Checked)
-			for _, l := range w.Resynced {
-				fmt.Fprintf(a.stdout, "  %s\n", l)
-			}
-		}
+		printWebhookReport(a.stdout, *w)
 	}
 	for _, n := range plan.Notes {
 		fmt.Fprintf(a.stdout, "left to you: %s\n", n)
 	}
 	return nil
+}
+
+// printWebhookReport says what the webhook check of a stack found.
+func printWebhookReport(w io.Writer, r dr.WebhookReport) {
+	if len(r.Resynced) == 0 {
+		fmt.Fprintf(w, "webhooks and Vault tokens: %d checked, unchanged\n", r.Checked)
+		return
+	}
+	fmt.Fprintf(w, "webhooks and Vault tokens: %d checked; not as they were:\n", r.Checked)
+	for _, l := range r.Resynced {
+		fmt.Fprintf(w, "  %s\n", l)
+	}
 }
 
 func printDRObserved(w io.Writer, obs dr.Observed) {

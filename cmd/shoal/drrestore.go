@@ -23,6 +23,7 @@ import (
 	"github.com/shoalops/shoal/bootstrap/inventory"
 	"github.com/shoalops/shoal/bootstrap/remote"
 	"github.com/shoalops/shoal/bootstrap/swarm"
+	"github.com/shoalops/shoal/dr"
 	"github.com/shoalops/shoal/dr/drexec"
 	"github.com/shoalops/shoal/lab"
 )
@@ -31,6 +32,7 @@ type drRestoreFlags struct {
 	from, identity   string
 	lab, dryRun, yes bool
 	converge         time.Duration
+	stack            stackFlags
 }
 
 func newDRRestoreCmd(a *app) *cobra.Command {
@@ -50,6 +52,14 @@ servers are either
                         ` + "`shoal bootstrap`" + `); refused (exit 3) when any of them is in a
                         swarm already, and (exit 2) naming the field when the
                         inventory does not match the backup's
+  --stack NAME          (with --dir and --backend as ` + "`shoal up`" + ` used them) the
+                        servers of a ` + "`shoal up`" + ` stack: the servers that do not
+                        answer are made again by the stack's Pulumi program
+                        (their generation raised, in a run that leaves the swarm
+                        resource out, so no new swarm is formed on them);
+                        workers still running are kept, they leave the lost
+                        swarm (step 3) and join again; refused (exit 3) while a
+                        manager of the stack still runs in a swarm
   --lab                 new lab VPSes with the backup's names at the same
                         hosters (host keys pinned from the Docker Engine; the
                         lab's inventory is written again); workers of the
@@ -58,7 +68,7 @@ servers are either
 
 Then:
 
-  1. the new servers: made (--lab) or checked (--inventory)
+  1. the new servers: made (--lab, --stack) and checked
   2. the raft state of the backup is put onto the manager it was copied
      from, and the swarm is re-formed there (swarm init
      --force-new-cluster with its new advertise address): services,
@@ -75,16 +85,24 @@ Then:
   5. the other managers and the workers join, as ` + "`shoal bootstrap`" + ` joins them
   6. it waits until the managers have quorum and every service runs
 
-A failure says which step it stopped at and what is left. It refuses (exit
-3) while a manager of the lab still runs (--lab): a cluster with a surviving
-manager is ` + "`shoal dr recover`" + `'s work. Restoring a ` + "`shoal up`" + ` stack
-through its Pulumi program is not built: list its new servers in an
-inventory instead.
+On a stack two more steps follow: the stack's program runs in full (as
+` + "`shoal up`" + `): it adopts the restored swarm, with the same swarm and
+service IDs, and re-creates what lived on the lost servers (Portainer's
+environment and webhooks; their new tokens are written into Vault); then
+every app service's webhook is checked against Portainer and Vault, as
+` + "`shoal dr recover`" + ` does. The stack's state backend and $SHOAL_HOME
+(the stack's SSH key) must have survived.
 
---dry-run checks the backup (and the servers of --inventory) and prints the
+A failure says which step it stopped at and what is left; on a stack, run
+it again: servers made so far are kept. It refuses (exit 3) while a
+manager still runs (--lab, --stack): a cluster with a surviving manager is
+` + "`shoal dr recover`" + `'s work.
+
+--dry-run checks the backup (and the servers of --inventory or --stack) and prints the
 steps (exit 4). Without --yes the plan is confirmed on the terminal; without
 a terminal it refuses (exit 3).`,
 		Example: `  shoal dr restore --from /var/backups/shoal/prod-20261203T070000Z.backup.age --identity backup.key --inventory new-servers.yaml --dry-run
+  shoal dr restore --stack prod --dir . --from 's3://backups/prod/prod-20261203T070000Z.backup.age?endpoint=https://s3.example.net' --identity backup.key
   shoal dr restore --lab --from 's3://backups/lab/lab-20261203T070000Z.backup.age?endpoint=http://10.0.0.5:7070' --identity backup.key --yes`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runDRRestore(cmd, a, fl) },
@@ -96,6 +114,7 @@ a terminal it refuses (exit 3).`,
 	f.BoolVar(&fl.dryRun, "dry-run", false, "check the backup and print the steps; change nothing")
 	f.BoolVarP(&fl.yes, "yes", "y", false, "restore without asking")
 	f.DurationVar(&fl.converge, "converge-within", 4*time.Minute, "how long to wait for every service to run again")
+	addStackFlags(cmd, &fl.stack)
 	return cmd
 }
 
@@ -104,6 +123,8 @@ a terminal it refuses (exit 3).`,
 type restorePlan struct {
 	steps        []string
 	rehome, join int
+	wait         int // waits for quorum and the services
+	up, hooks    int // a stack's full run and its webhook check
 }
 
 // planRestore decides the steps of a restore of the cluster of old (the
@@ -164,6 +185,7 @@ func planRestore(old, target *inventory.Inventory, node string, survivors []stri
 		p.join = len(p.steps)
 	}
 	p.steps = append(p.steps, "wait until the managers have quorum and every service runs")
+	p.wait = len(p.steps)
 	return p
 }
 
@@ -229,7 +251,14 @@ func runDRRestore(cmd *cobra.Command, a *app, fl drRestoreFlags) error {
 		return withCode(exitUsage, errors.New("--from is required: the backup to restore (see `shoal backup`)"))
 	}
 	targetPath := a.targetInventory()
+	onStack := cmd.Flags().Changed("stack")
 	switch {
+	case onStack && (fl.lab || a.inventory != ""):
+		return withCode(exitUsage, errors.New("--stack with --lab or --inventory: restore onto the servers of a `shoal up` stack (--stack), of an inventory (--inventory) or new lab VPSes (--lab), one of them"))
+	case onStack:
+		targetPath = ""
+	case cmd.Flags().Changed("dir") || cmd.Flags().Changed("backend"):
+		return withCode(exitUsage, errors.New("--dir and --backend name where a stack lives: give --stack too (or leave them out)"))
 	case fl.lab && a.inventory != "":
 		return withCode(exitUsage, errors.New("--lab and --inventory both given: restore onto new lab VPSes (--lab) or onto the servers of an inventory (--inventory), not both"))
 	case fl.lab:
@@ -251,7 +280,7 @@ func runDRRestore(cmd *cobra.Command, a *app, fl drRestoreFlags) error {
 	}
 	dir := filepath.Join(a.home, "lab", m.Cluster)
 	invPath := filepath.Join(dir, "inventory.yaml")
-	if targetPath != "" {
+	if targetPath != "" || onStack {
 		invPath = "the backup's inventory"
 	}
 	old, err := inventory.Parse(invPath, raw)
@@ -263,6 +292,9 @@ func runDRRestore(cmd *cobra.Command, a *app, fl drRestoreFlags) error {
 	}
 	fmt.Fprintf(a.stderr, "backup %s: whole; swarm %s of %s, raft state of %s taken %s (%d services, %d secrets)\n",
 		fl.from, m.SwarmID, m.Cluster, m.Node, m.Taken.Format(time.RFC3339), len(m.Objects.Services), len(m.Objects.Secrets))
+	if onStack {
+		return runDRRestoreStack(cmd, a, fl, c, old, start)
+	}
 
 	var target *inventory.Inventory
 	var survivors []lab.Node // workers of the lost lab still running
@@ -273,7 +305,7 @@ func runDRRestore(cmd *cobra.Command, a *app, fl drRestoreFlags) error {
 		if err := backup.CheckTarget(old, target); err != nil {
 			return withCode(exitUsage, fmt.Errorf("%w: nothing was changed", err))
 		}
-		if err := checkRestoreTargets(ctx, a, target); err != nil {
+		if err := checkRestoreTargets(ctx, a, target, nil); err != nil {
 			return err
 		}
 	} else {
@@ -331,16 +363,18 @@ func runDRRestore(cmd *cobra.Command, a *app, fl drRestoreFlags) error {
 		}
 		left = fmt.Sprintf("the lab's VPSes are left as they are: `shoal lab down --name %s` removes them", m.Cluster)
 	}
-	if err := restoreOnto(ctx, a, inv, m.Node, c, plan, labNames(survivors), step, fl.converge); err != nil {
+	svcs, err := restoreOnto(ctx, a, inv, m.Node, c, plan, labNames(survivors), step, fl.converge)
+	if err != nil {
 		return withCode(exitFailed, fmt.Errorf("%w (%s)", err, left))
 	}
 	fmt.Fprintf(a.stderr, "restored %s from %s in %s: quorum ok, every service runs\n", m.Cluster, fl.from, time.Since(start).Round(100*time.Millisecond))
-	return nil
+	return printRestored(a, inv.Cluster.Name, m.Node, svcs, nil)
 }
 
 // checkRestoreTargets connects to every server of target (host keys as
-// its known_hosts pins them) and refuses (exit 3) when one is in a swarm.
-func checkRestoreTargets(ctx context.Context, a *app, target *inventory.Inventory) error {
+// its known_hosts pins them) and refuses (exit 3) when one is in a swarm,
+// but for the surviving workers (which leave the lost swarm later).
+func checkRestoreTargets(ctx context.Context, a *app, target *inventory.Inventory, survivors []string) error {
 	dial, closer, err := bootstrap.DialOptions(target)
 	if err != nil {
 		return withCode(exitUsage, fmt.Errorf("%s: %w", target.Path, err))
@@ -363,6 +397,9 @@ func checkRestoreTargets(ctx context.Context, a *app, target *inventory.Inventor
 	}
 	var inSwarm []string
 	for _, n := range target.Nodes {
+		if slices.Contains(survivors, n.Name) {
+			continue
+		}
 		f, err := host.Gather(ctx, fleet.Conns[n.Name])
 		if err != nil {
 			return withCode(exitFailed, fmt.Errorf("%s: %w: nothing was changed", n.Name, err))
@@ -490,10 +527,10 @@ func restoreLabVPSes(ctx context.Context, a *app, old *inventory.Inventory, clus
 }
 
 // restoreOnto runs the steps after the first on the new nodes of inv.
-func restoreOnto(ctx context.Context, a *app, inv *inventory.Inventory, node string, c *backup.Contents, plan restorePlan, survivors []string, step func(int), converge time.Duration) error {
+func restoreOnto(ctx context.Context, a *app, inv *inventory.Inventory, node string, c *backup.Contents, plan restorePlan, survivors []string, step func(int), converge time.Duration) ([]dr.Service, error) {
 	dial, closer, err := bootstrap.DialOptions(inv)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer closer.Close()
 	dial.Logger = a.log
@@ -503,35 +540,35 @@ func restoreOnto(ctx context.Context, a *app, inv *inventory.Inventory, node str
 	n, _ := inv.Node(node)
 	conn, err := remote.Dial(ctx, bootstrap.Target(inv, n), dial)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer conn.Close()
 	if err := ensureEngine(ctx, conn, say); err != nil {
-		return fmt.Errorf("step 2: %w (nothing was restored yet)", err)
+		return nil, fmt.Errorf("step 2: %w (nothing was restored yet)", err)
 	}
 	if err := backup.RestoreSwarm(ctx, conn, c.Files[backup.SwarmFile], backup.RestoreOptions{
 		Init: swarm.InitOptions(inv, n), UnlockKey: string(c.Files[backup.UnlockKeyFile]), Say: say}); err != nil {
-		return fmt.Errorf("step 2: %w", err)
+		return nil, fmt.Errorf("step 2: %w", err)
 	}
 
 	step(3)
 	api, err := conn.Docker(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer api.Close()
 	res, err := api.NodeList(ctx, client.NodeListOptions{})
 	if err != nil {
-		return fmt.Errorf("%s: node list: %w", node, err)
+		return nil, fmt.Errorf("%s: node list: %w", node, err)
 	}
 	self, err := api.Info(ctx, client.InfoOptions{})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	selfID := self.Info.Swarm.NodeID
 	left, err := leaveLostSwarm(ctx, inv, survivors, dial, say)
 	if err != nil {
-		return fmt.Errorf("step 3: %w (the swarm is re-formed on %s; its lost entries are not removed yet)", err, node)
+		return nil, fmt.Errorf("step 3: %w (the swarm is re-formed on %s; its lost entries are not removed yet)", err, node)
 	}
 	raftAddr := ""
 	for _, e := range res.Items {
@@ -543,10 +580,10 @@ func restoreOnto(ctx context.Context, a *app, inv *inventory.Inventory, node str
 		}
 		name := swarm.NodeName(e.Spec.Labels, e.Description.Hostname)
 		if e.Status.State == swarmtypes.NodeStateReady && !left[e.ID] {
-			return fmt.Errorf("step 3: %s (%s) is Ready in the restored swarm: a node of the lost cluster still runs; not removed. The swarm is re-formed on %s alone: decide whether the lost cluster is really lost", name, e.ID, node)
+			return nil, fmt.Errorf("step 3: %s (%s) is Ready in the restored swarm: a node of the lost cluster still runs; not removed. The swarm is re-formed on %s alone: decide whether the lost cluster is really lost", name, e.ID, node)
 		}
 		if _, err := api.NodeRemove(ctx, e.ID, client.NodeRemoveOptions{Force: true}); err != nil {
-			return fmt.Errorf("step 3: remove the lost node %s (%s): %w", name, e.ID, err)
+			return nil, fmt.Errorf("step 3: remove the lost node %s (%s): %w", name, e.ID, err)
 		}
 		say("[%s] removed the entry of the lost node (%s)", name, e.ID)
 	}
@@ -558,33 +595,41 @@ func restoreOnto(ctx context.Context, a *app, inv *inventory.Inventory, node str
 		if !rh.Needed {
 			say("[%s] nothing to move: %s", node, rh.Why)
 		} else if err := rehomeRaft(ctx, a, inv, rh, selfID, api, bo, say); err != nil {
-			return fmt.Errorf("step %d: %w", plan.rehome, err)
+			return nil, fmt.Errorf("step %d: %w", plan.rehome, err)
 		}
 	}
 
 	if plan.join > 0 {
 		step(plan.join)
 		if _, err := bootstrap.Run(ctx, inv, bo, newNodePrinter(a.stderr, inv)); err != nil {
-			return fmt.Errorf("step %d: join the other nodes: %w (the swarm runs with the managers joined so far; `shoal bootstrap` joins the rest)", plan.join, err)
+			return nil, fmt.Errorf("step %d: join the other nodes: %w (the swarm runs with the managers joined so far; `shoal bootstrap` joins the rest)", plan.join, err)
 		}
 	}
 
-	step(len(plan.steps))
+	step(plan.wait)
 	x, err := drexec.New(inv.Path, node, drexec.Options{Dial: dial, Progress: a.stderr, Log: a.log, Converge: converge})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	svcs, err := x.CheckServices(ctx)
-	if err != nil {
-		return err
-	}
-	if !a.json() {
-		fmt.Fprintf(a.stdout, "services (%d), with the IDs they had:\n", len(svcs))
-		for _, s := range svcs {
-			fmt.Fprintf(a.stdout, "  %s  %s  %d/%d\n", s.ID, s.Name, s.Running, s.Desired)
+	return x.CheckServices(ctx)
+}
+
+// printRestored reports the services of a restored cluster and, for a
+// stack, its webhook check.
+func printRestored(a *app, cluster, node string, svcs []dr.Service, hooks *dr.WebhookReport) error {
+	if a.json() {
+		doc := map[string]any{"cluster": cluster, "restored_on": node, "services": svcs}
+		if hooks != nil {
+			doc["webhooks"] = hooks
 		}
-	} else {
-		return writeJSON(a.stdout, map[string]any{"cluster": inv.Cluster.Name, "restored_on": node, "services": svcs})
+		return writeJSON(a.stdout, doc)
+	}
+	fmt.Fprintf(a.stdout, "services (%d), with the IDs they had:\n", len(svcs))
+	for _, s := range svcs {
+		fmt.Fprintf(a.stdout, "  %s  %s  %d/%d\n", s.ID, s.Name, s.Running, s.Desired)
+	}
+	if hooks != nil {
+		printWebhookReport(a.stdout, *hooks)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 
 	swarmtypes "github.com/moby/moby/api/types/swarm"
 
+	"github.com/shoalops/shoal/backup"
 	"github.com/shoalops/shoal/bootstrap/host"
 	"github.com/shoalops/shoal/bootstrap/inventory"
 	"github.com/shoalops/shoal/bootstrap/remote"
@@ -166,5 +167,37 @@ func TestSwarmStateLeft(t *testing.T) {
 		if _, left, err := swarmStateLeft(context.Background(), r, f); left || err != nil || len(r.scripts) > 0 {
 			t.Errorf("%s: left %v, err %v, ran %q", name, left, err, r.scripts)
 		}
+	}
+}
+
+func TestPlanStackRestore(t *testing.T) {
+	old := restoreInv("", "10.0.0.")
+	sp := backup.ServerPlan{Replace: []string{"m1", "m2", "m3"}, Leave: []string{"w1"}}
+	p := planStackRestore(old, "m2", "prod", sp, map[string]int{"m1": 1, "m2": 3, "m3": 1})
+	want := []string{
+		"make new servers for m1 (manager at a, generation 1), m2 (manager at b, generation 3), m3 (manager at c, generation 1) through the stack's Pulumi program, in a run that leaves the swarm resource and all that depends on it out",
+		"put the backup's raft state onto m2",
+		"make the surviving workers w1 leave the lost swarm",
+		"if m2 kept its old raft address 10.0.0.2:2377",
+		"join m1, m3, w1 with their roles and labels",
+		"wait until the managers have quorum and every service runs",
+		"run the stack's Pulumi program in full (as `shoal up --stack prod`)",
+		"check every app service's webhook against Portainer and Vault",
+	}
+	if len(p.steps) != len(want) || p.rehome != 4 || p.join != 5 || p.wait != 6 || p.up != 7 || p.hooks != 8 {
+		t.Fatalf("steps %q (rehome %d, join %d, wait %d, up %d, hooks %d)", p.steps, p.rehome, p.join, p.wait, p.up, p.hooks)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(p.steps[i], w) {
+			t.Errorf("step %d = %q, want it to start %q", i+1, p.steps[i], w)
+		}
+	}
+	if !strings.Contains(p.steps[0], "keep the surviving workers w1; write the inventory of stack prod") {
+		t.Errorf("step 1 does not keep w1 and write the inventory: %q", p.steps[0])
+	}
+	// A second run after step 1 made the servers: nothing to make.
+	p = planStackRestore(old, "m2", "prod", backup.ServerPlan{Keep: []string{"m1", "m2", "m3", "w1"}}, nil)
+	if !strings.HasPrefix(p.steps[0], "no server to make: every server of the stack answers; use m1, m2, m3, w1 as they are (in no swarm)") {
+		t.Errorf("resumed step 1: %q", p.steps[0])
 	}
 }

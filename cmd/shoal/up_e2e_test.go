@@ -308,6 +308,7 @@ func TestUpLocalStackLifecycle(t *testing.T) {
 type stackResult struct {
 	Stack   string         `json:"stack"`
 	Changes map[string]int `json:"changes"`
+	Nodes   []outputNode   `json:"nodes"`
 }
 
 func (r stackResult) noChanges() bool {

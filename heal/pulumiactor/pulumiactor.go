@@ -28,7 +28,6 @@ package pulumiactor
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -163,14 +162,14 @@ func (a *Actor) ReplaceServers(ctx context.Context, dead []heal.NodeInfo) error 
 // generation is the generation this attempt deploys, recorded on the dead
 // entry before anything changes, and the one in the stack config now.
 func (a *Actor) generation(ctx context.Context, dead heal.NodeInfo) (gen, cfg int, err error) {
-	cfg, err = a.configGeneration(ctx, dead.Name)
+	cfg, err = a.ws.ConfigGeneration(ctx, dead.Name)
 	if err != nil {
 		return 0, 0, err
 	}
 	if g, ok := recorded(dead.Labels); ok {
 		return g, cfg, nil // a resumed attempt
 	}
-	deployed, err := a.deployedGeneration(ctx, dead.Name)
+	deployed, err := a.ws.DeployedGeneration(ctx, dead.Name)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -199,42 +198,6 @@ func NextGeneration(cfg, deployed int) int {
 		return cfg
 	}
 	return deployed + 1
-}
-
-// configGeneration reads shoal:generations.<node> from the stack config (0
-// when unset).
-func (a *Actor) configGeneration(ctx context.Context, node string) (int, error) {
-	all, err := a.ws.Stack.GetAllConfig(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("read stack config: %w", err)
-	}
-	v, ok := all[infra.Namespace+":"+infra.KeyGenerations]
-	if !ok || v.Value == "" {
-		return 0, nil
-	}
-	var gens map[string]int
-	if err := json.Unmarshal([]byte(v.Value), &gens); err != nil {
-		return 0, fmt.Errorf("stack config %s:%s: %w", infra.Namespace, infra.KeyGenerations, err)
-	}
-	return gens[node], nil
-}
-
-// deployedGeneration is node's generation in the last up's outputs.
-func (a *Actor) deployedGeneration(ctx context.Context, node string) (int, error) {
-	out, err := a.ws.Outputs(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("read stack outputs: %w", err)
-	}
-	nodes, err := automation.OutputNodes(out)
-	if err != nil {
-		return 0, err
-	}
-	for _, n := range nodes {
-		if n.Name == node {
-			return n.Generation, nil
-		}
-	}
-	return 0, fmt.Errorf("node %s is not in the stack's nodes output", node)
 }
 
 // up runs the program; while another update holds the stack's lock it

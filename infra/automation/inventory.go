@@ -26,6 +26,10 @@ type OutputNode struct {
 	Address    string `json:"address"`
 	Region     string `json:"region,omitempty"`
 	Generation int    `json:"generation,omitempty"`
+	// HostKey is the server's own SSH host key (authorized_keys format)
+	// when its driver knows it: current after a run that left the swarm
+	// resource out (UpServers), whose hostKeys output is then stale.
+	HostKey string `json:"hostKey,omitempty"`
 	// Successor: the node serves a pool's place in the place of the node
 	// the pool names there (`shoal node replace`, ADR 0034).
 	Successor *infra.Successor `json:"successor,omitempty"`
@@ -117,11 +121,15 @@ func WriteInventoryFile(path, identityFile, stack string, outputs auto.OutputMap
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	// The host keys the swarm resource pinned are the truth: known_hosts is
-	// rewritten from them, nothing is trusted on first use afterwards.
+	// The servers' own host keys, else those the swarm resource pinned,
+	// are the truth: known_hosts is rewritten from them, nothing is
+	// trusted on first use afterwards.
 	var kh strings.Builder
 	for _, n := range nodes {
 		k, ok := hostKeys[n.Name]
+		if n.HostKey != "" {
+			k, ok = n.HostKey, true
+		}
 		if !ok {
 			continue
 		}

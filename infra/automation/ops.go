@@ -195,3 +195,101 @@ func (w *Workspace) Export(ctx context.Context) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// ConfigGeneration reads shoal:generations.<node> from the stack config (0
+// when unset).
+func (w *Workspace) ConfigGeneration(ctx context.Context, node string) (int, error) {
+	all, err := w.Stack.GetAllConfig(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("read stack config: %w", err)
+	}
+	v, ok := all[infra.Namespace+":"+infra.KeyGenerations]
+	if !ok || v.Value == "" {
+		return 0, nil
+	}
+	var gens map[string]int
+	if err := json.Unmarshal([]byte(v.Value), &gens); err != nil {
+		return 0, fmt.Errorf("stack config %s:%s: %w", infra.Namespace, infra.KeyGenerations, err)
+	}
+	return gens[node], nil
+}
+
+// DeployedGeneration is node's generation in the last up's outputs.
+func (w *Workspace) DeployedGeneration(ctx context.Context, node string) (int, error) {
+	out, err := w.Outputs(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("read stack outputs: %w", err)
+	}
+	nodes, err := OutputNodes(out)
+	if err != nil {
+		return 0, err
+	}
+	for _, n := range nodes {
+		if n.Name == node {
+			return n.Generation, nil
+		}
+	}
+	return 0, fmt.Errorf("node %s is not in the stack's nodes output", node)
+}
+
+// ClusterType is the type token of the swarm resource (infra/provider
+// Cluster): every stack resource that needs the swarm depends on it.
+const ClusterType = "shoal:swarm:Cluster"
+
+// UpServers runs the program with the generations gens over the stack's,
+// but leaves the swarm resource and everything that depends on it out of
+// the run (optup.Exclude with ExcludeDependents): the servers of the nodes
+// in gens are replaced and the hosters' resources (firewalls) follow their
+// new addresses, while no swarm is formed or joined on them. `shoal dr
+// restore` makes the servers of a stack this way before it puts the
+// backup's swarm onto them (ADR 0039); a normal Up afterwards adopts the
+// restored swarm. The stack's outputs (nodes with addresses and host keys)
+// are the run's.
+func (w *Workspace) UpServers(ctx context.Context, gens map[string]int) (Changes, auto.OutputMap, error) {
+	d, err := w.Stack.Export(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("export %s: %w", w.o.Stack, err)
+	}
+	excl, err := resourcesOfType(d.Deployment, ClusterType)
+	if err != nil {
+		return nil, nil, fmt.Errorf("export %s: %w", w.o.Stack, err)
+	}
+	w.setProgram(gens)
+	defer w.setProgram(nil)
+	opts := []optup.Option{optup.ProgressStreams(w.o.Progress), optup.ErrorProgressStreams(w.o.Progress)}
+	if len(excl) > 0 {
+		opts = append(opts, optup.Exclude(excl), optup.ExcludeDependents())
+	}
+	res, err := w.Stack.Up(ctx, opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("up %s (servers only): %w", w.o.Stack, err)
+	}
+	for n, g := range gens {
+		w.base.Deployed[n] = max(w.base.Deployed[n], g)
+	}
+	return fromSummary(res.Summary), res.Outputs, nil
+}
+
+// resourcesOfType are the URNs of the resources of type typ in an
+// exported deployment (`pulumi stack export`'s "deployment" object).
+func resourcesOfType(deployment json.RawMessage, typ string) ([]string, error) {
+	if len(deployment) == 0 {
+		return nil, nil // a stack never deployed
+	}
+	var dep struct {
+		Resources []struct {
+			URN  string `json:"urn"`
+			Type string `json:"type"`
+		} `json:"resources"`
+	}
+	if err := json.Unmarshal(deployment, &dep); err != nil {
+		return nil, fmt.Errorf("read the deployment: %w", err)
+	}
+	var urns []string
+	for _, r := range dep.Resources {
+		if r.Type == typ {
+			urns = append(urns, r.URN)
+		}
+	}
+	return urns, nil
+}
