@@ -216,6 +216,10 @@ func runDRRecover(cmd *cobra.Command, a *app, fl drRecoverFlags) error {
 
 // printWebhookReport says what the webhook check of a stack found.
 func printWebhookReport(w io.Writer, r dr.WebhookReport) {
+	if r.Checked == 0 && len(r.Resynced) == 0 {
+		fmt.Fprintln(w, "webhooks and Vault tokens: none to check (no app service has a webhook)")
+		return
+	}
 	if len(r.Resynced) == 0 {
 		fmt.Fprintf(w, "webhooks and Vault tokens: %d checked, unchanged\n", r.Checked)
 		return

@@ -179,8 +179,8 @@ func planStackRestore(old *inventory.Inventory, node, stack string, sp backup.Se
 	}
 	p.steps[0] = first + fmt.Sprintf("; write the inventory of stack %s with the servers' addresses and host keys (checked: reachable, host keys pinned, the new ones in no swarm)", stack)
 	p.steps = append(p.steps,
-		fmt.Sprintf("run the stack's Pulumi program in full (as `shoal up --stack %s`): it adopts the restored swarm and re-creates what lived on the lost servers (Portainer's environment and webhooks, their new tokens written into Vault)", stack),
-		"check every app service's webhook against Portainer and Vault (as `shoal dr recover` does)")
+		fmt.Sprintf("run the stack's Pulumi program in full (as `shoal up --stack %s`): it adopts the restored swarm and re-creates what lived on the lost servers (Portainer's environment and its webhooks, when the stack runs Portainer; their new tokens go into Vault)", stack),
+		"check every app service's webhook, if any, against Portainer and Vault (as `shoal dr recover` does)")
 	p.up, p.hooks = len(p.steps)-1, len(p.steps)
 	return p
 }
