@@ -351,12 +351,21 @@ type NodeUpdater interface {
 // UpdateNode applies change to node id's spec through a manager: it reads
 // the entry and writes the changed spec with the version it read, and on a
 // version conflict (another writer updated the node in between) reads again
-// and re-applies change to the fresh spec, up to three times. change must
-// only touch what it owns (a role, availability, its own labels), so
-// another writer's changes survive. Bootstrap and heal share it.
+// and re-applies change to the fresh spec, up to five times, a little
+// later each time (right after a role change the swarm itself updates the
+// entry a few times: "update out of sequence"). change must only touch
+// what it owns (a role, availability, its own labels), so another
+// writer's changes survive. Bootstrap, heal and dr restore share it.
 func UpdateNode(ctx context.Context, api NodeUpdater, id string, change func(*swarm.NodeSpec)) error {
 	var err error
-	for attempt := 0; attempt < 3; attempt++ {
+	for attempt := 0; attempt < 5; attempt++ {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("node update %s: %w (last: %w)", short(id), ctx.Err(), err)
+			case <-time.After(time.Duration(attempt) * 250 * time.Millisecond):
+			}
+		}
 		var ni client.NodeInspectResult
 		ni, err = api.NodeInspect(ctx, id, client.NodeInspectOptions{})
 		if err != nil {

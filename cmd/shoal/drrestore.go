@@ -820,16 +820,10 @@ func (x *rehomeExec) CheckAddrs(ctx context.Context) error {
 	return nil
 }
 
-// setNodeRole sets node id's role in its spec.
+// setNodeRole sets node id's role in its spec (retried on a version
+// conflict: swarm.UpdateNode).
 func setNodeRole(ctx context.Context, api *client.Client, id string, role swarmtypes.NodeRole) error {
-	ni, err := api.NodeInspect(ctx, id, client.NodeInspectOptions{})
-	if err != nil {
-		return err
-	}
-	spec := ni.Node.Spec
-	spec.Role = role
-	_, err = api.NodeUpdate(ctx, id, client.NodeUpdateOptions{Version: ni.Node.Version, Spec: spec})
-	return err
+	return swarm.UpdateNode(ctx, api, id, func(s *swarmtypes.NodeSpec) { s.Role = role })
 }
 
 // waitNodes polls the node list until done says so, at most within.
