@@ -93,8 +93,9 @@ every app service's webhook is checked against Portainer and Vault, as
 ` + "`shoal dr recover`" + ` does. The stack's state backend and $SHOAL_HOME
 (the stack's SSH key) must have survived.
 
-A failure says which step it stopped at and what is left; on a stack, run
-it again: servers made so far are kept. It refuses (exit 3) while a
+A failure says which step it stopped at and what is left; on a stack the
+servers made are kept, and a run stopped before step 2 re-formed the swarm
+is simply run again. It refuses (exit 3) while a
 manager still runs (--lab, --stack): a cluster with a surviving manager is
 ` + "`shoal dr recover`" + `'s work.
 

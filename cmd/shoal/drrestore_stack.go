@@ -118,7 +118,7 @@ func runDRRestoreStack(cmd *cobra.Command, a *app, fl drRestoreFlags, c *backup.
 	if err := checkRestoreTargets(ctx, a, inv, sp.Leave); err != nil {
 		return err
 	}
-	left := fmt.Sprintf("the servers of stack %s are left as they are; `shoal dr restore` again goes on from them", stack)
+	left := fmt.Sprintf("the servers of stack %s are kept: before step 2 re-formed the swarm, run `shoal dr restore` again; after it, the step's message says what is left, and `shoal up --stack %s` joins the servers not joined yet", stack, stack)
 	svcs, err := restoreOnto(ctx, a, inv, m.Node, c, plan, sp.Leave, step, fl.converge)
 	if err != nil {
 		return withCode(exitFailed, fmt.Errorf("%w (%s)", err, left))
