@@ -226,6 +226,7 @@ func (a *app) openBackupTarget(cmd *cobra.Command, fl backupFlags, openStack boo
 		t.set = infra.Backup{Recipient: cmp.Or(cfg.Recipient, t.set.Recipient), To: cmp.Or(cfg.To, t.set.To),
 			Schedule: cmp.Or(cfg.Schedule, t.set.Schedule), Keep: cmp.Or(cfg.Keep, t.set.Keep), KeepDaily: cmp.Or(cfg.KeepDaily, t.set.KeepDaily)}
 		if openStack && t.ws == nil {
+			o.Existing = true
 			if t.ws, err = automation.Open(ctx, o); err != nil {
 				return nil, withCode(exitUsage, fmt.Errorf("backup stack %s (pass the --dir and --backend `shoal up` used): %w", t.stack, err))
 			}

@@ -184,6 +184,7 @@ func runDRRecover(cmd *cobra.Command, a *app, fl drRecoverFlags) error {
 		if err != nil {
 			return err
 		}
+		so.Existing = true
 		if o.Stack, err = automation.Open(ctx, so); err != nil {
 			return withCode(exitUsage, fmt.Errorf("dr recover: stack %s (pass the --dir and --backend `shoal up` used): %w", stack, err))
 		}

@@ -33,6 +33,7 @@ func runDRRestoreStack(cmd *cobra.Command, a *app, fl drRestoreFlags, c *backup.
 	if err != nil {
 		return err
 	}
+	so.Existing = true
 	w, err := automation.Open(ctx, so)
 	if err != nil {
 		return withCode(exitUsage, fmt.Errorf("dr restore: stack %s (pass the --dir and --backend `shoal up` used): %w", stack, err))

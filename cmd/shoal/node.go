@@ -169,6 +169,7 @@ func runNodeReplace(cmd *cobra.Command, a *app, name string, fl nodeReplaceFlags
 		if err != nil {
 			return err
 		}
+		o.Existing = true
 		if ws, err = automation.Open(ctx, o); err != nil {
 			return withCode(exitUsage, fmt.Errorf("node replace %s: stack %s (pass the --dir and --backend `shoal up` used): %w", name, stack, err))
 		}

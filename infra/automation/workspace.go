@@ -60,6 +60,11 @@ type Options struct {
 	// Open fills in the project directory and the generated key pair.
 	Program  func(infra.Options) pulumi.RunFunc
 	Progress io.Writer
+	// Existing: the stack must exist already, with its generated SSH key
+	// when it has one (day-2 verbs: dr recover, dr restore). Open refuses
+	// instead of creating the stack or a new key, which would not be the
+	// key the servers trust.
+	Existing bool
 }
 
 // BuiltIn is shoal's own project: its Pulumi.yaml and the stack files it
@@ -119,7 +124,12 @@ func Open(ctx context.Context, o Options) (*Workspace, error) {
 	w := &Workspace{StackFile: src.stackPath, env: env, cmd: cmd, o: o, src: src,
 		KeyPath: filepath.Join(o.Home, "stacks", o.Stack, "id_ed25519")}
 	var key *infra.KeyPair
-	if needsKey {
+	keyLost := false // refused once the stack is known to exist
+	if needsKey && o.Existing {
+		_, err := os.Stat(w.KeyPath)
+		keyLost = errors.Is(err, os.ErrNotExist)
+	}
+	if needsKey && !keyLost {
 		if key, err = generatedKey(w.KeyPath, o.Stack); err != nil {
 			return nil, err
 		}
@@ -128,15 +138,25 @@ func Open(ctx context.Context, o Options) (*Workspace, error) {
 		return nil, err
 	}
 	w.base = infra.Options{Root: src.root, SSHKey: key}
-	st, err := auto.UpsertStackInlineSource(ctx, o.Stack, src.name, o.Program(w.base),
+	open := auto.UpsertStackInlineSource
+	if o.Existing {
+		open = auto.SelectStackInlineSource
+	}
+	st, err := open(ctx, o.Stack, src.name, o.Program(w.base),
 		auto.WorkDir(w.WorkDir),
 		auto.Pulumi(cmd),
 		auto.PulumiHome(filepath.Join(o.Home, "pulumi", "home")),
 		auto.EnvVars(env),
 		auto.SecretsProvider("passphrase"),
 	)
+	if o.Existing && auto.IsSelectStack404Error(err) {
+		return nil, fmt.Errorf("stack %s does not exist in the backend %s: nothing was changed (pass the --dir and --backend `shoal up` used)", o.Stack, env["PULUMI_BACKEND_URL"])
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open stack %s: %w", o.Stack, err)
+	}
+	if keyLost {
+		return nil, fmt.Errorf("stack %s: its generated SSH key %s is missing (is this the $SHOAL_HOME `shoal up` used?): a new key would not be the one its servers trust; nothing was changed", o.Stack, w.KeyPath)
 	}
 	w.Stack = st
 	if !needsKey {

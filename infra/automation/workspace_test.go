@@ -174,3 +174,46 @@ func TestOpenRefusesAnInvalidStackBeforeCreatingIt(t *testing.T) {
 		}
 	}
 }
+
+// Day-2 verbs open a stack with Existing: a stack that is not in the
+// backend is refused, not created, and so is a stack whose generated SSH
+// key is gone (a new one would not be the key its servers trust).
+func TestOpenExistingRefusesAMissingStackOrKey(t *testing.T) {
+	requirePulumi(t)
+	local, err := os.ReadFile("../../Pulumi.local.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, _ := project(t, "day2", local)
+	home := t.TempDir()
+	self, _ := os.Executable()
+	o := Options{Home: home, Stack: "day2", Dir: dir, Self: self, Program: program, Existing: true}
+	stateFile := filepath.Join(home, "pulumi", "state", ".pulumi", "stacks", "shoal", "day2.json")
+	if _, err := Open(context.Background(), o); err == nil || !strings.Contains(err.Error(), "stack day2 does not exist in the backend") {
+		t.Fatalf("a missing stack: %v", err)
+	}
+	if _, err := os.Stat(stateFile); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the stack was created in the backend (%v)", err)
+	}
+	o.Existing = false
+	w, err := Open(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := w.Up(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	o.Existing = true
+	if _, err := Open(context.Background(), o); err != nil {
+		t.Fatalf("the stack and its key exist: %v", err)
+	}
+	if err := os.Remove(w.KeyPath); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(context.Background(), o); err == nil || !strings.Contains(err.Error(), "its generated SSH key") {
+		t.Fatalf("the key gone: %v", err)
+	}
+	if _, err := os.Stat(w.KeyPath); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a new key was made (%v)", err)
+	}
+}
