@@ -117,6 +117,10 @@ func runDRRestoreStack(cmd *cobra.Command, a *app, fl drRestoreFlags, c *backup.
 		return withCode(exitFailed, fmt.Errorf("step 1: %w", err))
 	}
 	if err := checkRestoreTargets(ctx, a, inv, sp.Leave); err != nil {
+		if len(gens) > 0 {
+			// "nothing was changed" in err holds for the swarm, not the servers.
+			return fmt.Errorf("%w (step 1 made new servers for %s; they are kept)", err, joinComma(sp.Replace))
+		}
 		return err
 	}
 	left := fmt.Sprintf("the servers of stack %s are kept: before step 2 re-formed the swarm, run `shoal dr restore` again; after it, the step's message says what is left, and `shoal up --stack %s` joins the servers not joined yet", stack, stack)
