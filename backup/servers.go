@@ -2,9 +2,14 @@ package backup
 
 import (
 	"fmt"
+	"net"
+	"slices"
 	"strings"
 
+	swarmtypes "github.com/moby/moby/api/types/swarm"
+
 	"github.com/shoalops/shoal/bootstrap/inventory"
+	"github.com/shoalops/shoal/bootstrap/swarm"
 )
 
 // NodeSeen is what a restore observed of one node's server before it
@@ -15,6 +20,40 @@ type NodeSeen struct {
 	// Swarm is the engine's swarm state ("inactive", "active", "pending",
 	// "locked", "error"); "" when no engine answered.
 	Swarm string
+	// Managers are the raft addresses of the managers the engine knows
+	// (docker info's RemoteManagers).
+	Managers []string
+}
+
+// Seen is what a node's engine says of its swarm, as NodeSeen holds it.
+func Seen(sw swarmtypes.Info) NodeSeen {
+	s := NodeSeen{Reachable: true, Swarm: string(sw.LocalNodeState)}
+	for _, p := range sw.RemoteManagers {
+		s.Managers = append(s.Managers, p.Addr)
+	}
+	return s
+}
+
+// OfLostCluster tells whether a node's engine, in a swarm, knows the
+// managers of the lost cluster described by old (their addresses there):
+// then it is a worker of that cluster that survived, and may be made to
+// leave the lost swarm. A node in any other swarm is no restore's to
+// touch. Pure.
+func OfLostCluster(old *inventory.Inventory, s NodeSeen) bool {
+	var known []string
+	for _, m := range old.Managers() {
+		known = append(known, m.Address, swarm.AdvertiseAddr(old, m))
+	}
+	for _, addr := range s.Managers {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			host = addr
+		}
+		if slices.Contains(known, host) {
+			return true
+		}
+	}
+	return false
 }
 
 // ServerPlan says what a restore of a stack does with each node's server
@@ -35,10 +74,11 @@ type ServerPlan struct {
 // stack's inventory before the restore), which servers a restore
 // replaces, which it keeps and which must leave the lost swarm. A manager
 // that still runs in a swarm means the cluster is not lost: refused (dr
-// recover's work). Pure.
+// recover's work); so is a worker in a swarm whose managers are not the
+// lost cluster's (OfLostCluster). Pure.
 func PlanServers(inv *inventory.Inventory, seen map[string]NodeSeen) (ServerPlan, error) {
 	var p ServerPlan
-	var alive []string
+	var alive, foreign []string
 	for _, n := range inv.Nodes {
 		s, ok := seen[n.Name]
 		switch {
@@ -50,12 +90,17 @@ func PlanServers(inv *inventory.Inventory, seen map[string]NodeSeen) (ServerPlan
 			p.Keep = append(p.Keep, n.Name)
 		case n.Role == inventory.RoleManager:
 			alive = append(alive, fmt.Sprintf("%s (swarm %s)", n.Name, s.Swarm))
+		case !OfLostCluster(inv, s):
+			foreign = append(foreign, fmt.Sprintf("%s (swarm %s, managers %s)", n.Name, s.Swarm, strings.Join(s.Managers, ", ")))
 		default:
 			p.Leave = append(p.Leave, n.Name)
 		}
 	}
-	if len(alive) > 0 {
+	switch {
+	case len(alive) > 0:
 		return ServerPlan{}, fmt.Errorf("managers %s still run in a swarm: dr restore is for a cluster that lost every manager; with a manager alive use `shoal dr recover`", strings.Join(alive, ", "))
+	case len(foreign) > 0:
+		return ServerPlan{}, fmt.Errorf("%s in a swarm whose managers are not the lost cluster's: not this cluster's to take over; make them leave (`docker swarm leave --force`) or take them out of the stack", strings.Join(foreign, "; "))
 	}
 	return p, nil
 }

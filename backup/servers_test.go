@@ -10,10 +10,11 @@ import (
 
 func TestPlanServers(t *testing.T) {
 	inv := &inventory.Inventory{Nodes: []inventory.Node{
-		{Name: "m1", Role: "manager"}, {Name: "m2", Role: "manager"}, {Name: "m3", Role: "manager"},
-		{Name: "w1", Role: "worker"}, {Name: "w2", Role: "worker"},
+		{Name: "m1", Role: "manager", Address: "10.0.0.1"}, {Name: "m2", Role: "manager", Address: "10.0.0.2", AdvertiseAddress: "192.168.0.2"},
+		{Name: "m3", Role: "manager", Address: "10.0.0.3"}, {Name: "w1", Role: "worker", Address: "10.0.0.4"}, {Name: "w2", Role: "worker", Address: "10.0.0.5"},
 	}}
 	gone := NodeSeen{Why: "connection refused"}
+	lost := []string{"10.0.0.3:2377", "192.168.0.2:2377"} // m3, and m2 by its advertise address
 	for _, c := range []struct {
 		name                 string
 		seen                 map[string]NodeSeen
@@ -24,7 +25,7 @@ func TestPlanServers(t *testing.T) {
 			seen:    map[string]NodeSeen{"m1": gone, "m2": gone, "m3": gone, "w1": gone, "w2": gone},
 			replace: []string{"m1", "m2", "m3", "w1", "w2"}},
 		{name: "managers gone, a worker still in the lost swarm, one in no swarm",
-			seen:    map[string]NodeSeen{"m1": gone, "m2": gone, "m3": gone, "w1": {Reachable: true, Swarm: "active"}, "w2": {Reachable: true, Swarm: "inactive"}},
+			seen:    map[string]NodeSeen{"m1": gone, "m2": gone, "m3": gone, "w1": {Reachable: true, Swarm: "active", Managers: lost}, "w2": {Reachable: true, Swarm: "inactive"}},
 			replace: []string{"m1", "m2", "m3"}, leave: []string{"w1"}, keep: []string{"w2"}},
 		{name: "an interrupted restore: new servers in no swarm, one with its engine stopped",
 			seen:    map[string]NodeSeen{"m1": {Reachable: true, Swarm: "inactive"}, "m2": {Reachable: true}, "m3": gone, "w1": gone, "w2": gone},
@@ -32,6 +33,12 @@ func TestPlanServers(t *testing.T) {
 		{name: "a manager alive",
 			seen: map[string]NodeSeen{"m1": gone, "m2": {Reachable: true, Swarm: "active"}, "m3": {Reachable: true, Swarm: "locked"}, "w1": gone, "w2": gone},
 			err:  "managers m2 (swarm active), m3 (swarm locked) still run in a swarm"},
+		{name: "a worker in another swarm",
+			seen: map[string]NodeSeen{"m1": gone, "m2": gone, "m3": gone, "w1": {Reachable: true, Swarm: "active", Managers: []string{"10.9.9.9:2377"}}, "w2": gone},
+			err:  "w1 (swarm active, managers 10.9.9.9:2377) in a swarm whose managers are not the lost cluster's"},
+		{name: "a worker in a swarm that knows no manager",
+			seen: map[string]NodeSeen{"m1": gone, "m2": gone, "m3": gone, "w1": {Reachable: true, Swarm: "pending"}, "w2": gone},
+			err:  "w1 (swarm pending, managers ) in a swarm whose managers are not the lost cluster's"},
 		{name: "a node not observed",
 			seen: map[string]NodeSeen{"m1": gone},
 			err:  "node m2 was not observed"},

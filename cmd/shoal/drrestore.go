@@ -299,6 +299,7 @@ func runDRRestore(cmd *cobra.Command, a *app, fl drRestoreFlags) error {
 
 	var target *inventory.Inventory
 	var survivors []lab.Node // workers of the lost lab still running
+	var kept []string        // the names of the workers that survived
 	if targetPath != "" {
 		if target, err = inventory.Load(targetPath); err != nil {
 			return withCode(exitUsage, fmt.Errorf("the inventory of the new servers: %w", err))
@@ -306,7 +307,7 @@ func runDRRestore(cmd *cobra.Command, a *app, fl drRestoreFlags) error {
 		if err := backup.CheckTarget(old, target); err != nil {
 			return withCode(exitUsage, fmt.Errorf("%w: nothing was changed", err))
 		}
-		if err := checkRestoreTargets(ctx, a, target, nil); err != nil {
+		if kept, err = checkRestoreTargets(ctx, a, target, nil); err != nil {
 			return err
 		}
 	} else {
@@ -335,7 +336,8 @@ func runDRRestore(cmd *cobra.Command, a *app, fl drRestoreFlags) error {
 		}
 	}
 
-	plan := planRestore(old, target, m.Node, labNames(survivors))
+	kept = append(kept, labNames(survivors)...)
+	plan := planRestore(old, target, m.Node, kept)
 	steps := plan.steps
 	if !a.json() {
 		fmt.Fprintf(a.stdout, "restore %s from %s in %d steps:\n", m.Cluster, fl.from, len(steps))
@@ -364,7 +366,7 @@ func runDRRestore(cmd *cobra.Command, a *app, fl drRestoreFlags) error {
 		}
 		left = fmt.Sprintf("the lab's VPSes are left as they are: `shoal lab down --name %s` removes them", m.Cluster)
 	}
-	svcs, err := restoreOnto(ctx, a, inv, m.Node, c, plan, labNames(survivors), step, fl.converge)
+	svcs, err := restoreOnto(ctx, a, inv, m.Node, c, plan, kept, step, fl.converge)
 	if err != nil {
 		return withCode(exitFailed, fmt.Errorf("%w (%s)", err, left))
 	}
@@ -374,18 +376,20 @@ func runDRRestore(cmd *cobra.Command, a *app, fl drRestoreFlags) error {
 
 // checkRestoreTargets connects to every server of target (host keys as
 // its known_hosts pins them) and refuses (exit 3) when one is in a swarm,
-// but for the surviving workers (which leave the lost swarm later).
-func checkRestoreTargets(ctx context.Context, a *app, target *inventory.Inventory, survivors []string) error {
+// but for the surviving workers (a stack's, found while its lost managers
+// were seen unreachable; they leave the lost swarm later). It returns
+// those survivors.
+func checkRestoreTargets(ctx context.Context, a *app, target *inventory.Inventory, known []string) ([]string, error) {
 	dial, closer, err := bootstrap.DialOptions(target)
 	if err != nil {
-		return withCode(exitUsage, fmt.Errorf("%s: %w", target.Path, err))
+		return nil, withCode(exitUsage, fmt.Errorf("%s: %w", target.Path, err))
 	}
 	defer closer.Close()
 	dial.Logger = a.log
 	fleet := bootstrap.Connect(ctx, target, nil, dial, 0, newNodePrinter(a.stderr, target))
 	defer fleet.Close()
 	if len(fleet.Fatal) > 0 {
-		return withCode(exitRefused, fmt.Errorf("the new servers: %w: nothing was changed", errors.Join(fleet.Fatal...)))
+		return nil, withCode(exitRefused, fmt.Errorf("the new servers: %w: nothing was changed", errors.Join(fleet.Fatal...)))
 	}
 	var unreachable []string
 	for _, n := range target.Nodes {
@@ -394,16 +398,18 @@ func checkRestoreTargets(ctx context.Context, a *app, target *inventory.Inventor
 		}
 	}
 	if len(unreachable) > 0 {
-		return withCode(exitFailed, fmt.Errorf("cannot reach every new server (%s): nothing was changed", strings.Join(unreachable, "; ")))
+		return nil, withCode(exitFailed, fmt.Errorf("cannot reach every new server (%s): nothing was changed", strings.Join(unreachable, "; ")))
 	}
+	var survivors []string
 	var inSwarm []string
 	for _, n := range target.Nodes {
-		if slices.Contains(survivors, n.Name) {
+		if slices.Contains(known, n.Name) {
+			survivors = append(survivors, n.Name)
 			continue
 		}
 		f, err := host.Gather(ctx, fleet.Conns[n.Name])
 		if err != nil {
-			return withCode(exitFailed, fmt.Errorf("%s: %w: nothing was changed", n.Name, err))
+			return nil, withCode(exitFailed, fmt.Errorf("%s: %w: nothing was changed", n.Name, err))
 		}
 		if f.Engine != nil && f.Engine.Swarm.LocalNodeState != swarmtypes.LocalNodeStateInactive && f.Engine.Swarm.LocalNodeState != "" {
 			inSwarm = append(inSwarm, fmt.Sprintf("%s (%s, swarm node %s)", n.Name, f.Engine.Swarm.LocalNodeState, f.Engine.Swarm.NodeID))
@@ -411,16 +417,16 @@ func checkRestoreTargets(ctx context.Context, a *app, target *inventory.Inventor
 		}
 		dir, left, err := swarmStateLeft(ctx, fleet.Conns[n.Name], f)
 		if err != nil {
-			return withCode(exitFailed, fmt.Errorf("%s: %w: nothing was changed", n.Name, err))
+			return nil, withCode(exitFailed, fmt.Errorf("%s: %w: nothing was changed", n.Name, err))
 		}
 		if left {
 			inSwarm = append(inSwarm, fmt.Sprintf("%s (its engine is stopped, but %s holds an earlier swarm's state: started, it would rejoin that swarm; start it and `docker swarm leave --force`, or remove %s)", n.Name, dir, dir))
 		}
 	}
 	if len(inSwarm) > 0 {
-		return withCode(exitRefused, fmt.Errorf("%s in a swarm already: dr restore builds the cluster again on servers outside any swarm; if the lost cluster still has a manager use `shoal dr recover`, else make them leave (`docker swarm leave --force`) or list other servers: nothing was changed", joinComma(inSwarm)))
+		return nil, withCode(exitRefused, fmt.Errorf("%s in a swarm already: dr restore builds the cluster again on servers outside any swarm; if the lost cluster still has a manager use `shoal dr recover`, else make them leave (`docker swarm leave --force`) or list other servers: nothing was changed", joinComma(inSwarm)))
 	}
-	return nil
+	return survivors, nil
 }
 
 // swarmStateLeft tells whether a server whose Docker Engine is installed

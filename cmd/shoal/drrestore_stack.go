@@ -116,7 +116,7 @@ func runDRRestoreStack(cmd *cobra.Command, a *app, fl drRestoreFlags, c *backup.
 	if err := backup.CheckTarget(old, inv); err != nil {
 		return withCode(exitFailed, fmt.Errorf("step 1: %w", err))
 	}
-	if err := checkRestoreTargets(ctx, a, inv, sp.Leave); err != nil {
+	if _, err := checkRestoreTargets(ctx, a, inv, sp.Leave); err != nil {
 		if len(gens) > 0 {
 			// "nothing was changed" in err holds for the swarm, not the servers.
 			return fmt.Errorf("%w (step 1 made new servers for %s; they are kept)", err, joinComma(sp.Replace))
@@ -221,7 +221,7 @@ func observeServers(ctx context.Context, a *app, inv *inventory.Inventory) (map[
 		}
 		s := backup.NodeSeen{Reachable: true}
 		if f.Engine != nil {
-			s.Swarm = string(f.Engine.Swarm.LocalNodeState)
+			s = backup.Seen(f.Engine.Swarm)
 		}
 		seen[n.Name] = s
 		fmt.Fprintf(a.stderr, "[%s] reachable, swarm %s\n", n.Name, cmp.Or(s.Swarm, "unknown (its engine does not answer)"))
