@@ -131,8 +131,13 @@ func TestDRRestoreOfAShoalUpStack(t *testing.T) {
 			t.Errorf("images into a new server: %v", err)
 		}
 	}
-	if !strings.Contains(out, "webhooks and Vault tokens: 2 checked") {
-		t.Errorf("dr restore did not report the 2 webhooks checked")
+	// Portainer's data died with its server. When Portainer came back at
+	// another address the full run made its webhooks again (the check then
+	// finds them as they should be); at the same address the program saw
+	// no change, and the check re-synced them. Either way nothing is left
+	// merely "found".
+	if !strings.Contains(out, "webhooks and Vault tokens: 2 checked, unchanged") && !strings.Contains(out, "(re-synced)") || strings.Contains(out, "(found)") {
+		t.Errorf("dr restore did not report the webhooks checked and, where needed, re-synced")
 	}
 
 	if got := swarmID(); got != swarmBefore {
