@@ -254,13 +254,15 @@ func (w *Workspace) UpServers(ctx context.Context, gens map[string]int) (Changes
 	if err != nil {
 		return nil, nil, fmt.Errorf("export %s: %w", w.o.Stack, err)
 	}
+	if len(excl) == 0 {
+		// Fail closed: a run with nothing left out would form a new swarm
+		// on the new servers.
+		return nil, nil, fmt.Errorf("stack %s records no swarm resource (%s) to leave out: nothing was changed", w.o.Stack, ClusterType)
+	}
 	w.setProgram(gens)
 	defer w.setProgram(nil)
-	opts := []optup.Option{optup.ProgressStreams(w.o.Progress), optup.ErrorProgressStreams(w.o.Progress)}
-	if len(excl) > 0 {
-		opts = append(opts, optup.Exclude(excl), optup.ExcludeDependents())
-	}
-	res, err := w.Stack.Up(ctx, opts...)
+	res, err := w.Stack.Up(ctx, optup.ProgressStreams(w.o.Progress), optup.ErrorProgressStreams(w.o.Progress),
+		optup.Exclude(excl), optup.ExcludeDependents())
 	if err != nil {
 		return nil, nil, fmt.Errorf("up %s (servers only): %w", w.o.Stack, err)
 	}
