@@ -217,3 +217,25 @@ func TestOpenExistingRefusesAMissingStackOrKey(t *testing.T) {
 		t.Errorf("a new key was made (%v)", err)
 	}
 }
+
+// UpServers leaves the swarm resource out of its run; a stack that records
+// none is refused, never run whole (that would form a new swarm).
+func TestUpServersRefusesAStackWithoutASwarmResource(t *testing.T) {
+	requirePulumi(t)
+	local, err := os.ReadFile("../../Pulumi.local.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, _ := project(t, "noswarm", local)
+	self, _ := os.Executable()
+	w, err := Open(context.Background(), Options{Home: t.TempDir(), Stack: "noswarm", Dir: dir, Self: self, Program: program})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := w.Up(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := w.UpServers(context.Background(), map[string]int{"ma-1": 1}); err == nil || !strings.Contains(err.Error(), "records no swarm resource (shoal:swarm:Cluster) to leave out") {
+		t.Fatalf("UpServers on a stack without a swarm resource: %v", err)
+	}
+}
