@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -56,6 +57,10 @@ func DeployedOf(outputs map[string]any) (map[string]int, []Successor, error) {
 // SDK's StackReference reads with).
 const readStackOutputs = "pulumi:pulumi:readStackOutputs"
 
+// readAttempts is how many times the program reads its stack's outputs
+// before it gives up (and stops: DeployedFromRead).
+const readAttempts = 5
+
 // ProgramKeepingDeployed is the program as the user's own `pulumi up` runs
 // it (cmd/shoal-program): before it builds anything, it reads its own
 // stack's last outputs through the engine and keeps what that run
@@ -74,8 +79,18 @@ func ProgramKeepingDeployed(o Options) pulumi.RunFunc {
 			Outputs map[string]any `pulumi:"outputs"`
 		}
 		// Raw: the stack's secret outputs (the unlock key) come back as
-		// secrets, which a plain invoke refuses; only `nodes` is read.
-		_, err = ctx.InvokePackageRaw(readStackOutputs, map[string]any{"name": stack}, &res, "")
+		// secrets, which a plain invoke refuses; only `nodes` is read. The
+		// read is retried a few times: a file backend may be writing the
+		// running update's first checkpoint at that moment ("failed to
+		// load checkpoint: EOF", seen in CI on 2026-12-03).
+		for attempt := range readAttempts {
+			if attempt > 0 {
+				time.Sleep(time.Duration(attempt) * 300 * time.Millisecond)
+			}
+			if _, err = ctx.InvokePackageRaw(readStackOutputs, map[string]any{"name": stack}, &res, ""); err == nil {
+				break
+			}
+		}
 		if o.Deployed, o.Successors, err = DeployedFromRead(stack, res.Outputs, err); err != nil {
 			return err
 		}
